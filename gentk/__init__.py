@@ -1,0 +1,48 @@
+"""gentk: a plugin-based toolkit for generative models on TensorFlow, TFP and Keras 3.
+
+The import is light: TensorFlow loads on first use of a model, so ``gentk --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from gentk.config import TrainConfig, resolve_config  # noqa: E402
+from gentk.errors import DataError, GentkError, PluginError, TrainingError, UserError  # noqa: E402
+from gentk.hookspecs import hookimpl  # noqa: E402
+from gentk.plugins import get_registry  # noqa: E402
+from gentk.recipe import Recipe  # noqa: E402
+from gentk.saving import load_model  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "GenerativeModel",
+    "GentkError",
+    "PluginError",
+    "Recipe",
+    "TrainConfig",
+    "TrainingError",
+    "UserError",
+    "__version__",
+    "get_registry",
+    "hookimpl",
+    "load_model",
+    "resolve_config",
+    "run",
+]
+
+
+def __getattr__(name):
+    if name == "GenerativeModel":
+        from gentk.models import GenerativeModel
+
+        return GenerativeModel
+    if name == "run":
+        from gentk.training.runner import run
+
+        return run
+    raise AttributeError(f"module 'gentk' has no attribute {name!r}")

@@ -1,0 +1,83 @@
+"""The ``gentk`` command group: one module per command; errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gentk.errors import GentkError, TrainingError, UserError
+
+__all__ = ["cli", "main"]
+
+
+class _Group(click.Group):
+    """Turns gentk errors into one line and a non-zero exit; ``--debug`` shows the traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except TrainingError as err:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except (GentkError, OSError) as err:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(2 if isinstance(err, (UserError, OSError)) else 1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; completed checkpoints are kept (use --resume).", err=True)
+            ctx.exit(130)
+        except Exception as err:  # noqa: BLE001 - the CLI never shows a raw traceback
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: internal error: {type(err).__name__}: {err} "
+                       "(rerun with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gentk", prog_name="gentk")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug):
+    """gentk: train, evaluate and sample generative models from plugins.
+
+    Start with `gentk plugins` to see what is installed and `gentk run NAME` to train.
+    """
+
+
+def _add_commands():
+    from gentk.cli import evaluate, info, plugins_cmd, run, sample
+
+    for module in (run, plugins_cmd, info, sample, evaluate):
+        cli.add_command(module.command)
+
+
+def _add_plugin_commands():
+    import warnings
+
+    from gentk.plugins import get_plugin_manager
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = get_plugin_manager()
+    for w in caught:
+        click.echo(f"Warning: {w.message}", err=True)
+    pm.hook.register_commands(cli=cli)
+
+
+_add_commands()
+
+
+def main(argv=None):
+    """Console entry point."""
+    try:
+        _add_plugin_commands()
+    except GentkError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(2)
+    cli.main(args=argv, prog_name="gentk")

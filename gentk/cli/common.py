@@ -1,0 +1,40 @@
+"""Helpers shared by CLI commands: reading a run directory back (its recipe, config, model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gentk.errors import UserError
+
+__all__ = ["RunInfo", "open_run"]
+
+
+class RunInfo:
+    def __init__(self, run_dir: Path, meta: dict, recipe, config):
+        self.run_dir = run_dir
+        self.meta = meta
+        self.recipe = recipe
+        self.config = config
+
+    def model(self):
+        from gentk.saving import load_model
+
+        return load_model(self.run_dir / "model.keras")
+
+
+def open_run(run_dir) -> RunInfo:
+    """The recipe, config and metadata of a finished run, or a ``UserError`` saying what is amiss."""
+    from gentk.config import resolve_config
+    from gentk.plugins import get_registry
+
+    run_dir = Path(run_dir)
+    meta_path = run_dir / "run.json"
+    if not meta_path.is_file():
+        raise UserError(f"{run_dir} is not a gentk run directory (no run.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if not (run_dir / "model.keras").is_file():
+        raise UserError(f"run {run_dir} has no model.keras yet; finish it with --resume")
+    recipe = get_registry().get("model", meta["model"]).factory
+    config = resolve_config(recipe.config, run_dir / "config.toml")
+    return RunInfo(run_dir, meta, recipe, config)

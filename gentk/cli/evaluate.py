@@ -1,0 +1,31 @@
+"""``gentk evaluate RUN_DIR [--data]``: the test metrics of a trained model, as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", type=click.Path(exists=True), default=None,
+              help="Data to evaluate on (default: the run's own data and split).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Also write the metrics to this JSON file.")
+def command(run_dir, data, output):
+    """Evaluate the model trained in RUN_DIR and print its metrics."""
+    from gentk.cli.common import open_run
+    from gentk.saving import atomic_write_json
+    from gentk.training.runner import seed_everything
+
+    info = open_run(run_dir)
+    seed_everything(info.config.seed)
+    model = info.model()
+    dataset = info.recipe.load_eval_data(info.config, data or info.meta.get("data"), info.run_dir)
+    metrics = info.recipe.evaluate(model, info.config, dataset)
+    if output:
+        atomic_write_json(output, metrics)
+    click.echo(json.dumps(metrics, indent=2, sort_keys=True, default=float))

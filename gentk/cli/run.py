@@ -1,0 +1,57 @@
+"""``gentk run NAME``: train a registered model into a run directory."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("run")
+@click.argument("name")
+@click.option("--data", type=click.Path(exists=True), help="Data file or folder (default: the "
+              "model's embedded dataset).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="TOML file of options.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one option; repeatable. `gentk info NAME` lists them.")
+@click.option("--epochs", type=click.IntRange(min=0), help="Passes over the training data.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per update.")
+@click.option("--seed", type=int, help="Seed for splits, initialisation and sampling.")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/NAME).")
+@click.option("--resume", is_flag=True, help="Continue the run in --output from its last "
+              "complete checkpoint.")
+@click.option("--force", is_flag=True, help="Replace whatever --output holds.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def command(name, data, config_path, overrides, epochs, batch_size, seed, output, resume, force,
+            quiet):
+    """Train model NAME, evaluate it and write its run directory.
+
+    The directory holds config.toml, model.keras, checkpoints/, history.csv, metrics.json,
+    tensorboard/, PNG plots and run.log; --resume continues a killed run.
+    """
+    from gentk.errors import UserError
+    from gentk.plugins import get_registry
+    from gentk.training.runner import run
+
+    if resume and force:
+        raise UserError("--resume and --force exclude each other")
+    recipe = get_registry().get("model", name).factory
+    result = run(
+        recipe,
+        data=data,
+        output=output or f"runs/{name}",
+        resume=resume,
+        force=force,
+        verbose=0 if quiet else None,
+        config_path=config_path,
+        overrides=overrides,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    click.echo(json.dumps(result.metrics, indent=2, sort_keys=True))
+    click.echo(f"Run written to {result.run_dir}")

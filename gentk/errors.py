@@ -1,0 +1,51 @@
+"""The exceptions gentk raises; user-fixable ones become one-line CLI errors with exit code 2."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["GentkError", "UserError", "DataError", "PluginError", "TrainingError"]
+
+
+class GentkError(Exception):
+    """Base class of every error gentk raises on purpose."""
+
+
+class UserError(click.UsageError, GentkError):
+    """A problem the user can fix (bad option, unknown name, existing output): exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        click.UsageError.__init__(self, message)
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+
+
+class DataError(UserError):
+    """Malformed input data; the message names the file and, where known, the line.
+
+    Args:
+        message: what is wrong.
+        path: the file (or folder) that holds the problem.
+        line: 1-based line (or record) number, when there is one.
+    """
+
+    def __init__(self, message: str, path=None, line: int | None = None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
+        super().__init__(f"{where}{message}")
+
+
+class PluginError(UserError):
+    """An unknown plugin entry, a duplicate registration or a broken plugin contract."""
+
+
+class TrainingError(GentkError):
+    """Training could not go on (for example a NaN loss); the last good checkpoint is kept."""
+
+    exit_code = 3

@@ -1,0 +1,167 @@
+"""``ImageRecipe``: the shared recipe for models of images or vectors (autoencoders, VAEs).
+
+Data: ``--data`` takes an image file or folder (NPZ, IDX, PNGs) or a numeric CSV; without it
+the recipe trains on scikit-learn's 8x8 digits. The data are split with the seed into
+train/validation/test and fed through ``tf.data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from gentk.config import TrainConfig
+from gentk.recipe import Recipe
+
+__all__ = ["ImageConfig", "ImageSplits", "ImageRecipe"]
+
+
+def _opt(default, text):
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
+@dataclasses.dataclass
+class ImageConfig(TrainConfig):
+    encoder: str = _opt("mlp", "registered encoder (mlp, conv, ...)")
+    decoder: str = _opt("mlp", "registered decoder (mlp, conv, ...)")
+    latent_dim: int = _opt(2, "size of the code z")
+    hidden: tuple[int, ...] = _opt((256, 128), "MLP widths, input side first")
+    filters: tuple[int, ...] = _opt((32, 64), "conv filters per stride-2 stage")
+    activation: str = _opt("relu", "hidden activation")
+    likelihood: str = _opt("bernoulli", "bernoulli, gaussian (fixed sigma) or gaussian-learned")
+    sigma: float = _opt(1.0, "observation noise of the fixed-sigma Gaussian likelihood")
+    label_column: str | None = _opt(None, "label column of a CSV input (coloured latent plot)")
+
+    def validate(self):
+        if self.latent_dim < 1:
+            raise ValueError(f"`latent_dim` must be a positive integer. Received: "
+                             f"latent_dim={self.latent_dim}")
+        if self.likelihood not in ("bernoulli", "gaussian", "gaussian-learned"):
+            raise ValueError("`likelihood` must be bernoulli, gaussian or gaussian-learned. "
+                             f"Received: likelihood={self.likelihood!r}")
+        if self.sigma <= 0:
+            raise ValueError(f"`sigma` must be positive. Received: sigma={self.sigma}")
+
+
+@dataclasses.dataclass
+class ImageSplits:
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    train_labels: np.ndarray | None
+    test_labels: np.ndarray | None
+    source: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.shape[1:])
+
+
+class ImageRecipe(Recipe):
+    """Shared data handling and pictures; subclasses implement ``build``."""
+
+    config = ImageConfig
+    smoke = {"epochs": 1, "hidden": (16,), "filters": (4,), "batch_size": 64}
+
+    def load_data(self, config, path):
+        from gentk.data import digits, load_images, read_tabular, split_indices
+
+        if path is None:
+            data = digits()
+        elif str(path).lower().endswith((".csv", ".tsv", ".txt")):
+            data = read_tabular(path, label_column=config.label_column)
+        else:
+            data = load_images(path)
+        tr, va, te = split_indices(len(data.x), config.validation_fraction,
+                                   config.test_fraction, config.seed)
+        labels = data.labels
+        return ImageSplits(
+            data.x[tr], data.x[va], data.x[te],
+            None if labels is None else labels[tr],
+            None if labels is None else labels[te],
+            data.source,
+        )
+
+    def train_dataset(self, config, data):
+        import tensorflow as tf
+
+        return (tf.data.Dataset.from_tensor_slices(data.train)
+                .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
+                .batch(config.batch_size)
+                .prefetch(tf.data.AUTOTUNE))
+
+    def validation_dataset(self, config, data):
+        import tensorflow as tf
+
+        if len(data.validation) == 0:
+            return None
+        return tf.data.Dataset.from_tensor_slices(data.validation).batch(config.batch_size)
+
+    def test_dataset(self, config, data):
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices(data.test).batch(config.batch_size)
+
+    def component(self, kind, name, **options):
+        from gentk.plugins import get_registry
+
+        return get_registry().get(kind, name).create(**options)
+
+    def encoder_options(self, config) -> dict:
+        opts = {"latent_dim": config.latent_dim, "activation": config.activation}
+        opts["filters" if config.encoder == "conv" else "hidden"] = (
+            config.filters if config.encoder == "conv" else config.hidden)
+        return opts
+
+    def decoder_options(self, config, shape) -> dict:
+        opts = {"output_shape": shape, "activation": config.activation,
+                "likelihood": config.likelihood, "sigma": config.sigma}
+        if config.decoder == "conv":
+            opts["filters"] = tuple(reversed(config.filters))
+        else:
+            opts["hidden"] = tuple(reversed(config.hidden))
+        return opts
+
+    def evaluate(self, model, config, data):
+        results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)
+        out = {f"test_{k}": float(v) for k, v in results.items()}
+        recon = np.asarray(model.predict(data.test, verbose=0))
+        out["test_reconstruction_mse"] = float(np.mean((recon - data.test) ** 2))
+        out["n_train"], out["n_test"] = len(data.train), len(data.test)
+        return out
+
+    def write_artifacts(self, model, config, data, run_dir: Path):
+        from gentk import plots
+
+        shape = data.shape
+        written = []
+        if len(shape) >= 2:
+            recon = np.asarray(model.predict(data.test[:8], verbose=0))
+            plots.reconstructions(data.test[:8], recon, run_dir / "reconstructions.png")
+            written.append("reconstructions.png")
+            try:
+                samples = self.sample(model, 64, config, seed=config.seed)
+            except NotImplementedError:
+                samples = None
+            if samples is not None:
+                plots.image_grid(samples, run_dir / "samples.png", title=f"{self.name} samples")
+                written.append("samples.png")
+        z = np.asarray(model.encode(data.test))
+        plots.latent_scatter(z, run_dir / "latent.png", labels=data.test_labels,
+                             title=f"{self.name}: test set in latent space")
+        written.append("latent.png")
+        return written
+
+    def sample(self, model, n, config, *, seed=0, **options):
+        if not hasattr(model, "sample"):
+            raise NotImplementedError(f"model {self.name!r} does not draw samples")
+        return np.asarray(model.sample(n, seed=seed))
+
+    def write_samples(self, samples, path, config):
+        from gentk import plots
+
+        super().write_samples(samples, path, config)
+        if samples.ndim >= 3:
+            plots.image_grid(samples[:64], Path(path).with_suffix(".png"))

@@ -1,0 +1,90 @@
+"""The component interfaces every model is built from: Keras 3 layers with a written call contract.
+
+Distributions are TFP distributions with batch shape ``[B]`` (event dims wrapped in
+``tfd.Independent``). A layer that returns a distribution works inside subclassed models only
+(not on ``keras.Input`` graphs), so every ``Model.call`` returns tensors and distributions live
+inside ``train_step``, ``test_step`` and the generative methods.
+"""
+
+from __future__ import annotations
+
+import keras
+
+__all__ = ["Encoder", "Decoder", "Generator", "Critic", "Bijector", "Divergence"]
+
+
+class _Component(keras.layers.Layer):
+    """Shared base: subclasses implement ``call`` and must be Keras-serializable."""
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `call`; see the {self.contract} contract."
+        )
+
+    contract = "component"
+
+
+class Encoder(_Component):
+    """``Encoder(x, condition=None, training=False) -> tfd.Distribution`` over z, q(z|x[,c]).
+
+    The distribution has batch shape ``[B]`` and event shape ``[latent_dim]``. A deterministic
+    encoder returns a point mass (``tfd.Independent(tfd.Deterministic(h), 1)``) so every model
+    sees the same contract. Encoders expose ``latent_dim``.
+    """
+
+    contract = "Encoder"
+
+
+class Decoder(_Component):
+    """``Decoder(z, condition=None, training=False) -> tfd.Distribution`` over x, p(x|z[,c]).
+
+    Batch shape ``[B]``, event shape the data shape. Likelihood heads are float32.
+    """
+
+    contract = "Decoder"
+
+
+class Generator(_Component):
+    """``Generator(z, condition=None, training=False) -> tensor`` of samples, shape ``[B, ...]``."""
+
+    contract = "Generator"
+
+
+class Critic(_Component):
+    """``Critic(x, condition=None, training=False) -> tensor`` of scores: ``[B]`` logits, or
+    ``[B, C+1]`` for the semi-supervised discriminator."""
+
+    contract = "Critic"
+
+
+class Bijector(_Component):
+    """A layer that owns trainable weights and builds a ``tfb.Bijector`` in ``call``.
+
+    ``Bijector(condition=None) -> tfb.Bijector``; flows are
+    ``tfd.TransformedDistribution(base, tfb.Chain([...]))`` rebuilt on every call, never stored.
+    """
+
+    contract = "Bijector"
+
+
+class Divergence:
+    """The objective that compares two distributions.
+
+    Adversarial divergences implement ``critic_loss(real_scores, fake_scores)`` and
+    ``generator_loss(fake_scores)``; latent regularisers implement ``between(q, p, z)``.
+    ``supports`` names which of the two (``"adversarial"``, ``"latent"``) an instance offers.
+    """
+
+    supports: tuple[str, ...] = ()
+
+    def between(self, q, p, z=None):
+        raise NotImplementedError(f"{type(self).__name__} is not a latent divergence")
+
+    def critic_loss(self, real_scores, fake_scores):
+        raise NotImplementedError(f"{type(self).__name__} is not an adversarial divergence")
+
+    def generator_loss(self, fake_scores):
+        raise NotImplementedError(f"{type(self).__name__} is not an adversarial divergence")
+
+    def get_config(self) -> dict:
+        return {}

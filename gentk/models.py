@@ -1,0 +1,54 @@
+"""``GenerativeModel``: the Keras model base whose ``train_step``/``test_step`` every
+single-optimizer gentk model shares; subclasses implement ``compute_losses`` only."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+__all__ = ["GenerativeModel", "unpack_x"]
+
+
+def unpack_x(data):
+    """The input of a batch that may be ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``."""
+    return data[0] if isinstance(data, (tuple, list)) else data
+
+
+class GenerativeModel(keras.Model):
+    """Base of gentk's single-optimizer models.
+
+    Subclasses set ``loss_names`` (the first is the loss minimised) and implement
+    ``compute_losses(data, training) -> dict`` of per-batch scalars. The shared steps track
+    each term with a ``keras.metrics.Mean``, scale the loss for mixed precision and divide it
+    by the number of replicas so that gradients summed across replicas are global means.
+    """
+
+    loss_names: tuple[str, ...] = ("loss",)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def compute_losses(self, data, training: bool = False) -> dict:
+        raise NotImplementedError(f"{type(self).__name__} must implement `compute_losses`")
+
+    def _record(self, losses: dict) -> dict:
+        for name, tracker in self._trackers.items():
+            tracker.update_state(losses[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(data, training=True)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = self.optimizer.scale_loss(losses[self.loss_names[0]] / replicas)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._record(losses)
+
+    def test_step(self, data):
+        return self._record(self.compute_losses(data, training=False))

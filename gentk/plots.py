@@ -1,0 +1,121 @@
+"""PNG pictures of a run: sample grids, reconstructions, latent scatter and training curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gentk.saving import atomic_path
+
+__all__ = ["image_grid", "reconstructions", "latent_scatter", "training_curves"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    plt = _pyplot()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def _as_images(x: np.ndarray, image_shape=None) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if image_shape is not None:
+        x = x.reshape((-1, *image_shape))
+    elif x.ndim == 2:
+        side = int(round(np.sqrt(x.shape[1])))
+        if side * side != x.shape[1]:
+            raise ValueError(f"cannot show vectors of length {x.shape[1]} as square images")
+        x = x.reshape(-1, side, side)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    return x
+
+
+def image_grid(images, path, *, image_shape=None, columns: int = 8, title: str | None = None,
+               row_labels=None) -> Path:
+    """A grid of images (values in [0, 1]); rows of ``columns`` images."""
+    plt = _pyplot()
+    imgs = np.clip(_as_images(images, image_shape), 0.0, 1.0)
+    rows = int(np.ceil(len(imgs) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.axis("off")
+        if i < len(imgs):
+            ax.imshow(imgs[i], cmap="gray" if imgs[i].ndim == 2 else None, vmin=0, vmax=1)
+    if row_labels is not None:
+        for r, label in enumerate(row_labels[:rows]):
+            axes[r, 0].set_title(str(label), fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def reconstructions(originals, recons, path, *, image_shape=None, n: int = 8) -> Path:
+    """Originals (top row) above their reconstructions (bottom row)."""
+    a = _as_images(originals[:n], image_shape)
+    b = _as_images(recons[:n], image_shape)
+    return image_grid(np.concatenate([a, b]), path, columns=len(a),
+                      title="originals (top) and reconstructions (bottom)")
+
+
+def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
+    """A 2-D scatter of latents (PCA to 2-D when wider), coloured by label when given."""
+    plt = _pyplot()
+    z = np.asarray(z, dtype=np.float64)
+    method = "latent"
+    if z.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        z = PCA(n_components=2).fit_transform(z)
+        method = "PCA of latent"
+    elif z.shape[1] == 1:
+        z = np.concatenate([z, np.zeros_like(z)], axis=1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10" if labels is not None else None,
+                    s=6, alpha=0.8)
+    if labels is not None:
+        fig.colorbar(sc, ax=ax, label="label")
+    ax.set_xlabel(f"{method} 1")
+    ax.set_ylabel(f"{method} 2")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def training_curves(history: list[dict], path) -> Path:
+    """One panel per logged quantity (train and ``val_`` together) against the epoch."""
+    plt = _pyplot()
+    keys = []
+    for row in history:
+        keys.extend(k for k in row if k != "epoch" and k not in keys)
+    base = [k for k in keys if not k.startswith("val_")]
+    base += [k[4:] for k in keys if k.startswith("val_") and k[4:] not in base]
+    cols = min(3, max(1, len(base)))
+    rows = int(np.ceil(len(base) / cols)) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    epochs = [row["epoch"] for row in history]
+    for ax, key in zip(axes.flat, base):
+        for name, style in ((key, "-"), (f"val_{key}", "--")):
+            ys = [row.get(name, np.nan) for row in history]
+            if not np.all(np.isnan(np.asarray(ys, dtype=float))):
+                ax.plot(epochs, ys, style, marker="o", ms=3, label=name)
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(base):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,91 @@
+"""``Recipe``: what ``gentk run NAME`` trains — config, data, model, evaluation and artifacts.
+
+A plugin subclasses ``Recipe`` and registers an instance with the ``register_models`` hook.
+The runner (``gentk.training.runner``) drives it; the methods below are the whole contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gentk.config import TrainConfig
+
+__all__ = ["Recipe"]
+
+
+class Recipe:
+    """Base class of model recipes.
+
+    Attributes:
+        name: the name ``gentk run`` takes.
+        help: one line for ``gentk plugins``.
+        config: the config dataclass (a ``TrainConfig`` subclass).
+        smoke: option overrides that make a run take seconds (tests, conformance).
+        supports_jit: whether the train step compiles with XLA.
+    """
+
+    name: str = ""
+    help: str = ""
+    config: type = TrainConfig
+    smoke: dict[str, Any] = {}
+    supports_jit: bool = True
+
+    # -- data -----------------------------------------------------------------------------
+    def load_data(self, config, path: str | None) -> Any:
+        """Read ``path`` (or the embedded default when None), validate and split it."""
+        raise NotImplementedError
+
+    def train_dataset(self, config, data):
+        """The ``tf.data.Dataset`` that ``fit`` consumes (batched, shuffled with the seed)."""
+        raise NotImplementedError
+
+    def validation_dataset(self, config, data):
+        """The dataset ``fit`` validates on each epoch, or None."""
+        return None
+
+    # -- model ----------------------------------------------------------------------------
+    def build(self, config, data):
+        """A new, uncompiled ``keras.Model`` for this data."""
+        raise NotImplementedError
+
+    def compile(self, model, config, *, jit_compile: bool) -> None:
+        import keras
+
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            jit_compile=jit_compile,
+        )
+
+    def callbacks(self, model, config, data, run_dir: Path) -> list:
+        """Extra Keras callbacks for this recipe (e.g. validation ranking metrics)."""
+        return []
+
+    def finish_training(self, model, config, data, run_dir: Path) -> None:
+        """Called after ``fit`` returns (e.g. to restore the best weights)."""
+
+    # -- results --------------------------------------------------------------------------
+    def evaluate(self, model, config, data) -> dict[str, Any]:
+        """Test metrics as a flat JSON-able dict."""
+        raise NotImplementedError
+
+    def write_artifacts(self, model, config, data, run_dir: Path) -> list[str]:
+        """Write model-specific outputs (plots, samples, recommendations); return their names."""
+        return []
+
+    def sample(self, model, n: int, config, *, seed: int = 0, **options):
+        """``n`` samples as a numpy array (for ``gentk sample``)."""
+        raise NotImplementedError(f"model {self.name!r} does not draw samples")
+
+    def write_samples(self, samples, path: Path, config) -> None:
+        """Write ``samples`` to ``path`` (.npz) atomically, plus any picture beside it."""
+        import numpy as np
+
+        from gentk.saving import atomic_path
+
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, samples=samples)
+
+    def load_eval_data(self, config, path: str | None, run_dir: Path):
+        """The data ``gentk evaluate RUN --data`` scores; defaults to ``load_data``."""
+        return self.load_data(config, path)

@@ -1,0 +1,112 @@
+"""Runner callbacks: atomic checkpoints with resume state, the NaN/inf guard, and history.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import keras
+
+from gentk.saving import atomic_path, atomic_write_json, atomic_write_text
+
+__all__ = ["NanGuard", "AtomicCheckpoint", "read_checkpoint_state", "write_history_csv"]
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stop training at the first batch whose loss (or any logged value) is NaN or infinite.
+
+    The epoch in progress is not checkpointed, so the last good checkpoint stays the resume point.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.tripped: tuple[int, int, str, float] | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            if not _finite(value):
+                self.tripped = (self._epoch + 1, batch + 1, key, float(value))
+                self.model.stop_training = True
+                return
+
+
+def read_checkpoint_state(run_dir) -> dict | None:
+    path = Path(run_dir) / "checkpoints" / "state.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_history_csv(path, history: list[dict]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, buf.getvalue())
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """After every complete epoch: weights (with optimizer state) and ``state.json``, atomically.
+
+    ``checkpoints/epoch-NNNN.weights.h5`` is written under a temporary name and renamed; then
+    ``state.json`` (epoch, history, extra state of stateful callbacks) is replaced the same way
+    and points at it; only then is the previous file removed. A SIGKILL at any moment leaves a
+    ``state.json`` that names a complete file.
+
+    Args:
+        run_dir: the run directory.
+        history: rows already trained (from a resumed run); extended in place.
+        guard: the ``NanGuard``; an epoch that tripped it is not saved.
+        stateful: callbacks with ``get_state()`` / ``set_state(dict)`` whose state is saved too.
+    """
+
+    def __init__(self, run_dir, history: list[dict], guard: NanGuard | None = None, stateful=()):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / "checkpoints"
+        self.history = history
+        self.guard = guard
+        self.stateful = list(stateful)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard is not None and self.guard.tripped:
+            return
+        row = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in (logs or {}).items()})
+        for cb in self.stateful:
+            row.update(getattr(cb, "epoch_logs", lambda: {})())
+        self.history.append(row)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        previous = read_checkpoint_state(self.run_dir)
+        name = f"epoch-{epoch + 1:04d}.weights.h5"
+        with atomic_path(self.dir / name) as tmp:
+            self.model.save_weights(tmp)
+        state = {
+            "epoch": epoch + 1,
+            "weights": name,
+            "history": self.history,
+            "callbacks": {type(cb).__name__: cb.get_state() for cb in self.stateful},
+        }
+        atomic_write_json(self.dir / "state.json", state)
+        write_history_csv(self.run_dir / "history.csv", self.history)
+        if previous and previous.get("weights") not in (None, name):
+            old = self.dir / previous["weights"]
+            if old.exists():
+                old.unlink()

@@ -1,0 +1,239 @@
+"""Image/vector encoders and decoders (MLP and strided-conv), registered as gentk components.
+
+Encoders return q(z|x) (diagonal Gaussian, or a point mass for deterministic autoencoders);
+decoders return p(x|z) with a Bernoulli, fixed-sigma Gaussian or learned-scale Gaussian head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from gentk.interfaces import Decoder, Encoder
+from gentk.layers import conv_down, conv_up, dense_stack
+
+tfd = tfp.distributions
+
+__all__ = ["MLPEncoder", "ConvEncoder", "MLPDecoder", "ConvDecoder", "latent_distribution",
+           "pixel_likelihood", "EncoderOptions", "DecoderOptions"]
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
+
+
+def latent_distribution(params, kind: str):
+    """q(z|x) from head outputs: ``gaussian`` splits [loc, raw scale]; ``deterministic`` is a
+    point mass at ``params``."""
+    params = tf.cast(params, tf.float32)
+    if kind == "deterministic":
+        return tfd.Independent(tfd.Deterministic(params), reinterpreted_batch_ndims=1)
+    loc, raw = tf.split(params, 2, axis=-1)
+    return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw) + 1e-5)
+
+
+def pixel_likelihood(params, kind: str, sigma: float = 1.0, log_scale=None):
+    """p(x|z) with event shape ``params.shape[1:]``."""
+    params = tf.cast(params, tf.float32)
+    ndims = len(params.shape) - 1
+    if kind == "bernoulli":
+        base = tfd.Bernoulli(logits=params, dtype=tf.float32)
+    elif kind == "gaussian":
+        base = tfd.Normal(loc=params, scale=tf.cast(sigma, tf.float32))
+    else:
+        base = tfd.Normal(loc=params, scale=tf.exp(tf.cast(log_scale, tf.float32)))
+    return tfd.Independent(base, reinterpreted_batch_ndims=ndims)
+
+
+def _check(cond: bool, message: str):
+    if not cond:
+        raise ValueError(message)
+
+
+def _flat_with_condition(x, condition):
+    h = tf.reshape(x, (tf.shape(x)[0], -1))
+    if condition is not None:
+        h = tf.concat([h, tf.cast(condition, h.dtype)], axis=-1)
+    return h
+
+
+@keras.saving.register_keras_serializable(package="gentk_autoencoders")
+class MLPEncoder(Encoder):
+    """Flatten, an MLP, and a float32 head giving q(z|x[,c]).
+
+    Args:
+        latent_dim: size of z.
+        hidden: widths of the hidden layers (empty for a linear encoder).
+        activation: hidden activation.
+        distribution: ``gaussian`` or ``deterministic``.
+    """
+
+    def __init__(self, latent_dim=2, hidden=(256, 128), activation="relu",
+                 distribution="gaussian", **kwargs):
+        super().__init__(**kwargs)
+        _check(int(latent_dim) >= 1, f"`latent_dim` must be a positive integer. "
+               f"Received: latent_dim={latent_dim}")
+        _check(distribution in ("gaussian", "deterministic"), "`distribution` must be gaussian "
+               f"or deterministic. Received: distribution={distribution!r}")
+        self.latent_dim = int(latent_dim)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.activation = activation
+        self.distribution = distribution
+        self.body = dense_stack(self.hidden, activation, name="body") if self.hidden else None
+        width = self.latent_dim * (2 if distribution == "gaussian" else 1)
+        self.head = keras.layers.Dense(width, dtype="float32", name="head")
+
+    def call(self, x, condition=None, training=False):
+        h = _flat_with_condition(x, condition)
+        if self.body is not None:
+            h = self.body(h, training=training)
+        return latent_distribution(self.head(h), self.distribution)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "hidden": self.hidden,
+                "activation": self.activation, "distribution": self.distribution}
+
+
+@keras.saving.register_keras_serializable(package="gentk_autoencoders")
+class ConvEncoder(Encoder):
+    """Stride-2 3x3 convolutions down, then a float32 dense head giving q(z|x[,c])."""
+
+    def __init__(self, latent_dim=2, filters=(32, 64), activation="relu",
+                 distribution="gaussian", **kwargs):
+        super().__init__(**kwargs)
+        _check(int(latent_dim) >= 1, f"`latent_dim` must be a positive integer. "
+               f"Received: latent_dim={latent_dim}")
+        _check(len(filters) >= 1, f"`filters` needs at least one stage. Received: {filters}")
+        self.latent_dim = int(latent_dim)
+        self.filters = tuple(int(f) for f in filters)
+        self.activation = activation
+        self.distribution = distribution
+        self.body = conv_down(self.filters, activation, name="down")
+        width = self.latent_dim * (2 if distribution == "gaussian" else 1)
+        self.head = keras.layers.Dense(width, dtype="float32", name="head")
+
+    def call(self, x, condition=None, training=False):
+        h = self.body(x, training=training)
+        return latent_distribution(self.head(_flat_with_condition(h, condition)),
+                                   self.distribution)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "filters": self.filters,
+                "activation": self.activation, "distribution": self.distribution}
+
+
+class _PixelDecoder(Decoder):
+    def __init__(self, output_shape, likelihood, sigma, **kwargs):
+        super().__init__(**kwargs)
+        _check(likelihood in LIKELIHOODS, f"`likelihood` must be one of {LIKELIHOODS}. "
+               f"Received: likelihood={likelihood!r}")
+        _check(float(sigma) > 0, f"`sigma` must be positive. Received: sigma={sigma}")
+        self.event_shape = tuple(int(s) for s in output_shape)
+        self.likelihood = likelihood
+        self.sigma = float(sigma)
+        self.log_scale = None
+        if likelihood == "gaussian-learned":
+            self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros",
+                                             name="log_scale")
+
+    def _distribution(self, params):
+        return pixel_likelihood(params, self.likelihood, self.sigma, self.log_scale)
+
+    def get_config(self):
+        return {**super().get_config(), "output_shape": self.event_shape,
+                "likelihood": self.likelihood, "sigma": self.sigma}
+
+
+@keras.saving.register_keras_serializable(package="gentk_autoencoders")
+class MLPDecoder(_PixelDecoder):
+    """An MLP from z (and condition) to the likelihood's parameters, reshaped to the data."""
+
+    def __init__(self, output_shape=(8, 8, 1), hidden=(128, 256), activation="relu",
+                 likelihood="bernoulli", sigma=1.0, **kwargs):
+        super().__init__(output_shape, likelihood, sigma, **kwargs)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.activation = activation
+        self.body = dense_stack(self.hidden, activation, name="body") if self.hidden else None
+        self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32",
+                                       name="head")
+
+    def call(self, z, condition=None, training=False):
+        h = _flat_with_condition(z, condition)
+        if self.body is not None:
+            h = self.body(h, training=training)
+        params = tf.reshape(self.head(h), (-1, *self.event_shape))
+        return self._distribution(params)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="gentk_autoencoders")
+class ConvDecoder(_PixelDecoder):
+    """Dense to a small grid, stride-2 transposed convolutions up, a 3x3 conv to the channels,
+    cropped to the image size when it is not a multiple of 2**stages."""
+
+    def __init__(self, output_shape=(8, 8, 1), filters=(64, 32), activation="relu",
+                 likelihood="bernoulli", sigma=1.0, **kwargs):
+        super().__init__(output_shape, likelihood, sigma, **kwargs)
+        _check(len(self.event_shape) == 3, "ConvDecoder needs an image shape (H, W, C). "
+               f"Received: output_shape={output_shape}")
+        self.filters = tuple(int(f) for f in filters)
+        self.activation = activation
+        scale = 2 ** len(self.filters)
+        h, w, c = self.event_shape
+        self.grid = (math.ceil(h / scale), math.ceil(w / scale), self.filters[0])
+        self.stem = keras.layers.Dense(int(np.prod(self.grid)), activation=activation,
+                                       name="stem")
+        self.body = conv_up(self.filters, activation, name="up")
+        self.head = keras.layers.Conv2D(c, 3, padding="same", dtype="float32", name="head")
+
+    def call(self, z, condition=None, training=False):
+        h = self.stem(_flat_with_condition(z, condition))
+        h = self.body(tf.reshape(h, (-1, *self.grid)), training=training)
+        params = self.head(h)[:, : self.event_shape[0], : self.event_shape[1], :]
+        return self._distribution(params)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "activation": self.activation}
+
+
+EncoderOptions = dataclasses.make_dataclass("EncoderOptions", [
+    ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
+    ("hidden", tuple[int, ...], dataclasses.field(default=(256, 128),
+                                                  metadata={"help": "MLP widths"})),
+    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+    ("distribution", str, dataclasses.field(default="gaussian",
+                                            metadata={"help": "gaussian or deterministic"})),
+])
+ConvEncoderOptions = dataclasses.make_dataclass("ConvEncoderOptions", [
+    ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
+    ("filters", tuple[int, ...], dataclasses.field(default=(32, 64),
+                                                   metadata={"help": "filters per stage"})),
+    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+    ("distribution", str, dataclasses.field(default="gaussian",
+                                            metadata={"help": "gaussian or deterministic"})),
+])
+DecoderOptions = dataclasses.make_dataclass("DecoderOptions", [
+    ("output_shape", tuple[int, ...], dataclasses.field(default=(8, 8, 1),
+                                                        metadata={"help": "data shape"})),
+    ("hidden", tuple[int, ...], dataclasses.field(default=(128, 256),
+                                                  metadata={"help": "MLP widths"})),
+    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+    ("likelihood", str, dataclasses.field(default="bernoulli",
+                                          metadata={"help": ", ".join(LIKELIHOODS)})),
+    ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
+])
+ConvDecoderOptions = dataclasses.make_dataclass("ConvDecoderOptions", [
+    ("output_shape", tuple[int, ...], dataclasses.field(default=(8, 8, 1),
+                                                        metadata={"help": "image shape"})),
+    ("filters", tuple[int, ...], dataclasses.field(default=(64, 32),
+                                                   metadata={"help": "filters per stage"})),
+    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+    ("likelihood", str, dataclasses.field(default="bernoulli",
+                                          metadata={"help": ", ".join(LIKELIHOODS)})),
+    ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
+])
