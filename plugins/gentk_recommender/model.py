@@ -1,0 +1,214 @@
+"""Mult-VAE and Mult-DAE (Liang, Krishnan, Hoffman and Jebara, WWW 2018): components and model.
+
+#### Mathematical details
+
+    x_u: the user's click vector over I items, N_u = sum_i x_ui
+    encoder: h = tanh(W1 dropout(x_u / ||x_u||_2) + b1) ... -> (mu, log sigma^2)   [I -> 600 -> 200]
+    decoder: pi(z) = softmax(f(z))                                                  [200 -> 600 -> I]
+    log p(x_u | z) = sum_i x_ui log pi_i(z)        (multinomial, up to a constant)
+    loss_beta(x_u) = -E_q[log p(x_u|z)] + beta * KL(q(z|x_u) || N(0, I))
+    beta = min(cap, step / anneal_steps)            (linear KL annealing, "partial regularisation")
+
+Mult-DAE drops the stochastic latent: z = encoder mean, no KL; dropout is the corruption.
+The input may be a ``tf.SparseTensor`` (never densified, no XLA) or a dense batch (XLA).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from gentk.interfaces import Decoder, Encoder
+from gentk.models import GenerativeModel, unpack_x
+from gentk.objectives import kl_divergence, multinomial_log_likelihood
+
+tfd = tfp.distributions
+
+__all__ = ["LinearAnnealing", "MultEncoder", "MultinomialDecoder", "MultVAE"]
+
+
+@keras.saving.register_keras_serializable(package="gentk_recommender")
+class LinearAnnealing:
+    """beta(step) = cap * min(1, step / steps); ``steps = 0`` means beta = cap from the start."""
+
+    def __init__(self, cap=0.2, steps=200000):
+        if cap < 0:
+            raise ValueError(f"`cap` must be non-negative. Received: cap={cap}")
+        if steps < 0:
+            raise ValueError(f"`steps` must be non-negative. Received: steps={steps}")
+        self.cap = float(cap)
+        self.steps = int(steps)
+
+    def __call__(self, step):
+        if self.steps == 0:
+            return tf.constant(self.cap, tf.float32)
+        return tf.minimum(self.cap, self.cap * tf.cast(step, tf.float32) / self.steps)
+
+    def get_config(self):
+        return {"cap": self.cap, "steps": self.steps}
+
+
+def _sparse_l2_normalize(x: tf.SparseTensor) -> tf.SparseTensor:
+    sq = tf.math.unsorted_segment_sum(tf.square(x.values), x.indices[:, 0], x.dense_shape[0])
+    norms = tf.sqrt(tf.maximum(sq, 1e-12))
+    return x.with_values(x.values / tf.gather(norms, x.indices[:, 0]))
+
+
+@keras.saving.register_keras_serializable(package="gentk_recommender")
+class MultEncoder(Encoder):
+    """q(z|x_u) of Mult-VAE: L2-normalise, dropout, tanh MLP, Gaussian (or point-mass) head.
+
+    Args:
+        n_items: catalogue size I.
+        hidden: hidden widths (paper: (600,)).
+        latent_dim: size of z (paper: 200).
+        dropout: input dropout rate (paper: 0.5).
+        variational: Gaussian q (Mult-VAE) or a point mass (Mult-DAE).
+        seed: dropout seed.
+    """
+
+    def __init__(self, n_items, hidden=(600,), latent_dim=200, dropout=0.5, variational=True,
+                 seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_items) < 1:
+            raise ValueError(f"`n_items` must be positive. Received: n_items={n_items}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must lie in [0, 1). Received: dropout={dropout}")
+        self.n_items = int(n_items)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.latent_dim = int(latent_dim)
+        self.dropout = float(dropout)
+        self.variational = bool(variational)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        widths = (*self.hidden, self.latent_dim * (2 if self.variational else 1))
+        self.layers_ = [keras.layers.Dense(w, activation="tanh" if i < len(self.hidden) else None,
+                                           kernel_initializer="glorot_uniform",
+                                           name=f"dense{i}")
+                        for i, w in enumerate(widths)]
+        self.layers_[0].build((None, self.n_items))
+
+    def _first(self, x, training):
+        first = self.layers_[0]
+        if isinstance(x, tf.SparseTensor):
+            x = _sparse_l2_normalize(x)
+            if training and self.dropout > 0:
+                seed = tf.cast(self.seed_generator.next(), tf.int32)
+                keep = tf.random.stateless_uniform(tf.shape(x.values), seed) >= self.dropout
+                x = x.with_values(tf.where(keep, x.values / (1 - self.dropout), 0.0))
+            h = tf.sparse.sparse_dense_matmul(x, first.kernel) + first.bias
+            return first.activation(h)
+        x = tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1)
+        if training and self.dropout > 0:
+            x = keras.random.dropout(x, self.dropout, seed=self.seed_generator)
+        return first(x)
+
+    def call(self, x, condition=None, training=False):
+        h = self._first(x, training)
+        for layer in self.layers_[1:]:
+            h = layer(h)
+        if not self.variational:
+            return tfd.Independent(tfd.Deterministic(h), reinterpreted_batch_ndims=1)
+        mu, logvar = tf.split(h, 2, axis=-1)
+        return tfd.MultivariateNormalDiag(loc=mu, scale_diag=tf.exp(0.5 * logvar))
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "hidden": self.hidden,
+                "latent_dim": self.latent_dim, "dropout": self.dropout,
+                "variational": self.variational, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="gentk_recommender")
+class MultinomialDecoder(Decoder):
+    """p(x_u|z) = Multinomial(N_u, softmax(f(z))) with f a tanh MLP ending in I logits."""
+
+    def __init__(self, n_items, hidden=(600,), **kwargs):
+        super().__init__(**kwargs)
+        self.n_items = int(n_items)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.layers_ = [keras.layers.Dense(w, activation="tanh", name=f"dense{i}")
+                        for i, w in enumerate(self.hidden)]
+        self.head = keras.layers.Dense(self.n_items, dtype="float32", name="logits")
+
+    def logits(self, z, training=False):
+        h = z
+        for layer in self.layers_:
+            h = layer(h)
+        return self.head(h)
+
+    def call(self, z, condition=None, training=False, total_count=1.0):
+        return tfd.Multinomial(total_count=total_count, logits=self.logits(z, training))
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "hidden": self.hidden}
+
+
+@keras.saving.register_keras_serializable(package="gentk_recommender")
+class MultVAE(GenerativeModel):
+    """Mult-VAE (``variational=True``) or Mult-DAE; ``call(x)`` returns item logits.
+
+    Args:
+        n_items: catalogue size.
+        hidden: encoder widths; the decoder mirrors them.
+        latent_dim: size of z.
+        dropout: input dropout.
+        variational: Mult-VAE (True) or Mult-DAE (False).
+        anneal_cap: the largest KL weight beta.
+        anneal_steps: updates over which beta grows linearly from 0 to the cap.
+        seed: seed of sampling and dropout.
+    """
+
+    loss_names = ("loss", "neg_ll", "kl", "beta")
+
+    def __init__(self, n_items, hidden=(600,), latent_dim=200, dropout=0.5, variational=True,
+                 anneal_cap=0.2, anneal_steps=200000, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items = int(n_items)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.latent_dim = int(latent_dim)
+        self.dropout = float(dropout)
+        self.variational = bool(variational)
+        self.seed = int(seed)
+        self.annealing = LinearAnnealing(anneal_cap, anneal_steps)
+        self.encoder = MultEncoder(n_items, self.hidden, self.latent_dim, self.dropout,
+                                   self.variational, seed, name="encoder")
+        self.decoder = MultinomialDecoder(n_items, tuple(reversed(self.hidden)), name="decoder")
+        self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
+
+    def prior(self):
+        zeros = tf.zeros((self.latent_dim,), tf.float32)
+        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+
+    def current_beta(self):
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        return self.annealing(step)
+
+    def compute_losses(self, data, training=False):
+        x = unpack_x(data)
+        q = self.encoder(x, training=training)
+        if self.variational and training:
+            z = q.sample(seed=tf.cast(self.seed_generator.next(), tf.int32))
+        else:
+            z = q.mean()
+        logits = self.decoder.logits(z, training=training)
+        neg_ll = -tf.reduce_mean(multinomial_log_likelihood(logits, x))
+        if self.variational:
+            kl = tf.reduce_mean(kl_divergence(q, self.prior()))
+            beta = self.current_beta()
+        else:
+            kl = tf.constant(0.0)
+            beta = tf.constant(0.0)
+        return {"loss": neg_ll + beta * kl, "neg_ll": neg_ll, "kl": kl, "beta": beta}
+
+    def call(self, x, training=False):
+        return self.decoder.logits(self.encoder(x, training=training).mean(), training=training)
+
+    def encode(self, x):
+        return self.encoder(x).mean()
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "hidden": self.hidden,
+                "latent_dim": self.latent_dim, "dropout": self.dropout,
+                "variational": self.variational, "anneal_cap": self.annealing.cap,
+                "anneal_steps": self.annealing.steps, "seed": self.seed}

@@ -1,0 +1,209 @@
+"""The ``recommender-vae`` and ``recommender-dae`` recipes: config, validation NDCG model
+selection, test metrics beside the popularity baseline, and the run's outputs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+
+from gentk.config import TrainConfig
+from gentk.recipe import Recipe
+from gentk.saving import atomic_path, atomic_write_text
+
+__all__ = ["RecommenderConfig", "RecommenderRecipe", "DAERecipe", "ValidationNDCG",
+           "write_recommendations"]
+
+
+def _opt(default, text):
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
+@dataclasses.dataclass
+class RecommenderConfig(TrainConfig):
+    epochs: int = _opt(100, "passes over the training users")
+    batch_size: int = _opt(500, "users per update")
+    user_column: str = _opt("auto", "user column: header name, 0-based position or auto")
+    item_column: str = _opt("auto", "item column: header name, 0-based position or auto")
+    rating_column: str = _opt("auto", "rating column (name, position, auto, or none)")
+    timestamp_column: str = _opt("auto", "timestamp column (name, position, auto, or none)")
+    delimiter: str = _opt("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
+    header: str = _opt("auto", "auto, true or false")
+    min_rating: float = _opt(4.0, "ratings >= this are positives (files with ratings)")
+    min_user_interactions: int = _opt(5, "drop users with fewer positives")
+    validation_users: int = _opt(0, "held-out validation users (0: validation_fraction)")
+    test_users: int = _opt(0, "held-out test users (0: test_fraction)")
+    fold_in_fraction: float = _opt(0.8, "share of a held-out user's items given as input")
+    hidden: tuple[int, ...] = _opt((600,), "encoder widths (decoder mirrors them)")
+    latent_dim: int = _opt(200, "size of z")
+    dropout: float = _opt(0.5, "input dropout rate")
+    anneal_cap: float = _opt(0.2, "largest KL weight beta")
+    anneal_steps: int = _opt(0, "updates to reach the cap (0: 80% of the planned updates)")
+    select_beta: bool = _opt(False, "anneal to 1.0 and report the beta of the best epoch")
+    input_mode: str = _opt("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
+    dense_max_items: int = _opt(50000, "auto: dense batches up to this many items")
+    top_n: int = _opt(100, "recommendations per user in recommendations.csv")
+
+    def validate(self):
+        if self.input_mode not in ("auto", "dense", "sparse"):
+            raise ValueError("`input_mode` must be auto, dense or sparse. "
+                             f"Received: input_mode={self.input_mode!r}")
+        if not 0 < self.fold_in_fraction < 1:
+            raise ValueError("`fold_in_fraction` must lie in (0, 1). "
+                             f"Received: fold_in_fraction={self.fold_in_fraction}")
+
+
+def use_dense(config, n_items: int) -> bool:
+    if config.input_mode == "auto":
+        return n_items <= config.dense_max_items
+    return config.input_mode == "dense"
+
+
+class ValidationNDCG:
+    """Keras callback: NDCG@100 of the validation users after every epoch; the best weights are
+    written (atomically) to ``checkpoints/best.weights.h5`` and restored after training."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class _Impl(keras.callbacks.Callback):
+            def __init__(self, data, run_dir, dense):
+                super().__init__()
+                self.data = data
+                self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
+                self.dense = dense
+                self.best, self.best_epoch, self.best_beta, self.last = -1.0, 0, None, None
+
+            def on_epoch_end(self, epoch, logs=None):
+                from gentk_recommender.evaluation import model_scorer, ranking_metrics
+
+                m = ranking_metrics(model_scorer(self.model, self.dense),
+                                    self.data.validation_fold_in, self.data.validation_targets)
+                self.last = m["ndcg@100"]
+                if logs is not None:
+                    logs["val_ndcg@100"] = self.last
+                if self.last > self.best:
+                    self.best, self.best_epoch = self.last, epoch + 1
+                    if getattr(self.model, "variational", False):
+                        self.best_beta = float(self.model.current_beta())
+                    with atomic_path(self.path) as tmp:
+                        self.model.save_weights(tmp)
+
+            def get_state(self):
+                return {"best": self.best, "best_epoch": self.best_epoch,
+                        "best_beta": self.best_beta}
+
+            def set_state(self, state):
+                self.best = state.get("best", -1.0)
+                self.best_epoch = state.get("best_epoch", 0)
+                self.best_beta = state.get("best_beta")
+
+        _Impl.__name__ = cls.__name__
+        return _Impl(*args, **kwargs)
+
+
+def write_recommendations(path, users, item_ids, indices, scores) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["user", "item", "rank", "score"])
+    for u, row_idx, row_val in zip(users, indices, scores):
+        for rank, (i, s) in enumerate(zip(row_idx, row_val), start=1):
+            if np.isfinite(s):
+                writer.writerow([u, item_ids[i], rank, f"{s:.6g}"])
+    atomic_write_text(path, buf.getvalue())
+
+
+class RecommenderRecipe(Recipe):
+    name = "recommender-vae"
+    help = "Mult-VAE for collaborative filtering (Liang et al., 2018): recommendations.csv"
+    config = RecommenderConfig
+    variational = True
+    smoke = {"epochs": 2, "hidden": (16,), "latent_dim": 8, "batch_size": 128}
+
+    def load_data(self, config, path):
+        from gentk_recommender.data import prepare
+
+        return prepare(config, path)
+
+    def _dense(self, config, data):
+        return use_dense(config, data.n_items)
+
+    def train_dataset(self, config, data):
+        from gentk_recommender.data import sparse_batches
+
+        return sparse_batches(data.train, config.batch_size, shuffle=True, seed=config.seed,
+                              dense=self._dense(config, data))
+
+    def build(self, config, data):
+        from gentk_recommender.model import MultVAE
+
+        steps = config.anneal_steps
+        if steps == 0:
+            per_epoch = -(-data.train.shape[0] // config.batch_size)
+            steps = max(1, int(0.8 * config.epochs * per_epoch))
+        cap = 1.0 if config.select_beta else config.anneal_cap
+        return MultVAE(data.n_items, config.hidden, config.latent_dim, config.dropout,
+                       self.variational, cap, steps, config.seed, name=self.name.replace("-", "_"))
+
+    @property
+    def supports_jit(self):
+        return True
+
+    def compile(self, model, config, *, jit_compile):
+        import keras
+
+        n_items = model.n_items
+        jit = jit_compile and use_dense(config, n_items)  # XLA cannot compile sparse ops
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=jit)
+
+    def callbacks(self, model, config, data, run_dir):
+        from gentk_recommender.data import split_csv
+
+        atomic_write_text(Path(run_dir) / "split.csv", split_csv(data))
+        atomic_write_text(Path(run_dir) / "items.txt", "\n".join(data.item_ids) + "\n")
+        self._validation = ValidationNDCG(data, run_dir, self._dense(config, data))
+        return [self._validation]
+
+    def finish_training(self, model, config, data, run_dir):
+        best = Path(run_dir) / "checkpoints" / "best.weights.h5"
+        if best.exists():
+            model.load_weights(best)
+
+    def evaluate(self, model, config, data):
+        from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
+
+        dense = self._dense(config, data)
+        out = {f"test_{k}": v for k, v in ranking_metrics(
+            model_scorer(model, dense), data.test_fold_in, data.test_targets).items()}
+        out.update({f"popularity_test_{k}": v for k, v in ranking_metrics(
+            popularity_scorer(data.train), data.test_fold_in, data.test_targets).items()})
+        val = getattr(self, "_validation", None)
+        if val is not None and val.best_epoch:
+            out["best_epoch"] = val.best_epoch
+            out["best_val_ndcg@100"] = val.best
+            if config.select_beta and val.best_beta is not None:
+                out["best_beta"] = val.best_beta
+        out["data"] = data.stats
+        out["input_mode"] = "dense" if dense else "sparse"
+        return out
+
+    def write_artifacts(self, model, config, data, run_dir):
+        from gentk_recommender.evaluation import model_scorer, top_n
+
+        users, x = data.all_users()
+        idx, val = top_n(model_scorer(model, self._dense(config, data)), x, config.top_n)
+        write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids,
+                              idx, val)
+        return ["recommendations.csv", "split.csv", "items.txt"]
+
+    def load_eval_data(self, config, path, run_dir):
+        return self.load_data(config, path)
+
+
+class DAERecipe(RecommenderRecipe):
+    name = "recommender-dae"
+    help = "Mult-DAE for collaborative filtering (Liang et al., 2018): recommendations.csv"
+    variational = False
