@@ -140,8 +140,10 @@ def load_images(path) -> ImageData:
     if x.ndim not in (3, 4):
         raise DataError(f"IDX array has shape {x.shape}; expected images [N, H, W]", path)
     labels = None
-    label_path = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
-    if label_path != path and label_path.exists():
+    stem = path.name.replace("images-idx3", "labels-idx1")
+    candidates = [path.with_name(n) for n in (stem, stem.removesuffix(".gz"), stem + ".gz")]
+    label_path = next((p for p in candidates if p != path and p.exists()), None)
+    if label_path is not None:
         labels = read_idx(label_path).astype(np.int64)
         if len(labels) != len(x):
             raise DataError(f"{len(labels)} labels for {len(x)} images", label_path)

@@ -53,6 +53,10 @@ def _check(cond: bool, message: str):
         raise ValueError(message)
 
 
+def _width(condition_shape) -> int:
+    return 0 if condition_shape is None else int(condition_shape[-1])
+
+
 def _flat_with_condition(x, condition):
     h = tf.reshape(x, (tf.shape(x)[0], -1))
     if condition is not None:
@@ -86,6 +90,13 @@ class MLPEncoder(Encoder):
         width = self.latent_dim * (2 if distribution == "gaussian" else 1)
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
 
+    def build(self, x_shape, condition_shape=None):
+        shape = (None, int(np.prod(x_shape[1:])) + _width(condition_shape))
+        if self.body is not None:
+            self.body.build(shape)
+            shape = (None, self.hidden[-1])
+        self.head.build(shape)
+
     def call(self, x, condition=None, training=False):
         h = _flat_with_condition(x, condition)
         if self.body is not None:
@@ -114,6 +125,11 @@ class ConvEncoder(Encoder):
         self.body = conv_down(self.filters, activation, name="down")
         width = self.latent_dim * (2 if distribution == "gaussian" else 1)
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
+
+    def build(self, x_shape, condition_shape=None):
+        self.body.build(x_shape)
+        out = self.body.compute_output_shape(x_shape)
+        self.head.build((None, int(np.prod(out[1:])) + _width(condition_shape)))
 
     def call(self, x, condition=None, training=False):
         h = self.body(x, training=training)
@@ -160,6 +176,13 @@ class MLPDecoder(_PixelDecoder):
         self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32",
                                        name="head")
 
+    def build(self, z_shape, condition_shape=None):
+        shape = (None, int(z_shape[-1]) + _width(condition_shape))
+        if self.body is not None:
+            self.body.build(shape)
+            shape = (None, self.hidden[-1])
+        self.head.build(shape)
+
     def call(self, z, condition=None, training=False):
         h = _flat_with_condition(z, condition)
         if self.body is not None:
@@ -190,6 +213,11 @@ class ConvDecoder(_PixelDecoder):
                                        name="stem")
         self.body = conv_up(self.filters, activation, name="up")
         self.head = keras.layers.Conv2D(c, 3, padding="same", dtype="float32", name="head")
+
+    def build(self, z_shape, condition_shape=None):
+        self.stem.build((None, int(z_shape[-1]) + _width(condition_shape)))
+        self.body.build((None, *self.grid))
+        self.head.build(self.body.compute_output_shape((None, *self.grid)))
 
     def call(self, z, condition=None, training=False):
         h = self.stem(_flat_with_condition(z, condition))

@@ -89,6 +89,10 @@ class MultEncoder(Encoder):
                         for i, w in enumerate(widths)]
         self.layers_[0].build((None, self.n_items))
 
+    def build(self, x_shape):
+        for prev, layer in zip(self.layers_, self.layers_[1:]):
+            layer.build((None, prev.units))
+
     def _first(self, x, training):
         first = self.layers_[0]
         if isinstance(x, tf.SparseTensor):
@@ -130,6 +134,13 @@ class MultinomialDecoder(Decoder):
         self.layers_ = [keras.layers.Dense(w, activation="tanh", name=f"dense{i}")
                         for i, w in enumerate(self.hidden)]
         self.head = keras.layers.Dense(self.n_items, dtype="float32", name="logits")
+
+    def build(self, z_shape):
+        width = int(z_shape[-1])
+        for layer in self.layers_:
+            layer.build((None, width))
+            width = layer.units
+        self.head.build((None, width))
 
     def logits(self, z, training=False):
         h = z
@@ -175,6 +186,10 @@ class MultVAE(GenerativeModel):
                                    self.variational, seed, name="encoder")
         self.decoder = MultinomialDecoder(n_items, tuple(reversed(self.hidden)), name="decoder")
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
+
+    def build(self, input_shape):
+        self.encoder.build(input_shape)
+        self.decoder.build((None, self.latent_dim))
 
     def prior(self):
         zeros = tf.zeros((self.latent_dim,), tf.float32)

@@ -1,0 +1,37 @@
+"""Test setup: only gentk's built-ins and the example plugin load, whatever else is installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["GENTK_PLUGINS"] = "autoencoders,vae,recommender,example"
+os.environ.pop("GENTK_DISABLE_PLUGINS", None)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def run_cli(*args, cwd=None, timeout=600):
+    """Run the installed ``gentk`` console script; returns the CompletedProcess."""
+    exe = Path(sys.executable).with_name("gentk")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env={**os.environ})
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr lines that are gentk's own (TensorFlow's C++ log lines filtered out)."""
+    return [line for line in stderr.splitlines()
+            if line.startswith(("Error", "Warning", "Usage", "Try"))]

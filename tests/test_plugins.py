@@ -1,0 +1,98 @@
+"""Registry and plugin loading: isolation, duplicates, allow/block lists, third-party path."""
+
+import importlib.metadata
+
+import pytest
+
+from gentk import hookimpl
+from gentk.errors import PluginError, UserError
+from gentk.plugins import (
+    PluginLoadWarning,
+    build_registry,
+    get_plugin_manager,
+    get_registry,
+    module_plugin,
+)
+
+EP = importlib.metadata.EntryPoint
+
+
+@pytest.fixture(autouse=True)
+def _explicit_entry_points_only(monkeypatch):
+    """Tests here pass their entry points explicitly; the suite's allowlist must not filter them."""
+    monkeypatch.delenv("GENTK_PLUGINS", raising=False)
+
+
+def test_a_broken_plugin_warns_and_the_others_load():
+    eps = [EP("broken", "gentk_no_such_module_xyz", "gentk.plugins"),
+           EP("vae", "gentk_vae", "gentk.plugins"),
+           EP("autoencoders", "gentk_autoencoders", "gentk.plugins")]
+    with pytest.warns(PluginLoadWarning, match="'broken'.*ModuleNotFoundError"):
+        pm = get_plugin_manager(entry_points=eps)
+    registry = build_registry(pm)
+    assert ("model", "vae") in registry and ("encoder", "mlp") in registry
+
+
+def test_a_failing_hook_warns_and_the_others_register():
+    def boom(register):
+        raise RuntimeError("kaput")
+
+    pm = get_plugin_manager(entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
+                            extra_plugins=[("bad", module_plugin("bad", register_models=boom))])
+    with pytest.warns(PluginLoadWarning, match="'bad' failed in register_models: RuntimeError"):
+        registry = build_registry(pm)
+    assert ("model", "vae") in registry
+
+
+def test_duplicate_names_are_an_error_naming_both_plugins():
+    def register_one(register):
+        register("divergence", "kl", object, help="dup")
+
+    pm = get_plugin_manager(entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
+                            extra_plugins=[("copycat", module_plugin(
+                                "copycat", register_components=register_one))])
+    with pytest.raises(PluginError, match="registered twice: by plugin '.*' and by plugin '.*'"):
+        build_registry(pm)
+
+
+def test_misspelled_hook_fails_loudly():
+    class Bad:
+        @hookimpl
+        def register_modles(self, register):  # typo on purpose
+            pass
+
+    from pluggy import PluginValidationError
+
+    with pytest.raises(PluginValidationError):
+        get_plugin_manager(entry_points=[], extra_plugins=[("bad", Bad())])
+
+
+def test_allow_and_block_lists(monkeypatch):
+    eps = [EP("vae", "gentk_vae", "gentk.plugins"),
+           EP("autoencoders", "gentk_autoencoders", "gentk.plugins")]
+    monkeypatch.setenv("GENTK_PLUGINS", "vae")
+    assert {n for n, _ in get_plugin_manager(entry_points=eps).list_name_plugin()} == {"vae"}
+    monkeypatch.delenv("GENTK_PLUGINS")
+    monkeypatch.setenv("GENTK_DISABLE_PLUGINS", "vae")
+    names = {n for n, _ in get_plugin_manager(entry_points=eps).list_name_plugin()}
+    assert names == {"autoencoders"}
+
+
+def test_unknown_entry_suggests_close_names():
+    with pytest.raises(UserError, match="did you mean vae"):
+        get_registry().get("model", "vea")
+
+
+def test_example_third_party_plugin_is_found_through_its_entry_point():
+    names = {ep.name for ep in importlib.metadata.entry_points(group="gentk.plugins")}
+    assert "example" in names, "install it: pip install -e examples/third_party_plugin"
+    entry = get_registry().get("model", "linear-autoencoder")
+    assert entry.plugin == "example" and entry.version == "0.1.0"
+    assert get_registry().get("decoder", "tanh-mlp").plugin == "example"
+
+
+def test_builtins_register_through_entry_points_like_third_parties():
+    by_plugin = {e.plugin for e in get_registry().entries()}
+    assert {"autoencoders", "vae", "recommender", "example"} <= by_plugin
+    for e in get_registry().entries():
+        assert e.version != "?", e
