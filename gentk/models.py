@@ -29,6 +29,24 @@ class GenerativeModel(keras.Model):
         super().__init__(**kwargs)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names}
 
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``, after building the model on one batch of ``x`` if needed: a
+        subclassed model that ``fit`` alone trained is not marked built and would save
+        without its weights."""
+        if not self.built and x is not None:
+            self.build_on(x)
+        return super().fit(x, *args, **kwargs)
+
+    def build_on(self, x) -> None:
+        """Build every layer by calling the model on (the first batch of) ``x``."""
+        if isinstance(x, tf.data.Dataset):
+            sample = unpack_x(next(iter(x)))
+        elif isinstance(x, (tuple, list)):
+            sample = x[0][:2]
+        else:
+            sample = x[:2]
+        self(sample)
+
     @property
     def metrics(self):
         return list(self._trackers.values())

@@ -94,7 +94,6 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             row.update(getattr(cb, "epoch_logs", lambda: {})())
         self.history.append(row)
         self.dir.mkdir(parents=True, exist_ok=True)
-        previous = read_checkpoint_state(self.run_dir)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
         with atomic_path(self.dir / name) as tmp:
             self.model.save_weights(tmp)
@@ -106,7 +105,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         }
         atomic_write_json(self.dir / "state.json", state)
         write_history_csv(self.run_dir / "history.csv", self.history)
-        if previous and previous.get("weights") not in (None, name):
-            old = self.dir / previous["weights"]
-            if old.exists():
-                old.unlink()
+        # only now may older checkpoints go, and any left by a run killed mid-write
+        for old in self.dir.iterdir():
+            if old.name != name and (old.name.startswith("epoch-") or ".tmp-" in old.name):
+                old.unlink(missing_ok=True)

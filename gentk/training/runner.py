@@ -135,6 +135,9 @@ def run(recipe, config=None, *, data=None, output="runs/run", resume=False, forc
         stateful = [cb for cb in extra if hasattr(cb, "get_state")]
         if state is not None:
             model.load_weights(run_dir / "checkpoints" / state["weights"])
+            # the optimizer state holds the learning rate; the (possibly overridden) config wins
+            if hasattr(config, "learning_rate"):
+                model.optimizer.learning_rate = config.learning_rate
             initial_epoch = int(state["epoch"])
             history = list(state["history"])
             for cb in stateful:
