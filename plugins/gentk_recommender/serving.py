@@ -58,6 +58,7 @@ def export_saved_model(model, item_ids, out_dir, top_n: int = 100) -> Path:
     n_items = len(vocab)
     k = min(int(top_n), n_items)
     lookup = keras.layers.StringLookup(vocabulary=vocab, num_oov_indices=1, name="item_lookup")
+    lookup(tf.constant(vocab[:1]))  # builds the layer; export refuses unbuilt layers
     ids = tf.constant(vocab)
 
     archive = keras.export.ExportArchive()
