@@ -36,11 +36,14 @@ class ImageConfig(TrainConfig):
 
     def validate(self):
         if self.latent_dim < 1:
-            raise ValueError(f"`latent_dim` must be a positive integer. Received: "
-                             f"latent_dim={self.latent_dim}")
+            raise ValueError(
+                f"`latent_dim` must be a positive integer. Received: latent_dim={self.latent_dim}"
+            )
         if self.likelihood not in ("bernoulli", "gaussian", "gaussian-learned"):
-            raise ValueError("`likelihood` must be bernoulli, gaussian or gaussian-learned. "
-                             f"Received: likelihood={self.likelihood!r}")
+            raise ValueError(
+                "`likelihood` must be bernoulli, gaussian or gaussian-learned. "
+                f"Received: likelihood={self.likelihood!r}"
+            )
         if self.sigma <= 0:
             raise ValueError(f"`sigma` must be positive. Received: sigma={self.sigma}")
 
@@ -74,11 +77,14 @@ class ImageRecipe(Recipe):
             data = read_tabular(path, label_column=config.label_column)
         else:
             data = load_images(path)
-        tr, va, te = split_indices(len(data.x), config.validation_fraction,
-                                   config.test_fraction, config.seed)
+        tr, va, te = split_indices(
+            len(data.x), config.validation_fraction, config.test_fraction, config.seed
+        )
         labels = data.labels
         return ImageSplits(
-            data.x[tr], data.x[va], data.x[te],
+            data.x[tr],
+            data.x[va],
+            data.x[te],
             None if labels is None else labels[tr],
             None if labels is None else labels[te],
             data.source,
@@ -87,10 +93,12 @@ class ImageRecipe(Recipe):
     def train_dataset(self, config, data):
         import tensorflow as tf
 
-        return (tf.data.Dataset.from_tensor_slices(data.train)
-                .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
-                .batch(config.batch_size)
-                .prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices(data.train)
+            .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
+            .batch(config.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     def validation_dataset(self, config, data):
         import tensorflow as tf
@@ -112,12 +120,17 @@ class ImageRecipe(Recipe):
     def encoder_options(self, config) -> dict:
         opts = {"latent_dim": config.latent_dim, "activation": config.activation}
         opts["filters" if config.encoder == "conv" else "hidden"] = (
-            config.filters if config.encoder == "conv" else config.hidden)
+            config.filters if config.encoder == "conv" else config.hidden
+        )
         return opts
 
     def decoder_options(self, config, shape) -> dict:
-        opts = {"output_shape": shape, "activation": config.activation,
-                "likelihood": config.likelihood, "sigma": config.sigma}
+        opts = {
+            "output_shape": shape,
+            "activation": config.activation,
+            "likelihood": config.likelihood,
+            "sigma": config.sigma,
+        }
         if config.decoder == "conv":
             opts["filters"] = tuple(reversed(config.filters))
         else:
@@ -149,8 +162,12 @@ class ImageRecipe(Recipe):
                 plots.image_grid(samples, run_dir / "samples.png", title=f"{self.name} samples")
                 written.append("samples.png")
         z = np.asarray(model.encode(data.test))
-        plots.latent_scatter(z, run_dir / "latent.png", labels=data.test_labels,
-                             title=f"{self.name}: test set in latent space")
+        plots.latent_scatter(
+            z,
+            run_dir / "latent.png",
+            labels=data.test_labels,
+            title=f"{self.name}: test set in latent space",
+        )
         written.append("latent.png")
         return written
 

@@ -42,14 +42,16 @@ def _as_images(x: np.ndarray, image_shape=None) -> np.ndarray:
     return x
 
 
-def image_grid(images, path, *, image_shape=None, columns: int = 8, title: str | None = None,
-               row_labels=None) -> Path:
+def image_grid(
+    images, path, *, image_shape=None, columns: int = 8, title: str | None = None, row_labels=None
+) -> Path:
     """A grid of images (values in [0, 1]); rows of ``columns`` images."""
     plt = _pyplot()
     imgs = np.clip(_as_images(images, image_shape), 0.0, 1.0)
     rows = int(np.ceil(len(imgs) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -68,8 +70,12 @@ def reconstructions(originals, recons, path, *, image_shape=None, n: int = 8) ->
     """Originals (top row) above their reconstructions (bottom row)."""
     a = _as_images(originals[:n], image_shape)
     b = _as_images(recons[:n], image_shape)
-    return image_grid(np.concatenate([a, b]), path, columns=len(a),
-                      title="originals (top) and reconstructions (bottom)")
+    return image_grid(
+        np.concatenate([a, b]),
+        path,
+        columns=len(a),
+        title="originals (top) and reconstructions (bottom)",
+    )
 
 
 def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
@@ -85,8 +91,9 @@ def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
     elif z.shape[1] == 1:
         z = np.concatenate([z, np.zeros_like(z)], axis=1)
     fig, ax = plt.subplots(figsize=(6, 5))
-    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10" if labels is not None else None,
-                    s=6, alpha=0.8)
+    sc = ax.scatter(
+        z[:, 0], z[:, 1], c=labels, cmap="tab10" if labels is not None else None, s=6, alpha=0.8
+    )
     if labels is not None:
         fig.colorbar(sc, ax=ax, label="label")
     ax.set_xlabel(f"{method} 1")
@@ -115,7 +122,7 @@ def training_curves(history: list[dict], path) -> Path:
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(base):]:
+    for ax in list(axes.flat)[len(base) :]:
         ax.axis("off")
     fig.tight_layout()
     return _save(fig, path)

@@ -153,7 +153,8 @@ def reset() -> None:
 
 
 def module_plugin(name: str, **hooks) -> types.SimpleNamespace:
-    """A plugin object from hook functions, for notebooks and tests: ``module_plugin('x', register_models=f)``."""
+    """A plugin object from hook functions, for notebooks and tests:
+    ``module_plugin('x', register_models=f)``."""
     ns = types.SimpleNamespace(__name__=name)
     for hook_name, fn in hooks.items():
         setattr(ns, hook_name, hookspecs.hookimpl(fn))

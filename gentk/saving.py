@@ -1,4 +1,4 @@
-"""Safe loading (plugins first, ``safe_mode=True``) and atomic write-then-rename for every output."""
+"""Safe loading (plugins first, ``safe_mode=True``) and atomic write-then-rename of outputs."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def atomic_path(path, suffix: str | None = None):
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = "".join(path.suffixes) or ""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}.tmp-", suffix=suffix,
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name.split('.')[0]}.tmp-", suffix=suffix, dir=path.parent
+    )
     os.close(fd)
     os.unlink(tmp)  # writers such as h5py and zipfile want to create the file themselves
     try:

@@ -27,11 +27,20 @@ def shared_data() -> Path:
 def run_cli(*args, cwd=None, timeout=600):
     """Run the installed ``gentk`` console script; returns the CompletedProcess."""
     exe = Path(sys.executable).with_name("gentk")
-    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env={**os.environ})
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ},
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
     """stderr lines that are gentk's own (TensorFlow's C++ log lines filtered out)."""
-    return [line for line in stderr.splitlines()
-            if line.startswith(("Error", "Warning", "Usage", "Try"))]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith(("Error", "Warning", "Usage", "Try"))
+    ]

@@ -15,7 +15,7 @@ class Cfg(TrainConfig):
 
 def test_overrides_are_typed_and_applied_in_order(tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('epochs = 7\nhidden = [8, 8]\nlearning_rate = 0.5\n')
+    toml.write_text("epochs = 7\nhidden = [8, 8]\nlearning_rate = 0.5\n")
     cfg = resolve_config(Cfg, toml, ["hidden=3,2,1", "flag=yes", "name=x"], epochs=9)
     assert cfg.epochs == 9 and cfg.hidden == (3, 2, 1) and cfg.flag is True
     assert cfg.learning_rate == 0.5 and cfg.name == "x"
@@ -28,12 +28,15 @@ def test_round_trip_through_toml(tmp_path):
     assert resolve_config(Cfg, path) == cfg
 
 
-@pytest.mark.parametrize("item, needle", [
-    ("nope=1", "unknown option 'nope'"),
-    ("epochs=abc", "option 'epochs' expects int"),
-    ("flag=maybe", "option 'flag' expects bool"),
-    ("epochs", "--set expects key=value"),
-])
+@pytest.mark.parametrize(
+    "item, needle",
+    [
+        ("nope=1", "unknown option 'nope'"),
+        ("epochs=abc", "option 'epochs' expects int"),
+        ("flag=maybe", "option 'flag' expects bool"),
+        ("epochs", "--set expects key=value"),
+    ],
+)
 def test_bad_overrides_name_the_option(item, needle):
     with pytest.raises(UserError, match=needle):
         resolve_config(Cfg, None, [item])

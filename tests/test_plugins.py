@@ -24,9 +24,11 @@ def _explicit_entry_points_only(monkeypatch):
 
 
 def test_a_broken_plugin_warns_and_the_others_load():
-    eps = [EP("broken", "gentk_no_such_module_xyz", "gentk.plugins"),
-           EP("vae", "gentk_vae", "gentk.plugins"),
-           EP("autoencoders", "gentk_autoencoders", "gentk.plugins")]
+    eps = [
+        EP("broken", "gentk_no_such_module_xyz", "gentk.plugins"),
+        EP("vae", "gentk_vae", "gentk.plugins"),
+        EP("autoencoders", "gentk_autoencoders", "gentk.plugins"),
+    ]
     with pytest.warns(PluginLoadWarning, match="'broken'.*ModuleNotFoundError"):
         pm = get_plugin_manager(entry_points=eps)
     registry = build_registry(pm)
@@ -37,8 +39,10 @@ def test_a_failing_hook_warns_and_the_others_register():
     def boom(register):
         raise RuntimeError("kaput")
 
-    pm = get_plugin_manager(entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
-                            extra_plugins=[("bad", module_plugin("bad", register_models=boom))])
+    pm = get_plugin_manager(
+        entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
+        extra_plugins=[("bad", module_plugin("bad", register_models=boom))],
+    )
     with pytest.warns(PluginLoadWarning, match="'bad' failed in register_models: RuntimeError"):
         registry = build_registry(pm)
     assert ("model", "vae") in registry
@@ -48,9 +52,10 @@ def test_duplicate_names_are_an_error_naming_both_plugins():
     def register_one(register):
         register("divergence", "kl", object, help="dup")
 
-    pm = get_plugin_manager(entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
-                            extra_plugins=[("copycat", module_plugin(
-                                "copycat", register_components=register_one))])
+    pm = get_plugin_manager(
+        entry_points=[EP("vae", "gentk_vae", "gentk.plugins")],
+        extra_plugins=[("copycat", module_plugin("copycat", register_components=register_one))],
+    )
     with pytest.raises(PluginError, match="registered twice: by plugin '.*' and by plugin '.*'"):
         build_registry(pm)
 
@@ -68,8 +73,10 @@ def test_misspelled_hook_fails_loudly():
 
 
 def test_allow_and_block_lists(monkeypatch):
-    eps = [EP("vae", "gentk_vae", "gentk.plugins"),
-           EP("autoencoders", "gentk_autoencoders", "gentk.plugins")]
+    eps = [
+        EP("vae", "gentk_vae", "gentk.plugins"),
+        EP("autoencoders", "gentk_autoencoders", "gentk.plugins"),
+    ]
     monkeypatch.setenv("GENTK_PLUGINS", "vae")
     assert {n for n, _ in get_plugin_manager(entry_points=eps).list_name_plugin()} == {"vae"}
     monkeypatch.delenv("GENTK_PLUGINS")
@@ -96,3 +103,27 @@ def test_builtins_register_through_entry_points_like_third_parties():
     assert {"autoencoders", "vae", "recommender", "example"} <= by_plugin
     for e in get_registry().entries():
         assert e.version != "?", e
+
+
+def test_register_datasets_adds_named_datasets(tmp_path):
+    """The register_datasets hook: a named dataset that --data NAME resolves."""
+    from pathlib import Path
+
+    from gentk.cli.run import resolve_data
+
+    registry = get_registry()
+    entry = registry.get("dataset", "movielens-latest-small")
+    assert entry.plugin == "recommender"
+    path = resolve_data(registry, "movielens-latest-small")
+    assert Path(path).name == "ratings.csv" and Path(path).is_file()
+    assert resolve_data(registry, str(tmp_path)) == str(tmp_path)
+    with pytest.raises(UserError, match="no dataset of that name"):
+        resolve_data(registry, "nope-data")
+
+
+def test_register_commands_adds_plugin_commands():
+    """The register_commands hook: the recommender adds `recommend` and `export`."""
+    from gentk.cli import _add_plugin_commands, cli
+
+    _add_plugin_commands()
+    assert "recommend" in cli.commands and "export" in cli.commands

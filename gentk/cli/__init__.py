@@ -35,8 +35,11 @@ class _Group(click.Group):
         except Exception as err:  # noqa: BLE001 - the CLI never shows a raw traceback
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: internal error: {type(err).__name__}: {err} "
-                       "(rerun with --debug for the traceback)", err=True)
+            click.echo(
+                f"Error: internal error: {type(err).__name__}: {err} "
+                "(rerun with --debug for the traceback)",
+                err=True,
+            )
             ctx.exit(1)
 
 

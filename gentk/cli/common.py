@@ -24,7 +24,8 @@ class RunInfo:
 
 
 def open_run(run_dir) -> RunInfo:
-    """The recipe, config and metadata of a finished run, or a ``UserError`` saying what is amiss."""
+    """The recipe, config and metadata of a finished run, or a ``UserError`` saying what
+    is amiss."""
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
 

@@ -11,10 +11,19 @@ __all__ = ["command"]
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--data", type=click.Path(exists=True), default=None,
-              help="Data to evaluate on (default: the run's own data and split).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Also write the metrics to this JSON file.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True),
+    default=None,
+    help="Data to evaluate on (default: the run's own data and split).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the metrics to this JSON file.",
+)
 def command(run_dir, data, output):
     """Evaluate the model trained in RUN_DIR and print its metrics."""
     from gentk.cli.common import open_run

@@ -17,9 +17,21 @@ def command(as_json):
 
     entries = get_registry().entries()
     if as_json:
-        click.echo(json.dumps([{"kind": e.kind, "name": e.name, "plugin": e.plugin,
-                                "version": e.version, "help": e.help} for e in entries],
-                              indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "kind": e.kind,
+                        "name": e.name,
+                        "plugin": e.plugin,
+                        "version": e.version,
+                        "help": e.help,
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
         return
     kind = None
     for e in entries:

@@ -6,28 +6,63 @@ import json
 
 import click
 
-__all__ = ["command"]
+__all__ = ["command", "resolve_data"]
+
+
+def resolve_data(registry, data):
+    """An existing path, or what a registered dataset's loader returns; None stays None."""
+    from pathlib import Path
+
+    from gentk.errors import UserError
+
+    if data is None or Path(data).exists():
+        return data
+    if ("dataset", data) in registry:
+        return registry.get("dataset", data).create()
+    raise UserError(
+        f"--data {data!r}: no such file or folder, and no dataset of that name "
+        f"(datasets: {', '.join(registry.names('dataset')) or 'none'})"
+    )
 
 
 @click.command("run")
 @click.argument("name")
-@click.option("--data", type=click.Path(exists=True), help="Data file or folder (default: the "
-              "model's embedded dataset).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="TOML file of options.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one option; repeatable. `gentk info NAME` lists them.")
+@click.option(
+    "--data",
+    help="Data file or folder, or a registered dataset name (default: the "
+    "model's embedded dataset).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML file of options.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one option; repeatable. `gentk info NAME` lists them.",
+)
 @click.option("--epochs", type=click.IntRange(min=0), help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per update.")
 @click.option("--seed", type=int, help="Seed for splits, initialisation and sampling.")
-@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default: runs/NAME).")
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its last "
-              "complete checkpoint.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default: runs/NAME).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue the run in --output from its last complete checkpoint."
+)
 @click.option("--force", is_flag=True, help="Replace whatever --output holds.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def command(name, data, config_path, overrides, epochs, batch_size, seed, output, resume, force,
-            quiet):
+def command(
+    name, data, config_path, overrides, epochs, batch_size, seed, output, resume, force, quiet
+):
     """Train model NAME, evaluate it and write its run directory.
 
     The directory holds config.toml, model.keras, checkpoints/, history.csv, metrics.json,
@@ -39,7 +74,9 @@ def command(name, data, config_path, overrides, epochs, batch_size, seed, output
 
     if resume and force:
         raise UserError("--resume and --force exclude each other")
-    recipe = get_registry().get("model", name).factory
+    registry = get_registry()
+    recipe = registry.get("model", name).factory
+    data = resolve_data(registry, data)
     result = run(
         recipe,
         data=data,

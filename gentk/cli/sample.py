@@ -11,11 +11,22 @@ __all__ = ["command"]
 
 @click.command("sample")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Number of samples.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Output .npz (default: RUN_DIR/samples-N.npz); a PNG grid is written beside.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Number of samples.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output .npz (default: RUN_DIR/samples-N.npz); a PNG grid is written beside.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--label", type=int, default=None, help="Class to condition on (conditional models).")
 def command(run_dir, count, output, seed, label):
     """Draw N samples from the model trained in RUN_DIR."""

@@ -19,8 +19,9 @@ def digits() -> ImageData:
     return ImageData(x, bunch.target.astype(np.int64), "sklearn:digits")
 
 
-def gaussian_ring(n: int = 4000, modes: int = 8, radius: float = 2.0, std: float = 0.05,
-                  seed: int = 0) -> TabularData:
+def gaussian_ring(
+    n: int = 4000, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0
+) -> TabularData:
     """``modes`` Gaussians evenly spaced on a circle; labels are the mode index."""
     rng = np.random.default_rng(seed)
     k = rng.integers(0, modes, size=n)
@@ -30,8 +31,9 @@ def gaussian_ring(n: int = 4000, modes: int = 8, radius: float = 2.0, std: float
     return TabularData(x.astype(np.float32), k.astype(np.int64), ["x", "y"], "toy:ring")
 
 
-def gaussian_grid(n: int = 4000, side: int = 5, spacing: float = 2.0, std: float = 0.05,
-                  seed: int = 0) -> TabularData:
+def gaussian_grid(
+    n: int = 4000, side: int = 5, spacing: float = 2.0, std: float = 0.05, seed: int = 0
+) -> TabularData:
     """``side x side`` Gaussians on a square grid centred at the origin."""
     rng = np.random.default_rng(seed)
     k = rng.integers(0, side * side, size=n)

@@ -32,7 +32,7 @@ class ImageData:
 def _to_unit(x: np.ndarray, path) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == np.uint8:
-        return (x.astype(np.float32) / 255.0)
+        return x.astype(np.float32) / 255.0
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         bad = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0][0])
@@ -67,12 +67,15 @@ def read_idx(path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError("IDX header is truncated", path)
-    shape = tuple(int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise DataError(f"IDX header promises shape {shape} ({expected} bytes) but the file "
-                        f"holds {len(raw) - header} bytes", path)
+        raise DataError(
+            f"IDX header promises shape {shape} ({expected} bytes) but the file "
+            f"holds {len(raw) - header} bytes",
+            path,
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
@@ -89,8 +92,9 @@ def read_npz(path) -> ImageData:
     key = next((k for k in ("x", "images", "x_train") if k in arrays), next(iter(arrays)))
     x = arrays[key]
     if x.ndim not in (3, 4):
-        raise DataError(f"array {key!r} has shape {x.shape}; expected [N, H, W] or [N, H, W, C]",
-                        path)
+        raise DataError(
+            f"array {key!r} has shape {x.shape}; expected [N, H, W] or [N, H, W, C]", path
+        )
     labels = next((arrays[k] for k in ("y", "labels", "y_train") if k in arrays), None)
     if labels is not None and len(labels) != len(x):
         raise DataError(f"{len(labels)} labels for {len(x)} images", path)
@@ -109,13 +113,15 @@ def read_png_folder(path) -> ImageData:
     for f in files:
         try:
             with Image.open(f) as img:
-                arr = np.asarray(img.convert("L") if img.mode in ("L", "P", "1", "I;16") else
-                                 img.convert("RGB"))
+                arr = np.asarray(
+                    img.convert("L") if img.mode in ("L", "P", "1", "I;16") else img.convert("RGB")
+                )
         except OSError as err:
             raise DataError(f"cannot read PNG: {err}", f) from None
         if images and arr.shape != images[0].shape:
-            raise DataError(f"image shape {arr.shape} differs from {images[0].shape} of "
-                            f"{files[0].name}", f)
+            raise DataError(
+                f"image shape {arr.shape} differs from {images[0].shape} of {files[0].name}", f
+            )
         images.append(arr)
         names.append(f.parent.name if f.parent != path else None)
     labels = None

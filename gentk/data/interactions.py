@@ -18,8 +18,21 @@ from gentk.errors import DataError
 __all__ = ["Interactions", "read_interactions"]
 
 _USER_NAMES = ("user", "userid", "user_id", "users", "uid", "customer", "customer_id")
-_ITEM_NAMES = ("item", "itemid", "item_id", "movieid", "movie_id", "movie", "artistid",
-               "artist_id", "iid", "product", "product_id", "song", "track")
+_ITEM_NAMES = (
+    "item",
+    "itemid",
+    "item_id",
+    "movieid",
+    "movie_id",
+    "movie",
+    "artistid",
+    "artist_id",
+    "iid",
+    "product",
+    "product_id",
+    "song",
+    "track",
+)
 _RATING_NAMES = ("rating", "ratings", "score", "weight", "count", "value", "plays")
 _TIME_NAMES = ("timestamp", "time", "ts", "date", "datetime")
 _KNOWN = set(_USER_NAMES + _ITEM_NAMES + _RATING_NAMES + _TIME_NAMES)
@@ -48,20 +61,29 @@ def _has_header(first: list[str], second: list[str] | None) -> bool:
     return any(not is_number(a) and is_number(b) for a, b in zip(first, second))
 
 
-def _pick(spec: str, header: list[str] | None, names: tuple[str, ...], default: int | None,
-          width: int, path, what: str) -> int | None:
+def _pick(
+    spec: str,
+    header: list[str] | None,
+    names: tuple[str, ...],
+    default: int | None,
+    width: int,
+    path,
+    what: str,
+) -> int | None:
     if spec in ("", "none"):
         return None
     if spec != "auto":
         if spec.lstrip("-").isdigit():
             index = int(spec)
             if not 0 <= index < width:
-                raise DataError(f"{what} column {index} does not exist; rows have {width} "
-                                f"columns", path)
+                raise DataError(
+                    f"{what} column {index} does not exist; rows have {width} columns", path
+                )
             return index
         if header is None:
-            raise DataError(f"{what} column {spec!r} given by name but the file has no header",
-                            path)
+            raise DataError(
+                f"{what} column {spec!r} given by name but the file has no header", path
+            )
         lowered = [h.lower() for h in header]
         if spec.lower() not in lowered:
             raise DataError(f"no {what} column named {spec!r}; header: {', '.join(header)}", path)
@@ -76,9 +98,16 @@ def _pick(spec: str, header: list[str] | None, names: tuple[str, ...], default: 
     return None
 
 
-def read_interactions(path, *, user_column: str = "auto", item_column: str = "auto",
-                      rating_column: str = "auto", timestamp_column: str = "auto",
-                      delimiter: str = "auto", header: str = "auto") -> Interactions:
+def read_interactions(
+    path,
+    *,
+    user_column: str = "auto",
+    item_column: str = "auto",
+    rating_column: str = "auto",
+    timestamp_column: str = "auto",
+    delimiter: str = "auto",
+    header: str = "auto",
+) -> Interactions:
     """Read and validate an interaction file.
 
     Args:
@@ -109,8 +138,11 @@ def read_interactions(path, *, user_column: str = "auto", item_column: str = "au
         raise DataError("file has a header but no rows", path)
     width = len(first)
     if width < 2:
-        raise DataError(f"expected at least 2 columns (user, item), found {width}; "
-                        f"is the delimiter right?", path, lines[0][0])
+        raise DataError(
+            f"expected at least 2 columns (user, item), found {width}; is the delimiter right?",
+            path,
+            lines[0][0],
+        )
     u = _pick(user_column, head, _USER_NAMES, 0, width, path, "user")
     i = _pick(item_column, head, _ITEM_NAMES, 1, width, path, "item")
     r = _pick(rating_column, head, _RATING_NAMES, 2, width, path, "rating")

@@ -50,8 +50,9 @@ def read_tabular(path, *, label_column: str | None = None) -> TabularData:
         parts = split_line(line, delim)
         if len(parts) != len(header):
             raise DataError(f"expected {len(header)} columns, found {len(parts)}", path, line_no)
-        rows.append([to_float(v, path, line_no, header[k]) for k, v in enumerate(parts)
-                     if k != label_idx])
+        rows.append(
+            [to_float(v, path, line_no, header[k]) for k, v in enumerate(parts) if k != label_idx]
+        )
         if label_idx is not None:
             labels.append(parts[label_idx])
     columns = [h for k, h in enumerate(header) if k != label_idx]

@@ -10,8 +10,10 @@ __all__ = ["dense_stack", "conv_down", "conv_up"]
 def dense_stack(units, activation: str = "relu", name: str = "mlp") -> keras.Sequential:
     """Dense layers of the given widths, each followed by ``activation``."""
     return keras.Sequential(
-        [keras.layers.Dense(u, activation=activation, name=f"{name}_dense{i}")
-         for i, u in enumerate(units)],
+        [
+            keras.layers.Dense(u, activation=activation, name=f"{name}_dense{i}")
+            for i, u in enumerate(units)
+        ],
         name=name,
     )
 
@@ -19,8 +21,12 @@ def dense_stack(units, activation: str = "relu", name: str = "mlp") -> keras.Seq
 def conv_down(filters, activation: str = "relu", name: str = "conv_down") -> keras.Sequential:
     """Strided 3x3 convolutions (stride 2, 'same'): each halves height and width."""
     return keras.Sequential(
-        [keras.layers.Conv2D(f, 3, strides=2, padding="same", activation=activation,
-                             name=f"{name}{i}") for i, f in enumerate(filters)],
+        [
+            keras.layers.Conv2D(
+                f, 3, strides=2, padding="same", activation=activation, name=f"{name}{i}"
+            )
+            for i, f in enumerate(filters)
+        ],
         name=name,
     )
 
@@ -28,7 +34,11 @@ def conv_down(filters, activation: str = "relu", name: str = "conv_down") -> ker
 def conv_up(filters, activation: str = "relu", name: str = "conv_up") -> keras.Sequential:
     """Transposed 3x3 convolutions (stride 2, 'same'): each doubles height and width."""
     return keras.Sequential(
-        [keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation=activation,
-                                      name=f"{name}{i}") for i, f in enumerate(filters)],
+        [
+            keras.layers.Conv2DTranspose(
+                f, 3, strides=2, padding="same", activation=activation, name=f"{name}{i}"
+            )
+            for i, f in enumerate(filters)
+        ],
         name=name,
     )

@@ -1,11 +1,11 @@
 """Pure loss functions: KL (analytic with a Monte-Carlo fallback), ELBO and multinomial terms."""
 
+from gentk.objectives.kl import kl_divergence, monte_carlo_kl
 from gentk.objectives.likelihood import (
     elbo,
     iwae_bound,
     multinomial_log_likelihood,
 )
-from gentk.objectives.kl import kl_divergence, monte_carlo_kl
 
 __all__ = [
     "elbo",

@@ -85,8 +85,19 @@ def build_compiled_model(recipe, config, data, strategy=None):
     return model
 
 
-def run(recipe, config=None, *, data=None, output="runs/run", resume=False, force=False,
-        verbose=None, config_path=None, overrides=(), **direct) -> RunResult:
+def run(
+    recipe,
+    config=None,
+    *,
+    data=None,
+    output="runs/run",
+    resume=False,
+    force=False,
+    verbose=None,
+    config_path=None,
+    overrides=(),
+    **direct,
+) -> RunResult:
     """Train ``recipe`` into ``output`` and return the model, metrics and history.
 
     Args:
@@ -117,17 +128,24 @@ def run(recipe, config=None, *, data=None, output="runs/run", resume=False, forc
         if state is None:
             from gentk import __version__
 
-            atomic_write_json(run_dir / "run.json", {
-                "model": recipe.name,
-                "data": None if data is None else str(Path(data).resolve()),
-                "gentk_version": __version__,
-            })
+            atomic_write_json(
+                run_dir / "run.json",
+                {
+                    "model": recipe.name,
+                    "data": None if data is None else str(Path(data).resolve()),
+                    "gentk_version": __version__,
+                },
+            )
         seed_everything(config.seed)
         data_obj = recipe.load_data(config, data)
         strategy = select_strategy(getattr(config, "distribute", "auto"))
         model = build_compiled_model(recipe, config, data_obj, strategy)
-        log.info("model %s with %d parameters, %d replica(s)", type(model).__name__,
-                 model.count_params(), strategy.num_replicas_in_sync)
+        log.info(
+            "model %s with %d parameters, %d replica(s)",
+            type(model).__name__,
+            model.count_params(),
+            strategy.num_replicas_in_sync,
+        )
         history: list[dict] = []
         initial_epoch = 0
         guard = NanGuard()

@@ -22,7 +22,9 @@ def select_strategy(mode: str = "auto"):
     import tensorflow as tf
 
     if mode not in ("auto", "default", "mirrored"):
-        raise UserError(f"option 'distribute' must be auto, default or mirrored. Received: {mode!r}")
+        raise UserError(
+            f"option 'distribute' must be auto, default or mirrored. Received: {mode!r}"
+        )
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     workers = tf_config.get("cluster", {}).get("worker", [])
     if len(workers) > 1:

@@ -21,21 +21,44 @@ def _images(n=4, shape=(8, 8, 1)):
 def register_components(register):
     from gentk_autoencoders import components as c
 
-    register("encoder", "mlp", c.MLPEncoder, config=c.EncoderOptions,
-             help="MLP encoder: diagonal Gaussian or point-mass q(z|x)",
-             example=lambda: (c.MLPEncoder(latent_dim=3, hidden=(8,)), (_images(),)))
-    register("encoder", "conv", c.ConvEncoder, config=c.ConvEncoderOptions,
-             help="Strided-conv encoder: diagonal Gaussian or point-mass q(z|x)",
-             example=lambda: (c.ConvEncoder(latent_dim=3, filters=(4, 8)), (_images(),)))
-    register("decoder", "mlp", c.MLPDecoder, config=c.DecoderOptions,
-             help="MLP decoder: Bernoulli or Gaussian p(x|z)",
-             example=lambda: (c.MLPDecoder(output_shape=(8, 8, 1), hidden=(8,),
-                                           likelihood="gaussian-learned"),
-                              (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),)))
-    register("decoder", "conv", c.ConvDecoder, config=c.ConvDecoderOptions,
-             help="Transposed-conv decoder: Bernoulli or Gaussian p(x|z)",
-             example=lambda: (c.ConvDecoder(output_shape=(7, 7, 1), filters=(8, 4)),
-                              (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),)))
+    register(
+        "encoder",
+        "mlp",
+        c.MLPEncoder,
+        config=c.EncoderOptions,
+        help="MLP encoder: diagonal Gaussian or point-mass q(z|x)",
+        example=lambda: (c.MLPEncoder(latent_dim=3, hidden=(8,)), (_images(),)),
+    )
+    register(
+        "encoder",
+        "conv",
+        c.ConvEncoder,
+        config=c.ConvEncoderOptions,
+        help="Strided-conv encoder: diagonal Gaussian or point-mass q(z|x)",
+        example=lambda: (c.ConvEncoder(latent_dim=3, filters=(4, 8)), (_images(),)),
+    )
+    register(
+        "decoder",
+        "mlp",
+        c.MLPDecoder,
+        config=c.DecoderOptions,
+        help="MLP decoder: Bernoulli or Gaussian p(x|z)",
+        example=lambda: (
+            c.MLPDecoder(output_shape=(8, 8, 1), hidden=(8,), likelihood="gaussian-learned"),
+            (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),),
+        ),
+    )
+    register(
+        "decoder",
+        "conv",
+        c.ConvDecoder,
+        config=c.ConvDecoderOptions,
+        help="Transposed-conv decoder: Bernoulli or Gaussian p(x|z)",
+        example=lambda: (
+            c.ConvDecoder(output_shape=(7, 7, 1), filters=(8, 4)),
+            (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),),
+        ),
+    )
 
 
 @hookimpl

@@ -19,8 +19,16 @@ from gentk.layers import conv_down, conv_up, dense_stack
 
 tfd = tfp.distributions
 
-__all__ = ["MLPEncoder", "ConvEncoder", "MLPDecoder", "ConvDecoder", "latent_distribution",
-           "pixel_likelihood", "EncoderOptions", "DecoderOptions"]
+__all__ = [
+    "MLPEncoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "ConvDecoder",
+    "latent_distribution",
+    "pixel_likelihood",
+    "EncoderOptions",
+    "DecoderOptions",
+]
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
 
@@ -75,13 +83,19 @@ class MLPEncoder(Encoder):
         distribution: ``gaussian`` or ``deterministic``.
     """
 
-    def __init__(self, latent_dim=2, hidden=(256, 128), activation="relu",
-                 distribution="gaussian", **kwargs):
+    def __init__(
+        self, latent_dim=2, hidden=(256, 128), activation="relu", distribution="gaussian", **kwargs
+    ):
         super().__init__(**kwargs)
-        _check(int(latent_dim) >= 1, f"`latent_dim` must be a positive integer. "
-               f"Received: latent_dim={latent_dim}")
-        _check(distribution in ("gaussian", "deterministic"), "`distribution` must be gaussian "
-               f"or deterministic. Received: distribution={distribution!r}")
+        _check(
+            int(latent_dim) >= 1,
+            f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim}",
+        )
+        _check(
+            distribution in ("gaussian", "deterministic"),
+            "`distribution` must be gaussian "
+            f"or deterministic. Received: distribution={distribution!r}",
+        )
         self.latent_dim = int(latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
         self.activation = activation
@@ -104,19 +118,27 @@ class MLPEncoder(Encoder):
         return latent_distribution(self.head(h), self.distribution)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "hidden": self.hidden,
-                "activation": self.activation, "distribution": self.distribution}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "distribution": self.distribution,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
 class ConvEncoder(Encoder):
     """Stride-2 3x3 convolutions down, then a float32 dense head giving q(z|x[,c])."""
 
-    def __init__(self, latent_dim=2, filters=(32, 64), activation="relu",
-                 distribution="gaussian", **kwargs):
+    def __init__(
+        self, latent_dim=2, filters=(32, 64), activation="relu", distribution="gaussian", **kwargs
+    ):
         super().__init__(**kwargs)
-        _check(int(latent_dim) >= 1, f"`latent_dim` must be a positive integer. "
-               f"Received: latent_dim={latent_dim}")
+        _check(
+            int(latent_dim) >= 1,
+            f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim}",
+        )
         _check(len(filters) >= 1, f"`filters` needs at least one stage. Received: {filters}")
         self.latent_dim = int(latent_dim)
         self.filters = tuple(int(f) for f in filters)
@@ -133,48 +155,65 @@ class ConvEncoder(Encoder):
 
     def call(self, x, condition=None, training=False):
         h = self.body(x, training=training)
-        return latent_distribution(self.head(_flat_with_condition(h, condition)),
-                                   self.distribution)
+        return latent_distribution(self.head(_flat_with_condition(h, condition)), self.distribution)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "filters": self.filters,
-                "activation": self.activation, "distribution": self.distribution}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "filters": self.filters,
+            "activation": self.activation,
+            "distribution": self.distribution,
+        }
 
 
 class _PixelDecoder(Decoder):
     def __init__(self, output_shape, likelihood, sigma, **kwargs):
         super().__init__(**kwargs)
-        _check(likelihood in LIKELIHOODS, f"`likelihood` must be one of {LIKELIHOODS}. "
-               f"Received: likelihood={likelihood!r}")
+        _check(
+            likelihood in LIKELIHOODS,
+            f"`likelihood` must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}",
+        )
         _check(float(sigma) > 0, f"`sigma` must be positive. Received: sigma={sigma}")
         self.event_shape = tuple(int(s) for s in output_shape)
         self.likelihood = likelihood
         self.sigma = float(sigma)
         self.log_scale = None
         if likelihood == "gaussian-learned":
-            self.log_scale = self.add_weight(shape=self.event_shape, initializer="zeros",
-                                             name="log_scale")
+            self.log_scale = self.add_weight(
+                shape=self.event_shape, initializer="zeros", name="log_scale"
+            )
 
     def _distribution(self, params):
         return pixel_likelihood(params, self.likelihood, self.sigma, self.log_scale)
 
     def get_config(self):
-        return {**super().get_config(), "output_shape": self.event_shape,
-                "likelihood": self.likelihood, "sigma": self.sigma}
+        return {
+            **super().get_config(),
+            "output_shape": self.event_shape,
+            "likelihood": self.likelihood,
+            "sigma": self.sigma,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
 class MLPDecoder(_PixelDecoder):
     """An MLP from z (and condition) to the likelihood's parameters, reshaped to the data."""
 
-    def __init__(self, output_shape=(8, 8, 1), hidden=(128, 256), activation="relu",
-                 likelihood="bernoulli", sigma=1.0, **kwargs):
+    def __init__(
+        self,
+        output_shape=(8, 8, 1),
+        hidden=(128, 256),
+        activation="relu",
+        likelihood="bernoulli",
+        sigma=1.0,
+        **kwargs,
+    ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
         self.hidden = tuple(int(h) for h in hidden)
         self.activation = activation
         self.body = dense_stack(self.hidden, activation, name="body") if self.hidden else None
-        self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32",
-                                       name="head")
+        self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32", name="head")
 
     def build(self, z_shape, condition_shape=None):
         shape = (None, int(z_shape[-1]) + _width(condition_shape))
@@ -199,18 +238,26 @@ class ConvDecoder(_PixelDecoder):
     """Dense to a small grid, stride-2 transposed convolutions up, a 3x3 conv to the channels,
     cropped to the image size when it is not a multiple of 2**stages."""
 
-    def __init__(self, output_shape=(8, 8, 1), filters=(64, 32), activation="relu",
-                 likelihood="bernoulli", sigma=1.0, **kwargs):
+    def __init__(
+        self,
+        output_shape=(8, 8, 1),
+        filters=(64, 32),
+        activation="relu",
+        likelihood="bernoulli",
+        sigma=1.0,
+        **kwargs,
+    ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
-        _check(len(self.event_shape) == 3, "ConvDecoder needs an image shape (H, W, C). "
-               f"Received: output_shape={output_shape}")
+        _check(
+            len(self.event_shape) == 3,
+            f"ConvDecoder needs an image shape (H, W, C). Received: output_shape={output_shape}",
+        )
         self.filters = tuple(int(f) for f in filters)
         self.activation = activation
         scale = 2 ** len(self.filters)
         h, w, c = self.event_shape
         self.grid = (math.ceil(h / scale), math.ceil(w / scale), self.filters[0])
-        self.stem = keras.layers.Dense(int(np.prod(self.grid)), activation=activation,
-                                       name="stem")
+        self.stem = keras.layers.Dense(int(np.prod(self.grid)), activation=activation, name="stem")
         self.body = conv_up(self.filters, activation, name="up")
         self.head = keras.layers.Conv2D(c, 3, padding="same", dtype="float32", name="head")
 
@@ -229,39 +276,81 @@ class ConvDecoder(_PixelDecoder):
         return {**super().get_config(), "filters": self.filters, "activation": self.activation}
 
 
-EncoderOptions = dataclasses.make_dataclass("EncoderOptions", [
-    ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
-    ("hidden", tuple[int, ...], dataclasses.field(default=(256, 128),
-                                                  metadata={"help": "MLP widths"})),
-    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-    ("distribution", str, dataclasses.field(default="gaussian",
-                                            metadata={"help": "gaussian or deterministic"})),
-])
-ConvEncoderOptions = dataclasses.make_dataclass("ConvEncoderOptions", [
-    ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
-    ("filters", tuple[int, ...], dataclasses.field(default=(32, 64),
-                                                   metadata={"help": "filters per stage"})),
-    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-    ("distribution", str, dataclasses.field(default="gaussian",
-                                            metadata={"help": "gaussian or deterministic"})),
-])
-DecoderOptions = dataclasses.make_dataclass("DecoderOptions", [
-    ("output_shape", tuple[int, ...], dataclasses.field(default=(8, 8, 1),
-                                                        metadata={"help": "data shape"})),
-    ("hidden", tuple[int, ...], dataclasses.field(default=(128, 256),
-                                                  metadata={"help": "MLP widths"})),
-    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-    ("likelihood", str, dataclasses.field(default="bernoulli",
-                                          metadata={"help": ", ".join(LIKELIHOODS)})),
-    ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
-])
-ConvDecoderOptions = dataclasses.make_dataclass("ConvDecoderOptions", [
-    ("output_shape", tuple[int, ...], dataclasses.field(default=(8, 8, 1),
-                                                        metadata={"help": "image shape"})),
-    ("filters", tuple[int, ...], dataclasses.field(default=(64, 32),
-                                                   metadata={"help": "filters per stage"})),
-    ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-    ("likelihood", str, dataclasses.field(default="bernoulli",
-                                          metadata={"help": ", ".join(LIKELIHOODS)})),
-    ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
-])
+EncoderOptions = dataclasses.make_dataclass(
+    "EncoderOptions",
+    [
+        ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
+        (
+            "hidden",
+            tuple[int, ...],
+            dataclasses.field(default=(256, 128), metadata={"help": "MLP widths"}),
+        ),
+        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+        (
+            "distribution",
+            str,
+            dataclasses.field(default="gaussian", metadata={"help": "gaussian or deterministic"}),
+        ),
+    ],
+)
+ConvEncoderOptions = dataclasses.make_dataclass(
+    "ConvEncoderOptions",
+    [
+        ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
+        (
+            "filters",
+            tuple[int, ...],
+            dataclasses.field(default=(32, 64), metadata={"help": "filters per stage"}),
+        ),
+        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+        (
+            "distribution",
+            str,
+            dataclasses.field(default="gaussian", metadata={"help": "gaussian or deterministic"}),
+        ),
+    ],
+)
+DecoderOptions = dataclasses.make_dataclass(
+    "DecoderOptions",
+    [
+        (
+            "output_shape",
+            tuple[int, ...],
+            dataclasses.field(default=(8, 8, 1), metadata={"help": "data shape"}),
+        ),
+        (
+            "hidden",
+            tuple[int, ...],
+            dataclasses.field(default=(128, 256), metadata={"help": "MLP widths"}),
+        ),
+        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+        (
+            "likelihood",
+            str,
+            dataclasses.field(default="bernoulli", metadata={"help": ", ".join(LIKELIHOODS)}),
+        ),
+        ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
+    ],
+)
+ConvDecoderOptions = dataclasses.make_dataclass(
+    "ConvDecoderOptions",
+    [
+        (
+            "output_shape",
+            tuple[int, ...],
+            dataclasses.field(default=(8, 8, 1), metadata={"help": "image shape"}),
+        ),
+        (
+            "filters",
+            tuple[int, ...],
+            dataclasses.field(default=(64, 32), metadata={"help": "filters per stage"}),
+        ),
+        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
+        (
+            "likelihood",
+            str,
+            dataclasses.field(default="bernoulli", metadata={"help": ", ".join(LIKELIHOODS)}),
+        ),
+        ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
+    ],
+)

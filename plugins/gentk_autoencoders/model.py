@@ -69,8 +69,10 @@ class AutoencoderRecipe(ImageRecipe):
     help = "Deterministic autoencoder (MLP or strided-conv), squared-error or Bernoulli loss"
 
     def build(self, config, data):
-        encoder = self.component("encoder", config.encoder, distribution="deterministic",
-                                 **self.encoder_options(config))
-        decoder = self.component("decoder", config.decoder,
-                                 **self.decoder_options(config, data.shape))
+        encoder = self.component(
+            "encoder", config.encoder, distribution="deterministic", **self.encoder_options(config)
+        )
+        decoder = self.component(
+            "decoder", config.decoder, **self.decoder_options(config, data.shape)
+        )
         return Autoencoder(encoder, decoder, name="autoencoder")

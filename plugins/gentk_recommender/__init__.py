@@ -52,24 +52,44 @@ def register_components(register):
 
     from gentk_recommender.model import LinearAnnealing, MultEncoder, MultinomialDecoder
 
-    register("encoder", "mult-vae", MultEncoder, config=EncoderOptions,
-             help="Mult-VAE encoder: L2-normalised clicks, dropout, tanh MLP (sparse or dense)",
-             example=lambda: (MultEncoder(30, (8,), 4, 0.5), (_clicks(),)))
-    register("decoder", "multinomial", MultinomialDecoder, config=DecoderOptions,
-             help="Multinomial decoder: softmax over all items",
-             example=lambda: (MultinomialDecoder(30, (8,)),
-                              (np.random.default_rng(0).normal(size=(6, 4)).astype("float32"),)))
-    register("schedule", "linear-kl-annealing", LinearAnnealing, config=AnnealingOptions,
-             help="beta = cap * min(1, step / steps)",
-             example=lambda: (LinearAnnealing(0.2, 10), (np.arange(20),)))
+    register(
+        "encoder",
+        "mult-vae",
+        MultEncoder,
+        config=EncoderOptions,
+        help="Mult-VAE encoder: L2-normalised clicks, dropout, tanh MLP (sparse or dense)",
+        example=lambda: (MultEncoder(30, (8,), 4, 0.5), (_clicks(),)),
+    )
+    register(
+        "decoder",
+        "multinomial",
+        MultinomialDecoder,
+        config=DecoderOptions,
+        help="Multinomial decoder: softmax over all items",
+        example=lambda: (
+            MultinomialDecoder(30, (8,)),
+            (np.random.default_rng(0).normal(size=(6, 4)).astype("float32"),),
+        ),
+    )
+    register(
+        "schedule",
+        "linear-kl-annealing",
+        LinearAnnealing,
+        config=AnnealingOptions,
+        help="beta = cap * min(1, step / steps)",
+        example=lambda: (LinearAnnealing(0.2, 10), (np.arange(20),)),
+    )
 
 
 @hookimpl
 def register_datasets(register):
     from gentk_recommender.data import DEFAULT_DATA
 
-    register("movielens-latest-small", lambda: str(DEFAULT_DATA),
-             help="MovieLens latest-small ratings (GroupLens; shipped with its license)")
+    register(
+        "movielens-latest-small",
+        lambda: str(DEFAULT_DATA),
+        help="MovieLens latest-small ratings (GroupLens; shipped with its license)",
+    )
 
 
 @hookimpl

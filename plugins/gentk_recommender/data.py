@@ -20,8 +20,7 @@ import scipy.sparse as sp
 from gentk.data import read_interactions
 from gentk.errors import DataError, UserError
 
-__all__ = ["RecData", "DEFAULT_DATA", "load_interactions", "prepare", "sparse_batches",
-           "to_matrix"]
+__all__ = ["RecData", "DEFAULT_DATA", "load_interactions", "prepare", "sparse_batches", "to_matrix"]
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "ratings.csv"
 
@@ -48,8 +47,13 @@ class RecData:
     def all_users(self):
         """(user ids, CSR of every known item) for train, validation and test users."""
         users = np.concatenate([self.train_users, self.validation_users, self.test_users])
-        x = sp.vstack([self.train, self.validation_fold_in + self.validation_targets,
-                       self.test_fold_in + self.test_targets]).tocsr()
+        x = sp.vstack(
+            [
+                self.train,
+                self.validation_fold_in + self.validation_targets,
+                self.test_fold_in + self.test_targets,
+            ]
+        ).tocsr()
         x.data[:] = 1.0
         return users, x
 
@@ -57,18 +61,25 @@ class RecData:
 def load_interactions(config, path):
     """Read ``path`` with the config's column options, then keep positives."""
     source = DEFAULT_DATA if path is None else Path(path)
-    inter = read_interactions(source, user_column=config.user_column,
-                              item_column=config.item_column,
-                              rating_column=config.rating_column,
-                              timestamp_column=config.timestamp_column,
-                              delimiter=config.delimiter, header=config.header)
+    inter = read_interactions(
+        source,
+        user_column=config.user_column,
+        item_column=config.item_column,
+        rating_column=config.rating_column,
+        timestamp_column=config.timestamp_column,
+        delimiter=config.delimiter,
+        header=config.header,
+    )
     keep = np.ones(len(inter), dtype=bool)
     if inter.ratings is not None:
         keep = inter.ratings >= config.min_rating
     users, items = inter.users[keep], inter.items[keep]
-    report = {"rows_read": len(inter), "rows_below_min_rating": int((~keep).sum()),
-              "min_rating": config.min_rating if inter.ratings is not None else None,
-              "source": str(source)}
+    report = {
+        "rows_read": len(inter),
+        "rows_below_min_rating": int((~keep).sum()),
+        "min_rating": config.min_rating if inter.ratings is not None else None,
+        "source": str(source),
+    }
     return users, items, report
 
 
@@ -79,8 +90,10 @@ def to_matrix(users, items, user_vocab, item_vocab) -> sp.csr_matrix:
     rows = np.fromiter((u_index.get(u, -1) for u in users), dtype=np.int64, count=len(users))
     cols = np.fromiter((i_index.get(it, -1) for it in items), dtype=np.int64, count=len(items))
     ok = (rows >= 0) & (cols >= 0)
-    m = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])),
-                      shape=(len(user_vocab), len(item_vocab)))
+    m = sp.csr_matrix(
+        (np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])),
+        shape=(len(user_vocab), len(item_vocab)),
+    )
     m.sum_duplicates()
     m.data[:] = 1.0
     m.sort_indices()
@@ -95,8 +108,9 @@ def prepare(config, path) -> RecData:
     """Load, preprocess and split with ``config.seed``."""
     users, items, report = load_interactions(config, path)
     if len(users) == 0:
-        raise DataError(f"no interactions left after keeping ratings >= {config.min_rating}",
-                        report["source"])
+        raise DataError(
+            f"no interactions left after keeping ratings >= {config.min_rating}", report["source"]
+        )
     # distinct items per user, so duplicates in the file do not inflate the activity count
     pairs = np.unique(np.stack([users.astype(str), items.astype(str)], axis=1), axis=0)
     user_vocab, counts = np.unique(pairs[:, 0], return_counts=True)
@@ -106,13 +120,15 @@ def prepare(config, path) -> RecData:
     n_val = _held_out_count(config.validation_users, config.validation_fraction, n_users)
     n_test = _held_out_count(config.test_users, config.test_fraction, n_users)
     if n_users - n_val - n_test < 1:
-        raise UserError(f"{n_users} users with >= {config.min_user_interactions} positives are "
-                        f"too few for {n_val} validation and {n_test} test users")
+        raise UserError(
+            f"{n_users} users with >= {config.min_user_interactions} positives are "
+            f"too few for {n_val} validation and {n_test} test users"
+        )
     rng = np.random.default_rng(config.seed)
     order = active[rng.permutation(n_users)]
     val_users = order[:n_val]
-    test_users = order[n_val:n_val + n_test]
-    train_users = order[n_val + n_test:]
+    test_users = order[n_val : n_val + n_test]
+    train_users = order[n_val + n_test :]
     train_set = set(train_users)
     in_train = np.fromiter((u in train_set for u in pairs[:, 0]), bool, count=len(pairs))
     item_vocab = np.unique(pairs[in_train, 1])
@@ -123,7 +139,7 @@ def prepare(config, path) -> RecData:
         fold_in = sp.lil_matrix(full.shape, dtype=np.float32)
         target = sp.lil_matrix(full.shape, dtype=np.float32)
         for r in range(full.shape[0]):
-            cols = full.indices[full.indptr[r]:full.indptr[r + 1]]
+            cols = full.indices[full.indptr[r] : full.indptr[r + 1]]
             if len(cols) == 0:
                 continue
             perm = rng.permutation(cols)
@@ -144,8 +160,16 @@ def prepare(config, path) -> RecData:
         "n_test_users": n_test,
         "fold_in_fraction": config.fold_in_fraction,
     }
-    return RecData(item_vocab, train, train_users, *folds["validation"], val_users,
-                   *folds["test"], test_users, stats)
+    return RecData(
+        item_vocab,
+        train,
+        train_users,
+        *folds["validation"],
+        val_users,
+        *folds["test"],
+        test_users,
+        stats,
+    )
 
 
 def split_csv(data: RecData) -> str:
@@ -161,13 +185,19 @@ def split_csv(data: RecData) -> str:
         ("test_target", data.test_users, data.test_targets),
     ):
         for r, user in enumerate(users):
-            for c in m.indices[m.indptr[r]:m.indptr[r + 1]]:
+            for c in m.indices[m.indptr[r] : m.indptr[r + 1]]:
                 writer.writerow([user, data.item_ids[c], name])
     return buf.getvalue()
 
 
-def sparse_batches(matrix: sp.csr_matrix, batch_size: int, *, shuffle: bool = False,
-                   seed: int = 0, dense: bool = False):
+def sparse_batches(
+    matrix: sp.csr_matrix,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    dense: bool = False,
+):
     """A ``tf.data.Dataset`` of row batches of ``matrix`` as ``tf.SparseTensor`` (or densified
     per batch when ``dense``). Only the CSR arrays live in the pipeline."""
     import tensorflow as tf
@@ -188,10 +218,11 @@ def sparse_batches(matrix: sp.csr_matrix, batch_size: int, *, shuffle: bool = Fa
         positions = tf.ragged.range(starts, tf.gather(indptr, rows + 1))
         cols = tf.gather(indices, positions.flat_values)
         row_ids = positions.value_rowids()
-        return tf.SparseTensor(tf.stack([row_ids, cols], axis=1),
-                               tf.gather(values, positions.flat_values),
-                               tf.stack([tf.size(rows, out_type=tf.int64),
-                                         tf.constant(n_items, tf.int64)]))
+        return tf.SparseTensor(
+            tf.stack([row_ids, cols], axis=1),
+            tf.gather(values, positions.flat_values),
+            tf.stack([tf.size(rows, out_type=tf.int64), tf.constant(n_items, tf.int64)]),
+        )
 
     ds = ds.map(rows_to_sparse, num_parallel_calls=tf.data.AUTOTUNE)
     if dense:

@@ -21,8 +21,11 @@ def _to_input(batch: sp.csr_matrix, dense: bool):
     if dense:
         return tf.constant(batch.toarray(), tf.float32)
     coo = batch.tocoo()
-    return tf.sparse.reorder(tf.SparseTensor(np.stack([coo.row, coo.col], 1).astype(np.int64),
-                                             coo.data.astype(np.float32), coo.shape))
+    return tf.sparse.reorder(
+        tf.SparseTensor(
+            np.stack([coo.row, coo.col], 1).astype(np.int64), coo.data.astype(np.float32), coo.shape
+        )
+    )
 
 
 def model_scorer(model, dense: bool = True):
@@ -61,13 +64,14 @@ def ease_scorer(train: sp.csr_matrix, lam: float):
     return scores
 
 
-def ranking_metrics(scorer, fold_in: sp.csr_matrix, targets: sp.csr_matrix,
-                    batch_size: int = 1000) -> dict[str, float]:
+def ranking_metrics(
+    scorer, fold_in: sp.csr_matrix, targets: sp.csr_matrix, batch_size: int = 1000
+) -> dict[str, float]:
     """Mean Recall@20, Recall@50 and NDCG@100 over users with targets."""
     parts = {"recall@20": [], "recall@50": [], "ndcg@100": []}
     for start in range(0, fold_in.shape[0], batch_size):
-        x = fold_in[start:start + batch_size]
-        t = targets[start:start + batch_size]
+        x = fold_in[start : start + batch_size]
+        t = targets[start : start + batch_size]
         s = scorer(x)
         parts["recall@20"].append(recall_at_k(s, t, 20, exclude=x))
         parts["recall@50"].append(recall_at_k(s, t, 50, exclude=x))
@@ -79,7 +83,7 @@ def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000):
     """``(indices [U, n], scores [U, n])`` of the best unseen items per row of ``x``."""
     idx, val = [], []
     for start in range(0, x.shape[0], batch_size):
-        batch = x[start:start + batch_size]
+        batch = x[start : start + batch_size]
         s = np.array(scorer(batch), dtype=np.float64)
         s[batch.nonzero()] = -np.inf
         k = min(n, s.shape[1])

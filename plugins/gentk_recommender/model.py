@@ -3,8 +3,8 @@
 #### Mathematical details
 
     x_u: the user's click vector over I items, N_u = sum_i x_ui
-    encoder: h = tanh(W1 dropout(x_u / ||x_u||_2) + b1) ... -> (mu, log sigma^2)   [I -> 600 -> 200]
-    decoder: pi(z) = softmax(f(z))                                                  [200 -> 600 -> I]
+    encoder: h = tanh(W1 dropout(x_u / ||x_u||_2) + b1) ... -> (mu, log sigma^2)  [I-600-200]
+    decoder: pi(z) = softmax(f(z))                                          [200-600-I]
     log p(x_u | z) = sum_i x_ui log pi_i(z)        (multinomial, up to a constant)
     loss_beta(x_u) = -E_q[log p(x_u|z)] + beta * KL(q(z|x_u) || N(0, I))
     beta = min(cap, step / anneal_steps)            (linear KL annealing, "partial regularisation")
@@ -68,8 +68,16 @@ class MultEncoder(Encoder):
         seed: dropout seed.
     """
 
-    def __init__(self, n_items, hidden=(600,), latent_dim=200, dropout=0.5, variational=True,
-                 seed=0, **kwargs):
+    def __init__(
+        self,
+        n_items,
+        hidden=(600,),
+        latent_dim=200,
+        dropout=0.5,
+        variational=True,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if int(n_items) < 1:
             raise ValueError(f"`n_items` must be positive. Received: n_items={n_items}")
@@ -83,10 +91,15 @@ class MultEncoder(Encoder):
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         widths = (*self.hidden, self.latent_dim * (2 if self.variational else 1))
-        self.layers_ = [keras.layers.Dense(w, activation="tanh" if i < len(self.hidden) else None,
-                                           kernel_initializer="glorot_uniform",
-                                           name=f"dense{i}")
-                        for i, w in enumerate(widths)]
+        self.layers_ = [
+            keras.layers.Dense(
+                w,
+                activation="tanh" if i < len(self.hidden) else None,
+                kernel_initializer="glorot_uniform",
+                name=f"dense{i}",
+            )
+            for i, w in enumerate(widths)
+        ]
         self.layers_[0].build((None, self.n_items))
 
     def build(self, x_shape):
@@ -118,9 +131,15 @@ class MultEncoder(Encoder):
         return tfd.MultivariateNormalDiag(loc=mu, scale_diag=tf.exp(0.5 * logvar))
 
     def get_config(self):
-        return {**super().get_config(), "n_items": self.n_items, "hidden": self.hidden,
-                "latent_dim": self.latent_dim, "dropout": self.dropout,
-                "variational": self.variational, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "n_items": self.n_items,
+            "hidden": self.hidden,
+            "latent_dim": self.latent_dim,
+            "dropout": self.dropout,
+            "variational": self.variational,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gentk_recommender")
@@ -131,8 +150,10 @@ class MultinomialDecoder(Decoder):
         super().__init__(**kwargs)
         self.n_items = int(n_items)
         self.hidden = tuple(int(h) for h in hidden)
-        self.layers_ = [keras.layers.Dense(w, activation="tanh", name=f"dense{i}")
-                        for i, w in enumerate(self.hidden)]
+        self.layers_ = [
+            keras.layers.Dense(w, activation="tanh", name=f"dense{i}")
+            for i, w in enumerate(self.hidden)
+        ]
         self.head = keras.layers.Dense(self.n_items, dtype="float32", name="logits")
 
     def build(self, z_shape):
@@ -172,8 +193,18 @@ class MultVAE(GenerativeModel):
 
     loss_names = ("loss", "neg_ll", "kl", "beta")
 
-    def __init__(self, n_items, hidden=(600,), latent_dim=200, dropout=0.5, variational=True,
-                 anneal_cap=0.2, anneal_steps=200000, seed=0, **kwargs):
+    def __init__(
+        self,
+        n_items,
+        hidden=(600,),
+        latent_dim=200,
+        dropout=0.5,
+        variational=True,
+        anneal_cap=0.2,
+        anneal_steps=200000,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.n_items = int(n_items)
         self.hidden = tuple(int(h) for h in hidden)
@@ -182,8 +213,15 @@ class MultVAE(GenerativeModel):
         self.variational = bool(variational)
         self.seed = int(seed)
         self.annealing = LinearAnnealing(anneal_cap, anneal_steps)
-        self.encoder = MultEncoder(n_items, self.hidden, self.latent_dim, self.dropout,
-                                   self.variational, seed, name="encoder")
+        self.encoder = MultEncoder(
+            n_items,
+            self.hidden,
+            self.latent_dim,
+            self.dropout,
+            self.variational,
+            seed,
+            name="encoder",
+        )
         self.decoder = MultinomialDecoder(n_items, tuple(reversed(self.hidden)), name="decoder")
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
 
@@ -223,7 +261,14 @@ class MultVAE(GenerativeModel):
         return self.encoder(x).mean()
 
     def get_config(self):
-        return {**super().get_config(), "n_items": self.n_items, "hidden": self.hidden,
-                "latent_dim": self.latent_dim, "dropout": self.dropout,
-                "variational": self.variational, "anneal_cap": self.annealing.cap,
-                "anneal_steps": self.annealing.steps, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "n_items": self.n_items,
+            "hidden": self.hidden,
+            "latent_dim": self.latent_dim,
+            "dropout": self.dropout,
+            "variational": self.variational,
+            "anneal_cap": self.annealing.cap,
+            "anneal_steps": self.annealing.steps,
+            "seed": self.seed,
+        }

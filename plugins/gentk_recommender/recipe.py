@@ -8,14 +8,20 @@ import dataclasses
 import io
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from gentk.config import TrainConfig
 from gentk.recipe import Recipe
 from gentk.saving import atomic_path, atomic_write_text
 
-__all__ = ["RecommenderConfig", "RecommenderRecipe", "DAERecipe", "ValidationNDCG",
-           "write_recommendations"]
+__all__ = [
+    "RecommenderConfig",
+    "RecommenderRecipe",
+    "DAERecipe",
+    "ValidationNDCG",
+    "write_recommendations",
+]
 
 
 def _opt(default, text):
@@ -49,11 +55,15 @@ class RecommenderConfig(TrainConfig):
 
     def validate(self):
         if self.input_mode not in ("auto", "dense", "sparse"):
-            raise ValueError("`input_mode` must be auto, dense or sparse. "
-                             f"Received: input_mode={self.input_mode!r}")
+            raise ValueError(
+                "`input_mode` must be auto, dense or sparse. "
+                f"Received: input_mode={self.input_mode!r}"
+            )
         if not 0 < self.fold_in_fraction < 1:
-            raise ValueError("`fold_in_fraction` must lie in (0, 1). "
-                             f"Received: fold_in_fraction={self.fold_in_fraction}")
+            raise ValueError(
+                "`fold_in_fraction` must lie in (0, 1). "
+                f"Received: fold_in_fraction={self.fold_in_fraction}"
+            )
 
 
 def use_dense(config, n_items: int) -> bool:
@@ -62,47 +72,43 @@ def use_dense(config, n_items: int) -> bool:
     return config.input_mode == "dense"
 
 
-class ValidationNDCG:
-    """Keras callback: NDCG@100 of the validation users after every epoch; the best weights are
-    written (atomically) to ``checkpoints/best.weights.h5`` and restored after training."""
+class ValidationNDCG(keras.callbacks.Callback):
+    """NDCG@100 of the validation users after every epoch; the best weights are written
+    (atomically) to ``checkpoints/best.weights.h5`` and restored after training. Its state
+    (best value, epoch and beta) is saved with each checkpoint, so a resumed run keeps it."""
 
-    def __new__(cls, *args, **kwargs):
-        import keras
+    def __init__(self, data, run_dir, dense):
+        super().__init__()
+        self.data = data
+        self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
+        self.dense = dense
+        self.best, self.best_epoch, self.best_beta, self.last = -1.0, 0, None, None
 
-        class _Impl(keras.callbacks.Callback):
-            def __init__(self, data, run_dir, dense):
-                super().__init__()
-                self.data = data
-                self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
-                self.dense = dense
-                self.best, self.best_epoch, self.best_beta, self.last = -1.0, 0, None, None
+    def on_epoch_end(self, epoch, logs=None):
+        from gentk_recommender.evaluation import model_scorer, ranking_metrics
 
-            def on_epoch_end(self, epoch, logs=None):
-                from gentk_recommender.evaluation import model_scorer, ranking_metrics
+        m = ranking_metrics(
+            model_scorer(self.model, self.dense),
+            self.data.validation_fold_in,
+            self.data.validation_targets,
+        )
+        self.last = m["ndcg@100"]
+        if logs is not None:
+            logs["val_ndcg@100"] = self.last
+        if self.last > self.best:
+            self.best, self.best_epoch = self.last, epoch + 1
+            if getattr(self.model, "variational", False):
+                self.best_beta = float(self.model.current_beta())
+            with atomic_path(self.path) as tmp:
+                self.model.save_weights(tmp)
 
-                m = ranking_metrics(model_scorer(self.model, self.dense),
-                                    self.data.validation_fold_in, self.data.validation_targets)
-                self.last = m["ndcg@100"]
-                if logs is not None:
-                    logs["val_ndcg@100"] = self.last
-                if self.last > self.best:
-                    self.best, self.best_epoch = self.last, epoch + 1
-                    if getattr(self.model, "variational", False):
-                        self.best_beta = float(self.model.current_beta())
-                    with atomic_path(self.path) as tmp:
-                        self.model.save_weights(tmp)
+    def get_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_beta": self.best_beta}
 
-            def get_state(self):
-                return {"best": self.best, "best_epoch": self.best_epoch,
-                        "best_beta": self.best_beta}
-
-            def set_state(self, state):
-                self.best = state.get("best", -1.0)
-                self.best_epoch = state.get("best_epoch", 0)
-                self.best_beta = state.get("best_beta")
-
-        _Impl.__name__ = cls.__name__
-        return _Impl(*args, **kwargs)
+    def set_state(self, state):
+        self.best = state.get("best", -1.0)
+        self.best_epoch = state.get("best_epoch", 0)
+        self.best_beta = state.get("best_beta")
 
 
 def write_recommendations(path, users, item_ids, indices, scores) -> None:
@@ -134,8 +140,13 @@ class RecommenderRecipe(Recipe):
     def train_dataset(self, config, data):
         from gentk_recommender.data import sparse_batches
 
-        return sparse_batches(data.train, config.batch_size, shuffle=True, seed=config.seed,
-                              dense=self._dense(config, data))
+        return sparse_batches(
+            data.train,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            dense=self._dense(config, data),
+        )
 
     def build(self, config, data):
         from gentk_recommender.model import MultVAE
@@ -145,8 +156,17 @@ class RecommenderRecipe(Recipe):
             per_epoch = -(-data.train.shape[0] // config.batch_size)
             steps = max(1, int(0.8 * config.epochs * per_epoch))
         cap = 1.0 if config.select_beta else config.anneal_cap
-        return MultVAE(data.n_items, config.hidden, config.latent_dim, config.dropout,
-                       self.variational, cap, steps, config.seed, name=self.name.replace("-", "_"))
+        return MultVAE(
+            data.n_items,
+            config.hidden,
+            config.latent_dim,
+            config.dropout,
+            self.variational,
+            cap,
+            steps,
+            config.seed,
+            name=self.name.replace("-", "_"),
+        )
 
     @property
     def supports_jit(self):
@@ -176,10 +196,20 @@ class RecommenderRecipe(Recipe):
         from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
 
         dense = self._dense(config, data)
-        out = {f"test_{k}": v for k, v in ranking_metrics(
-            model_scorer(model, dense), data.test_fold_in, data.test_targets).items()}
-        out.update({f"popularity_test_{k}": v for k, v in ranking_metrics(
-            popularity_scorer(data.train), data.test_fold_in, data.test_targets).items()})
+        out = {
+            f"test_{k}": v
+            for k, v in ranking_metrics(
+                model_scorer(model, dense), data.test_fold_in, data.test_targets
+            ).items()
+        }
+        out.update(
+            {
+                f"popularity_test_{k}": v
+                for k, v in ranking_metrics(
+                    popularity_scorer(data.train), data.test_fold_in, data.test_targets
+                ).items()
+            }
+        )
         val = getattr(self, "_validation", None)
         if val is not None and val.best_epoch:
             out["best_epoch"] = val.best_epoch
@@ -195,8 +225,7 @@ class RecommenderRecipe(Recipe):
 
         users, x = data.all_users()
         idx, val = top_n(model_scorer(model, self._dense(config, data)), x, config.top_n)
-        write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids,
-                              idx, val)
+        write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids, idx, val)
         return ["recommendations.csv", "split.csv", "items.txt"]
 
     def load_eval_data(self, config, path, run_dir):

@@ -40,8 +40,7 @@ def fold_in_users(config, path, item_ids):
     report["users"] = len(all_users)
     report["users_without_known_items"] = int(len(all_users) - len(kept))
     if len(kept) == 0:
-        raise DataError("none of the users has an item the model knows; nothing to recommend",
-                        path)
+        raise DataError("none of the users has an item the model knows; nothing to recommend", path)
     return kept, to_matrix(users[is_known], items[is_known], kept, item_ids), report
 
 

@@ -16,8 +16,10 @@ def _kl_example():
 
     tfd = tfp.distributions
     rng = np.random.default_rng(0)
-    q = tfd.MultivariateNormalDiag(rng.normal(size=(4, 3)).astype("float32"),
-                                   rng.uniform(0.5, 2, size=(4, 3)).astype("float32"))
+    q = tfd.MultivariateNormalDiag(
+        rng.normal(size=(4, 3)).astype("float32"),
+        rng.uniform(0.5, 2, size=(4, 3)).astype("float32"),
+    )
     p = tfd.MultivariateNormalDiag(np.zeros(3, "float32"), np.ones(3, "float32"))
     from gentk_vae.model import KLDivergence
 
@@ -28,9 +30,13 @@ def _kl_example():
 def register_components(register):
     from gentk_vae.model import KLDivergence
 
-    register("divergence", "kl", KLDivergence,
-             help="KL(q || p): closed form where TFP has it, Monte-Carlo otherwise",
-             example=_kl_example)
+    register(
+        "divergence",
+        "kl",
+        KLDivergence,
+        help="KL(q || p): closed form where TFP has it, Monte-Carlo otherwise",
+        example=_kl_example,
+    )
 
 
 @hookimpl

@@ -92,8 +92,7 @@ class VAE(GenerativeModel):
         q = self.encoder(x, training=training)
         z = q.sample(n_samples, seed=self._seed())
         px = self._decode_samples(z, training)
-        x_rep = tf.reshape(tf.tile(x[None], [n_samples] + [1] * len(x.shape)),
-                           (-1, *x.shape[1:]))
+        x_rep = tf.reshape(tf.tile(x[None], [n_samples] + [1] * len(x.shape)), (-1, *x.shape[1:]))
         log_lik = tf.reshape(px.log_prob(x_rep), (n_samples, -1))
         return q, z, log_lik
 
@@ -103,8 +102,12 @@ class VAE(GenerativeModel):
         log_lik = tf.reduce_mean(log_lik, axis=0)
         kl = kl_divergence(q, self.prior(), z=z)
         loss = -tf.reduce_mean(elbo(log_lik, kl, self.beta))
-        return {"loss": loss, "reconstruction": -tf.reduce_mean(log_lik),
-                "kl": tf.reduce_mean(kl), "elbo": tf.reduce_mean(log_lik - kl)}
+        return {
+            "loss": loss,
+            "reconstruction": -tf.reduce_mean(log_lik),
+            "kl": tf.reduce_mean(kl),
+            "elbo": tf.reduce_mean(log_lik - kl),
+        }
 
     def elbo(self, x, n_samples=1):
         """Per-example ELBO (beta = 1) with ``n_samples`` draws."""
@@ -156,7 +159,8 @@ class VAEConfig(ImageConfig):
     beta: float = dataclasses.field(default=1.0, metadata={"help": "KL weight (beta-VAE)"})
     n_samples: int = dataclasses.field(default=1, metadata={"help": "z draws per example"})
     nll_samples: int = dataclasses.field(
-        default=1000, metadata={"help": "importance samples for the test NLL (0 skips it)"})
+        default=1000, metadata={"help": "importance samples for the test NLL (0 skips it)"}
+    )
     epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
 
 
@@ -167,19 +171,30 @@ class VAERecipe(ImageRecipe):
     smoke = {**ImageRecipe.smoke, "nll_samples": 20}
 
     def build(self, config, data):
-        encoder = self.component("encoder", config.encoder, distribution="gaussian",
-                                 **self.encoder_options(config))
-        decoder = self.component("decoder", config.decoder,
-                                 **self.decoder_options(config, data.shape))
-        return VAE(encoder, decoder, beta=config.beta, n_samples=config.n_samples,
-                   seed=config.seed, name="vae")
+        encoder = self.component(
+            "encoder", config.encoder, distribution="gaussian", **self.encoder_options(config)
+        )
+        decoder = self.component(
+            "decoder", config.decoder, **self.decoder_options(config, data.shape)
+        )
+        return VAE(
+            encoder,
+            decoder,
+            beta=config.beta,
+            n_samples=config.n_samples,
+            seed=config.seed,
+            name="vae",
+        )
 
     def evaluate(self, model, config, data):
         out = super().evaluate(model, config, data)
         if config.nll_samples > 0:
-            lp = np.concatenate([np.asarray(model.log_prob(data.test[i:i + 256],
-                                                           n_samples=config.nll_samples))
-                                 for i in range(0, len(data.test), 256)])
+            lp = np.concatenate(
+                [
+                    np.asarray(model.log_prob(data.test[i : i + 256], n_samples=config.nll_samples))
+                    for i in range(0, len(data.test), 256)
+                ]
+            )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples
         return out

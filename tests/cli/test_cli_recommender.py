@@ -11,8 +11,17 @@ import pytest
 
 from tests.conftest import error_lines, run_cli
 
-TINY = ["--set", "hidden=32", "--set", "latent_dim=16", "--epochs", "3", "--batch-size", "100",
-        "-q"]
+TINY = [
+    "--set",
+    "hidden=32",
+    "--set",
+    "latent_dim=16",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "100",
+    "-q",
+]
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +73,9 @@ def test_run_writes_metrics_and_recommendations(trained_run):
 
 def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_path):
     new = tmp_path / "new.csv"
-    new.write_text("user,item,rating\nnew1,50,5\nnew1,100,4\nnew1,181,5\nnew1,no-such,5\n"
-                   "new2,unknown-item,5\n")
+    new.write_text(
+        "user,item,rating\nnew1,50,5\nnew1,100,4\nnew1,181,5\nnew1,no-such,5\nnew2,unknown-item,5\n"
+    )
     out = tmp_path / "recs.csv"
     result = run_cli("recommend", trained_run, "--data", new, "-n", "10", "-o", out)
     assert result.returncode == 0, result.stderr
@@ -88,8 +98,13 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
         print(json.dumps({{"items": [i.decode() for i in out["items"].numpy()],
                            "scores": out["scores"].numpy().tolist()}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env={**os.environ})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     served = json.loads(proc.stdout.strip().splitlines()[-1])
     assert served["items"] == [r["item"] for r in rows]
@@ -106,11 +121,14 @@ def test_recommend_with_no_known_items_is_a_clear_error(trained_run, tmp_path):
     assert not (tmp_path / "r.csv").exists()
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("1\t2\t5\t0\n1\t3\t4\n", "bad.data:2: expected 4 columns, found 3"),
-    ("user,item,rating\n1,2,five\n", "bad.data:2: rating is not a number: 'five'"),
-    ("1,2,5\n1,3,inf\n", "bad.data:2: rating is 'inf'"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("1\t2\t5\t0\n1\t3\t4\n", "bad.data:2: expected 4 columns, found 3"),
+        ("user,item,rating\n1,2,five\n", "bad.data:2: rating is not a number: 'five'"),
+        ("1,2,5\n1,3,inf\n", "bad.data:2: rating is 'inf'"),
+    ],
+)
 def test_bad_interaction_files_exit_2_naming_the_line(tmp_path, content, needle):
     bad = tmp_path / "bad.data"
     bad.write_text(content)

@@ -24,9 +24,18 @@ def test_run_sample_evaluate(tmp_path):
     out = tmp_path / "run"
     result = run_cli("run", "vae", "--epochs", "2", "-o", out, "-q", *TINY)
     assert result.returncode == 0, result.stderr
-    for name in ("config.toml", "model.keras", "history.csv", "metrics.json", "run.log",
-                 "samples.png", "reconstructions.png", "latent.png", "training_curves.png",
-                 "run.json"):
+    for name in (
+        "config.toml",
+        "model.keras",
+        "history.csv",
+        "metrics.json",
+        "run.log",
+        "samples.png",
+        "reconstructions.png",
+        "latent.png",
+        "training_curves.png",
+        "run.json",
+    ):
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
@@ -41,13 +50,27 @@ def test_run_sample_evaluate(tmp_path):
 
     evaluated = run_cli("evaluate", out)
     assert evaluated.returncode == 0, evaluated.stderr
-    again = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
+    again = json.loads(evaluated.stdout[evaluated.stdout.index("{") :])
     assert again["test_elbo"] == pytest.approx(metrics["test_elbo"], abs=0.5)
 
 
 def test_same_seed_same_metrics(tmp_path):
-    runs = [run_cli("run", "autoencoder", "--epochs", "2", "-o", tmp_path / f"r{k}", "-q",
-                    "--set", "hidden=16", "--seed", "5") for k in range(2)]
+    runs = [
+        run_cli(
+            "run",
+            "autoencoder",
+            "--epochs",
+            "2",
+            "-o",
+            tmp_path / f"r{k}",
+            "-q",
+            "--set",
+            "hidden=16",
+            "--seed",
+            "5",
+        )
+        for k in range(2)
+    ]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     a, b = (json.loads((tmp_path / f"r{k}" / "metrics.json").read_text()) for k in range(2))
     assert a["test_loss"] == b["test_loss"] and a["test_mse"] == b["test_mse"]
@@ -56,10 +79,23 @@ def test_same_seed_same_metrics(tmp_path):
 def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     out = tmp_path / "run"
     exe = Path(sys.executable).with_name("gentk")
-    proc = subprocess.Popen([str(exe), "run", "autoencoder", "--epochs", "150", "-o", str(out),
-                             "-q", "--set", "hidden=16"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ})
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "run",
+            "autoencoder",
+            "--epochs",
+            "150",
+            "-o",
+            str(out),
+            "-q",
+            "--set",
+            "hidden=16",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
     state = out / "checkpoints" / "state.json"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -80,23 +116,31 @@ def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     assert epochs == list(range(1, 151))
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 150
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
-        "epoch-0150.weights.h5", "state.json"]
+        "epoch-0150.weights.h5",
+        "state.json",
+    ]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["run", "no-such-model"], "unknown model 'no-such-model'"),
-    (["run", "vea"], "did you mean vae"),
-    (["run", "vae", "--data", "/no/such/file.npz"], "does not exist"),
-    (["run", "vae", "--set", "latent_dim=abc"], "option 'latent_dim' expects int"),
-    (["run", "vae", "--set", "colour=red"], "unknown option 'colour'"),
-    (["run", "vae", "--set", "latent_dim=0"], "`latent_dim` must be a positive integer"),
-    (["run", "vae", "--epochs", "-1"], "--epochs"),
-    (["sample", "."], "not a gentk run directory"),
-    (["info", "nothing-here"], "unknown model"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "no-such-model"], "unknown model 'no-such-model'"),
+        (["run", "vea"], "did you mean vae"),
+        (["run", "vae", "--data", "/no/such/file.npz"], "no such file or folder, and no dataset"),
+        (["run", "vae", "--set", "latent_dim=abc"], "option 'latent_dim' expects int"),
+        (["run", "vae", "--set", "colour=red"], "unknown option 'colour'"),
+        (["run", "vae", "--set", "latent_dim=0"], "`latent_dim` must be a positive integer"),
+        (["run", "vae", "--epochs", "-1"], "--epochs"),
+        (["sample", "."], "not a gentk run directory"),
+        (["info", "nothing-here"], "unknown model"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(tmp_path, args, needle):
-    result = run_cli(*args, "-o" if args[0] == "run" else "", tmp_path / "o"
-                     ) if False else run_cli(*args, cwd=tmp_path)
+    result = (
+        run_cli(*args, "-o" if args[0] == "run" else "", tmp_path / "o")
+        if False
+        else run_cli(*args, cwd=tmp_path)
+    )
     assert result.returncode == 2, result.stderr
     lines = error_lines(result.stderr)
     assert any(needle in line for line in lines), result.stderr
@@ -104,11 +148,14 @@ def test_user_errors_exit_2_with_one_line(tmp_path, args, needle):
     assert not (tmp_path / "runs" / "vae" / "model.keras").exists()
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("a,b\n1,2\n3\n", "bad.csv:3: expected 2 columns, found 1"),
-    ("a,b\n1,2\n3,nan\n", "bad.csv:3: b is 'nan'"),
-    ("", "bad.csv: file is empty"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("a,b\n1,2\n3\n", "bad.csv:3: expected 2 columns, found 1"),
+        ("a,b\n1,2\n3,nan\n", "bad.csv:3: b is 'nan'"),
+        ("", "bad.csv: file is empty"),
+    ],
+)
 def test_bad_data_names_file_and_line_and_writes_no_outputs(tmp_path, content, needle):
     bad = tmp_path / "bad.csv"
     bad.write_text(content)
@@ -125,8 +172,21 @@ def test_tabular_csv_trains(tmp_path):
     path = tmp_path / "t.csv"
     rows = rng.random((200, 4))
     path.write_text("a,b,c,d\n" + "\n".join(",".join(f"{v:.4f}" for v in r) for r in rows))
-    result = run_cli("run", "vae", "--data", path, "--epochs", "1", "-o", tmp_path / "r", "-q",
-                     "--set", "likelihood=gaussian", "--set", "nll_samples=5")
+    result = run_cli(
+        "run",
+        "vae",
+        "--data",
+        path,
+        "--epochs",
+        "1",
+        "-o",
+        tmp_path / "r",
+        "-q",
+        "--set",
+        "likelihood=gaussian",
+        "--set",
+        "nll_samples=5",
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r" / "latent.png").is_file()
 

@@ -39,8 +39,9 @@ def _tensors_of(out):
 
 def _scalar(tensors):
     rng = np.random.default_rng(0)
-    return tf.add_n([tf.reduce_sum(t * rng.normal(size=t.shape).astype("float32"))
-                     for t in tensors])
+    return tf.add_n(
+        [tf.reduce_sum(t * rng.normal(size=t.shape).astype("float32")) for t in tensors]
+    )
 
 
 @pytest.mark.parametrize("entry", COMPONENTS, ids=lambda e: f"{e.kind}:{e.name}")
@@ -87,8 +88,9 @@ def test_model_conformance(entry, tmp_path):
     model = build_compiled_model(recipe, config, data)
     assert isinstance(model, keras.Model) and model.built
     batch = next(iter(recipe.train_dataset(config, data)))
-    history = model.fit(recipe.train_dataset(config, data).take(3), epochs=1, verbose=0,
-                        shuffle=False)
+    history = model.fit(
+        recipe.train_dataset(config, data).take(3), epochs=1, verbose=0, shuffle=False
+    )
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), key
     with tf.GradientTape() as tape:
@@ -102,8 +104,7 @@ def test_model_conformance(entry, tmp_path):
     model.save(path)
     loaded = gentk.load_model(path)
     x = batch[0] if isinstance(batch, tuple) else batch
-    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(loaded(x)), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(loaded(x)), rtol=1e-5, atol=1e-5)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 3
     for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b))

@@ -10,7 +10,8 @@ from gentk.errors import DataError
 
 def _idx(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(s).to_bytes(4, "big") for s in array.shape)
+        int(s).to_bytes(4, "big") for s in array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 

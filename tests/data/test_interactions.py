@@ -5,12 +5,15 @@ from gentk.data import read_interactions
 from gentk.errors import DataError
 
 
-@pytest.mark.parametrize("text", [
-    "user,item,rating\n1,10,5\n1,11,3\n2,10,4\n",
-    "1\t10\t5\t881250949\n1\t11\t3\t881250950\n2\t10\t4\t881250951\n",
-    "1::10::5::978300760\n1::11::3::978300761\n2::10::4::978300762\n",
-    "userId,movieId,rating,timestamp\r\n1,10,5,964982703\r\n1,11,3,9\r\n2,10,4,9\r\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user,item,rating\n1,10,5\n1,11,3\n2,10,4\n",
+        "1\t10\t5\t881250949\n1\t11\t3\t881250950\n2\t10\t4\t881250951\n",
+        "1::10::5::978300760\n1::11::3::978300761\n2::10::4::978300762\n",
+        "userId,movieId,rating,timestamp\r\n1,10,5,964982703\r\n1,11,3,9\r\n2,10,4,9\r\n",
+    ],
+)
 def test_formats_read_as_they_are(tmp_path, text):
     path = tmp_path / "r.txt"
     path.write_bytes(text.encode())
@@ -30,19 +33,23 @@ def test_two_columns_mean_implicit_feedback(tmp_path):
 def test_columns_by_name(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("ts,item,who,stars\n1,a,u1,5\n2,b,u2,4\n")
-    inter = read_interactions(path, user_column="who", item_column="item",
-                              rating_column="stars", timestamp_column="ts")
+    inter = read_interactions(
+        path, user_column="who", item_column="item", rating_column="stars", timestamp_column="ts"
+    )
     assert list(inter.users) == ["u1", "u2"] and list(inter.ratings) == [5, 4]
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "file is empty"),
-    ("user,item,rating\n", "header but no rows"),
-    ("1,2,5\n1,3\n", ":2: expected 3 columns, found 2"),
-    ("1,2,5\n1,3,good\n", ":2: rating is not a number"),
-    ("1,2,5\n1,3,nan\n", ":2: rating is 'nan'"),
-    ("1,2,5\n,3,4\n", ":2: empty user or item"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "file is empty"),
+        ("user,item,rating\n", "header but no rows"),
+        ("1,2,5\n1,3\n", ":2: expected 3 columns, found 2"),
+        ("1,2,5\n1,3,good\n", ":2: rating is not a number"),
+        ("1,2,5\n1,3,nan\n", ":2: rating is 'nan'"),
+        ("1,2,5\n,3,4\n", ":2: empty user or item"),
+    ],
+)
 def test_bad_files_name_file_and_line(tmp_path, text, needle):
     path = tmp_path / "bad.csv"
     path.write_text(text)

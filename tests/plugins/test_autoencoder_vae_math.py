@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import tensorflow as tf
-
 from gentk_autoencoders.components import MLPDecoder, MLPEncoder
 from gentk_autoencoders.model import Autoencoder
 from gentk_vae.model import VAE
@@ -51,8 +50,10 @@ def test_linear_autoencoder_recovers_the_pca_subspace():
     basis = np.linalg.qr(rng.normal(size=(6, 2)))[0]
     x = (rng.normal(size=(3000, 2)) * [3.0, 2.0]) @ basis.T + 0.1 * rng.normal(size=(3000, 6))
     x = (x - x.mean(0)).astype("float32")
-    ae = Autoencoder(MLPEncoder(2, hidden=(), distribution="deterministic"),
-                     MLPDecoder(output_shape=(6,), hidden=(), likelihood="gaussian"))
+    ae = Autoencoder(
+        MLPEncoder(2, hidden=(), distribution="deterministic"),
+        MLPDecoder(output_shape=(6,), hidden=(), likelihood="gaussian"),
+    )
     ae.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
     ae.fit(x, batch_size=100, epochs=60, verbose=0)
     decoder_columns = ae.decoder.head.kernel.numpy().T
@@ -79,11 +80,15 @@ def test_transposed_convolution_is_the_adjoint_of_convolution(stride, size):
 def test_iwae_bound_is_non_decreasing_in_k_and_tends_to_log_evidence():
     keras.utils.set_random_seed(2)
     x = _ppca_data(n=300, seed=3)
-    vae = VAE(MLPEncoder(2, hidden=()),
-              MLPDecoder(output_shape=(5,), hidden=(), likelihood="gaussian", sigma=0.5))
+    vae = VAE(
+        MLPEncoder(2, hidden=()),
+        MLPDecoder(output_shape=(5,), hidden=(), likelihood="gaussian", sigma=0.5),
+    )
     vae(x[:2])
-    values = [float(np.mean([vae.log_prob(x, n_samples=k).numpy().mean() for _ in range(8)]))
-              for k in (1, 10, 100)]
+    values = [
+        float(np.mean([vae.log_prob(x, n_samples=k).numpy().mean() for _ in range(8)]))
+        for k in (1, 10, 100)
+    ]
     assert values[0] <= values[1] + 1e-3 <= values[2] + 2e-3, values
     w, b = (v.numpy() for v in vae.decoder.head.weights)
     assert values[2] <= _exact_ppca_log_likelihood(x, w.T, b, 0.5).mean() + 0.05

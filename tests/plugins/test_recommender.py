@@ -6,9 +6,6 @@ import pytest
 import scipy.sparse as sp
 import tensorflow as tf
 import tensorflow_probability as tfp
-
-from gentk.config import resolve_config
-from gentk.objectives import multinomial_log_likelihood
 from gentk_recommender.data import prepare, sparse_batches
 from gentk_recommender.evaluation import (
     ease_scorer,
@@ -18,6 +15,9 @@ from gentk_recommender.evaluation import (
 )
 from gentk_recommender.model import LinearAnnealing, MultVAE
 from gentk_recommender.recipe import RecommenderConfig
+
+from gentk.config import resolve_config
+from gentk.objectives import multinomial_log_likelihood
 
 
 def _planted_file(path, n_users=600, n_items=120, rank=4, per_user=15, seed=0):
@@ -48,8 +48,10 @@ def test_strong_generalisation_split(tmp_path):
     sets = [set(data.train_users), set(data.validation_users), set(data.test_users)]
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
     assert len(sets[1]) == len(sets[2]) == 100 and sum(map(len, sets)) == 600
-    for fold_in, target in ((data.validation_fold_in, data.validation_targets),
-                            (data.test_fold_in, data.test_targets)):
+    for fold_in, target in (
+        (data.validation_fold_in, data.validation_targets),
+        (data.test_fold_in, data.test_targets),
+    ):
         assert fold_in.multiply(target).nnz == 0  # disjoint
         n_in = np.asarray(fold_in.sum(1)).ravel()
         n_all = n_in + np.asarray(target.sum(1)).ravel()
@@ -63,8 +65,13 @@ def test_strong_generalisation_split(tmp_path):
     users, x = data.all_users()
     assert {f"u{k}" for k in range(600)} == set(users)
     assert set(data.item_ids) <= {f"i{k}" for k in range(120)}
-    assert x.nnz == 600 * 15 - (15 * 200 - data.validation_fold_in.nnz - data.test_fold_in.nnz
-                                - data.validation_targets.nnz - data.test_targets.nnz)
+    assert x.nnz == 600 * 15 - (
+        15 * 200
+        - data.validation_fold_in.nnz
+        - data.test_fold_in.nnz
+        - data.validation_targets.nnz
+        - data.test_targets.nnz
+    )
 
 
 def test_min_rating_and_min_interactions(tmp_path):
@@ -91,8 +98,7 @@ def test_multinomial_term_is_tfp_multinomial_without_the_coefficient():
     log_coef = gammaln(n + 1) - gammaln(x + 1).sum(1)
     np.testing.assert_allclose(ours, tfp_lp - log_coef, rtol=1e-5)
     sparse = tf.sparse.from_dense(x)
-    np.testing.assert_allclose(multinomial_log_likelihood(logits, sparse).numpy(), ours,
-                               rtol=1e-6)
+    np.testing.assert_allclose(multinomial_log_likelihood(logits, sparse).numpy(), ours, rtol=1e-6)
 
 
 def test_linear_annealing():
@@ -131,8 +137,9 @@ def test_sparse_training_matches_dense_training_in_distribution():
         keras.utils.set_random_seed(0)
         model = MultVAE(40, (16,), 8, variational=True, anneal_steps=10)
         model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=dense)
-        h = model.fit(sparse_batches(x, 16, shuffle=True, dense=dense), epochs=5, verbose=0,
-                      shuffle=False)
+        h = model.fit(
+            sparse_batches(x, 16, shuffle=True, dense=dense), epochs=5, verbose=0, shuffle=False
+        )
         losses[dense] = h.history["neg_ll"]
     assert losses[True][-1] < losses[True][0] and losses[False][-1] < losses[False][0]
     np.testing.assert_allclose(losses[True][-1], losses[False][-1], rtol=0.05)
@@ -143,14 +150,14 @@ def test_mult_vae_beats_popularity_on_planted_low_rank_data(tmp_path):
     path = _planted_file(tmp_path / "r.csv")
     config = _config(hidden=(64,), latent_dim=16, batch_size=100, epochs=60)
     from gentk_recommender.recipe import RecommenderRecipe
+
     from gentk.training.runner import build_compiled_model, seed_everything
 
     seed_everything(0)
     data = prepare(config, path)
     recipe = RecommenderRecipe()
     model = build_compiled_model(recipe, config, data)
-    model.fit(recipe.train_dataset(config, data), epochs=config.epochs, verbose=0,
-              shuffle=False)
+    model.fit(recipe.train_dataset(config, data), epochs=config.epochs, verbose=0, shuffle=False)
     vae = ranking_metrics(model_scorer(model), data.test_fold_in, data.test_targets)
     pop = ranking_metrics(popularity_scorer(data.train), data.test_fold_in, data.test_targets)
     ease = ranking_metrics(ease_scorer(data.train, 50.0), data.test_fold_in, data.test_targets)

@@ -19,25 +19,26 @@ def _vae():
 
 def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "run"
-    gentk.run(_vae(), output=out, verbose=0, epochs=2,
-              overrides=["hidden=16", "nll_samples=5"])
+    gentk.run(_vae(), output=out, verbose=0, epochs=2, overrides=["hidden=16", "nll_samples=5"])
     with pytest.raises(TrainingError, match=r"became (nan|inf).*last good checkpoint \(epoch 2\)"):
-        gentk.run(_vae(), output=out, resume=True, verbose=0, epochs=4,
-                  overrides=["learning_rate=1e38"])
+        gentk.run(
+            _vae(), output=out, resume=True, verbose=0, epochs=4, overrides=["learning_rate=1e38"]
+        )
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 2 and (out / "checkpoints" / state["weights"]).is_file()
 
 
 def test_model_fit_from_python_as_the_readme_shows(tmp_path):
     import keras
-
-    from gentk.data import digits
     from gentk_autoencoders.components import MLPDecoder, MLPEncoder
     from gentk_vae.model import VAE
 
+    from gentk.data import digits
+
     x = digits().x
-    vae = VAE(MLPEncoder(latent_dim=2, hidden=(32,)), MLPDecoder(output_shape=(8, 8, 1),
-                                                                  hidden=(32,)))
+    vae = VAE(
+        MLPEncoder(latent_dim=2, hidden=(32,)), MLPDecoder(output_shape=(8, 8, 1), hidden=(32,))
+    )
     vae.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     history = vae.fit(x, batch_size=128, epochs=2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -56,12 +57,17 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
         from gentk.training.strategy import select_strategy
         assert select_strategy().num_replicas_in_sync == 2
         recipe = gentk.get_registry().get("model", "autoencoder").factory
-        result = gentk.run(recipe, output={str(tmp_path / 'run')!r}, verbose=0, epochs=2,
+        result = gentk.run(recipe, output={str(tmp_path / "run")!r}, verbose=0, epochs=2,
                            overrides=["hidden=16"])
         print(json.dumps(result.metrics))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={**os.environ}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert metrics["epochs"] == 2 and metrics["test_mse"] < 0.2

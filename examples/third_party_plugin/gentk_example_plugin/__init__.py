@@ -13,8 +13,9 @@ from gentk import hookimpl
 
 @dataclasses.dataclass
 class TanhDecoderOptions:
-    output_shape: tuple[int, ...] = dataclasses.field(default=(8, 8, 1),
-                                                      metadata={"help": "data shape"})
+    output_shape: tuple[int, ...] = dataclasses.field(
+        default=(8, 8, 1), metadata={"help": "data shape"}
+    )
     hidden: tuple[int, ...] = dataclasses.field(default=(64,), metadata={"help": "widths"})
 
 
@@ -51,12 +52,12 @@ def _decoder_class():
             for layer in self.body:
                 h = layer(h)
             loc = tf.reshape(self.head(h), (-1, *self.event_shape))
-            return tfp.distributions.Independent(tfp.distributions.Normal(loc, 1.0),
-                                                 len(self.event_shape))
+            return tfp.distributions.Independent(
+                tfp.distributions.Normal(loc, 1.0), len(self.event_shape)
+            )
 
         def get_config(self):
-            return {**super().get_config(), "output_shape": self.event_shape,
-                    "hidden": self.hidden}
+            return {**super().get_config(), "output_shape": self.event_shape, "hidden": self.hidden}
 
     return TanhMLPDecoder
 
@@ -66,26 +67,43 @@ def register_components(register):
     import numpy as np
 
     cls = _decoder_class()
-    register("decoder", "tanh-mlp", cls, config=TanhDecoderOptions,
-             help="Example plugin: tanh MLP decoder with a unit Gaussian likelihood",
-             example=lambda: (cls(hidden=(8,)),
-                              (np.random.default_rng(0).normal(size=(3, 2)).astype("float32"),)))
+    register(
+        "decoder",
+        "tanh-mlp",
+        cls,
+        config=TanhDecoderOptions,
+        help="Example plugin: tanh MLP decoder with a unit Gaussian likelihood",
+        example=lambda: (
+            cls(hidden=(8,)),
+            (np.random.default_rng(0).normal(size=(3, 2)).astype("float32"),),
+        ),
+    )
 
 
 @hookimpl
 def register_models(register):
-    from gentk.image_recipe import ImageRecipe
     from gentk_autoencoders.model import Autoencoder
+
+    from gentk.image_recipe import ImageRecipe
 
     class LinearAutoencoderRecipe(ImageRecipe):
         name = "linear-autoencoder"
         help = "Example plugin: a linear autoencoder (spans the PCA subspace)"
 
         def build(self, config, data):
-            encoder = self.component("encoder", "mlp", latent_dim=config.latent_dim, hidden=(),
-                                     distribution="deterministic")
-            decoder = self.component("decoder", "tanh-mlp", output_shape=data.shape,
-                                     hidden=tuple(reversed(config.hidden)))
+            encoder = self.component(
+                "encoder",
+                "mlp",
+                latent_dim=config.latent_dim,
+                hidden=(),
+                distribution="deterministic",
+            )
+            decoder = self.component(
+                "decoder",
+                "tanh-mlp",
+                output_shape=data.shape,
+                hidden=tuple(reversed(config.hidden)),
+            )
             return Autoencoder(encoder, decoder, name="linear_autoencoder")
 
     register(LinearAutoencoderRecipe())

@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts: locating ../shared/data and printing tables."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def movielens_file(name: str) -> Path:
+    """A path the interaction loader reads for ``ml-100k``, ``ml-1m`` or ``ml-latest-small``.
+
+    ML-1M is stored as five disjoint folds (see shared/data/README.md); they are joined into a
+    temporary file, never into the repository.
+    """
+    if name == "ml-100k":
+        return SHARED / "ml-100k" / "u.data"
+    if name == "ml-latest-small":
+        return SHARED / "ml-latest-small" / "ratings.csv"
+    if name == "ml-1m":
+        parts = sorted((SHARED / "ml-1m").glob("test_1m*.dat"))
+        if not parts:
+            raise SystemExit(f"ML-1M folds not found under {SHARED / 'ml-1m'}")
+        joined = Path(tempfile.gettempdir()) / "gentk-ml-1m-ratings.csv"
+        if not joined.exists():
+            joined.write_text("".join(p.read_text() for p in parts))
+        return joined
+    raise SystemExit(f"unknown dataset {name!r}")
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(f"{r.get(c, '')}") for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines.append("  ".join("-" * widths[c] for c in columns))
+    for r in rows:
+        lines.append("  ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns))
+    return "\n".join(lines)

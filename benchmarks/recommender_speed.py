@@ -1,0 +1,178 @@
+"""Recommender speed: users/s and peak memory of dense vs sparse batches, with and without XLA,
+and how the time per epoch grows with the number of users (planted low-rank synthetic data).
+
+Each configuration runs in its own process so that its peak resident memory is its own.
+
+    python benchmarks/recommender_speed.py real --dataset ml-1m
+    python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from _common import movielens_file, table
+
+
+def planted(n_users: int, n_items: int, per_user: int = 20, rank: int = 8, seed: int = 0):
+    """Clicks from a planted low-rank model, drawn in chunks (never a dense users x items)."""
+    rng = np.random.default_rng(seed)
+    items = rng.normal(size=(n_items, rank)).astype(np.float32)
+    rows, cols = [], []
+    for start in range(0, n_users, 2000):
+        n = min(2000, n_users - start)
+        logits = (rng.normal(size=(n, rank)).astype(np.float32) * 1.5) @ items.T
+        gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
+        top = np.argpartition(-(logits + gumbel), per_user, axis=1)[:, :per_user]
+        rows.append(np.repeat(np.arange(start, start + n), per_user))
+        cols.append(top.ravel())
+    m = sp.csr_matrix(
+        (np.ones(n_users * per_user, np.float32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_users, n_items),
+    )
+    m.sort_indices()
+    return m
+
+
+def measure(matrix, mode: str, jit: bool, batches: int | None, batch_size: int = 500):
+    import keras
+    from gentk_recommender.data import sparse_batches
+    from gentk_recommender.model import MultVAE
+
+    keras.utils.set_random_seed(0)
+    dense = mode == "dense"
+    model = MultVAE(matrix.shape[1], anneal_steps=1000)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit and dense)
+    ds = sparse_batches(matrix, batch_size, shuffle=True, dense=dense)
+    model.fit(ds.take(3), epochs=1, verbose=0, shuffle=False)  # build, trace, compile
+    run = ds if batches is None else ds.take(batches)
+    n_users = matrix.shape[0] if batches is None else min(matrix.shape[0], batches * batch_size)
+    start = time.perf_counter()
+    model.fit(run, epochs=1, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "users_per_s": n_users / seconds,
+        "seconds": seconds,
+        "users": n_users,
+        "peak_rss_mb": peak_mb,
+    }
+
+
+def child(args):
+    if args.source == "real":
+        from gentk_recommender.data import prepare
+        from gentk_recommender.recipe import RecommenderConfig
+
+        from gentk import resolve_config
+
+        config = resolve_config(RecommenderConfig, None, [], validation_users=600, test_users=600)
+        matrix = prepare(config, str(movielens_file(args.dataset))).train
+        batches = None
+    else:
+        matrix = planted(args.n_users, args.items)
+        batches = args.batches
+    print(json.dumps(measure(matrix, args.mode, args.jit, batches)))
+
+
+def spawn(extra: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "child", *extra], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    real = sub.add_parser("real")
+    real.add_argument("--dataset", default="ml-1m")
+    scaling = sub.add_parser("scaling")
+    scaling.add_argument("--items", type=int, default=20000)
+    scaling.add_argument("--users", type=int, nargs="+", default=[10000, 100000, 1000000])
+    scaling.add_argument(
+        "--batches",
+        type=int,
+        default=10,
+        help="timed batches per size (the epoch time is extrapolated)",
+    )
+    c = sub.add_parser("child")
+    c.add_argument("--source", default="real")
+    c.add_argument("--dataset", default="ml-1m")
+    c.add_argument("--mode", default="dense")
+    c.add_argument("--jit", action="store_true")
+    c.add_argument("--n-users", type=int, default=10000)
+    c.add_argument("--items", type=int, default=20000)
+    c.add_argument("--batches", type=int, default=10)
+    args = parser.parse_args()
+    if args.command == "child":
+        return child(args)
+    rows = []
+    if args.command == "real":
+        for mode, jit in (("dense", True), ("dense", False), ("sparse", False)):
+            r = spawn(
+                ["--source", "real", "--dataset", args.dataset, "--mode", mode]
+                + (["--jit"] if jit else [])
+            )
+            rows.append({"batches": mode, "xla": jit, **r})
+        base = rows[-1]["users_per_s"]
+        print(
+            f"{args.dataset}: one full training epoch per configuration, batch 500 users, "
+            "Mult-VAE [I-600-200-600-I]"
+        )
+    else:
+        for n in args.users:
+            for mode, jit in (("dense", True), ("sparse", False)):
+                r = spawn(
+                    [
+                        "--source",
+                        "synthetic",
+                        "--n-users",
+                        str(n),
+                        "--items",
+                        str(args.items),
+                        "--mode",
+                        mode,
+                        "--batches",
+                        str(args.batches),
+                    ]
+                    + (["--jit"] if jit else [])
+                )
+                r["epoch_s_extrapolated"] = n / r["users_per_s"]
+                rows.append({"users_total": n, "batches": mode, "xla": jit, **r})
+        base = rows[1]["users_per_s"]
+        print(
+            f"planted low-rank data over {args.items} items, 20 clicks per user; "
+            f"{args.batches} timed batches of 500 users per configuration"
+        )
+    for r in rows:
+        r["vs_sparse_first"] = f"{r['users_per_s'] / base:.2f}x"
+        for k in ("users_per_s", "seconds", "peak_rss_mb", "epoch_s_extrapolated"):
+            if k in r:
+                r[k] = f"{r[k]:.1f}"
+    cols = [
+        c
+        for c in (
+            "users_total",
+            "batches",
+            "xla",
+            "users_per_s",
+            "seconds",
+            "epoch_s_extrapolated",
+            "peak_rss_mb",
+            "vs_sparse_first",
+        )
+        if any(c in r for r in rows)
+    ]
+    print(table(rows, cols))
+
+
+if __name__ == "__main__":
+    main()
