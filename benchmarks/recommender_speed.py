@@ -21,22 +21,23 @@ import scipy.sparse as sp
 from _common import movielens_file, table
 
 
-def planted(n_users: int, n_items: int, per_user: int = 20, rank: int = 8, seed: int = 0):
-    """Clicks from a planted low-rank model, drawn in chunks (never a dense users x items)."""
+def planted(n_users: int, n_items: int, per_user: int = 20, clusters: int = 50, seed: int = 0):
+    """Clicks from a planted low-rank model: each user belongs to one of ``clusters`` tastes,
+    each taste a softmax over items of a rank-8 score; drawn in bulk, never densified."""
     rng = np.random.default_rng(seed)
-    items = rng.normal(size=(n_items, rank)).astype(np.float32)
-    rows, cols = [], []
-    for start in range(0, n_users, 2000):
-        n = min(2000, n_users - start)
-        logits = (rng.normal(size=(n, rank)).astype(np.float32) * 1.5) @ items.T
-        gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
-        top = np.argpartition(-(logits + gumbel), per_user, axis=1)[:, :per_user]
-        rows.append(np.repeat(np.arange(start, start + n), per_user))
-        cols.append(top.ravel())
-    m = sp.csr_matrix(
-        (np.ones(n_users * per_user, np.float32), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_users, n_items),
-    )
+    taste = rng.normal(size=(clusters, 8)) @ rng.normal(size=(8, n_items)) * 0.8
+    probs = np.exp(taste - taste.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    group = rng.integers(0, clusters, size=n_users)
+    rows = np.repeat(np.arange(n_users), per_user)
+    cols = np.empty(n_users * per_user, dtype=np.int64)
+    for c in range(clusters):
+        users = np.flatnonzero(group == c)
+        picks = rng.choice(n_items, size=(len(users), per_user), p=probs[c])
+        cols[(users[:, None] * per_user + np.arange(per_user)).ravel()] = picks.ravel()
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+    m.sum_duplicates()
+    m.data[:] = 1.0
     m.sort_indices()
     return m
 
@@ -103,6 +104,10 @@ def main():
         default=10,
         help="timed batches per size (the epoch time is extrapolated)",
     )
+    cross = sub.add_parser("crossover")
+    cross.add_argument("--users", type=int, default=20000)
+    cross.add_argument("--items", type=int, nargs="+", default=[2000, 5000, 10000, 20000, 50000])
+    cross.add_argument("--batches", type=int, default=8)
     c = sub.add_parser("child")
     c.add_argument("--source", default="real")
     c.add_argument("--dataset", default="ml-1m")
@@ -127,9 +132,39 @@ def main():
             f"{args.dataset}: one full training epoch per configuration, batch 500 users, "
             "Mult-VAE [I-600-200-600-I]"
         )
+    elif args.command == "crossover":
+        for n_items in args.items:
+            pair = []
+            for mode in ("dense", "sparse"):
+                r = spawn(
+                    [
+                        "--source",
+                        "synthetic",
+                        "--n-users",
+                        str(args.users),
+                        "--items",
+                        str(n_items),
+                        "--mode",
+                        mode,
+                        "--batches",
+                        str(args.batches),
+                    ]
+                )
+                pair.append({"items": n_items, "batches": mode, "xla": False, **r})
+            for r in pair:
+                r["vs_sparse"] = f"{r['users_per_s'] / pair[1]['users_per_s']:.2f}x"
+            rows += pair
+        print(f"crossover: {args.users} planted users, {args.batches} timed batches of 500")
+        for r in rows:
+            for k in ("users_per_s", "seconds", "peak_rss_mb"):
+                r[k] = f"{r[k]:.1f}"
+        print(
+            table(rows, ["items", "batches", "users_per_s", "seconds", "peak_rss_mb", "vs_sparse"])
+        )
+        return
     else:
         for n in args.users:
-            for mode, jit in (("dense", True), ("sparse", False)):
+            for mode, jit in (("dense", False), ("sparse", False)):
                 r = spawn(
                     [
                         "--source",

@@ -73,6 +73,8 @@ class ImageRecipe(Recipe):
 
         if path is None:
             data = digits()
+        elif hasattr(path, "x"):  # what a registered dataset's loader returned
+            data = path
         elif str(path).lower().endswith((".csv", ".tsv", ".txt")):
             data = read_tabular(path, label_column=config.label_column)
         else:

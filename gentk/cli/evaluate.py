@@ -13,9 +13,8 @@ __all__ = ["command"]
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--data",
-    type=click.Path(exists=True),
     default=None,
-    help="Data to evaluate on (default: the run's own data and split).",
+    help="Data file, folder or dataset name to evaluate on (default: the run's own data).",
 )
 @click.option(
     "--output",
@@ -33,7 +32,11 @@ def command(run_dir, data, output):
     info = open_run(run_dir)
     seed_everything(info.config.seed)
     model = info.model()
-    dataset = info.recipe.load_eval_data(info.config, data or info.meta.get("data"), info.run_dir)
+    from gentk.cli.run import resolve_data
+    from gentk.plugins import get_registry
+
+    source = resolve_data(get_registry(), data or info.meta.get("data"))
+    dataset = info.recipe.load_eval_data(info.config, source, info.run_dir)
     metrics = info.recipe.evaluate(model, info.config, dataset)
     if output:
         atomic_write_json(output, metrics)

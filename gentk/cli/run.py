@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -11,8 +12,6 @@ __all__ = ["command", "resolve_data"]
 
 def resolve_data(registry, data):
     """An existing path, or what a registered dataset's loader returns; None stays None."""
-    from pathlib import Path
-
     from gentk.errors import UserError
 
     if data is None or Path(data).exists():
@@ -76,6 +75,7 @@ def command(
         raise UserError("--resume and --force exclude each other")
     registry = get_registry()
     recipe = registry.get("model", name).factory
+    label = data if data is not None and not Path(data).exists() else None
     data = resolve_data(registry, data)
     result = run(
         recipe,
@@ -89,6 +89,7 @@ def command(
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
+        data_label=label,
     )
     click.echo(json.dumps(result.metrics, indent=2, sort_keys=True))
     click.echo(f"Run written to {result.run_dir}")

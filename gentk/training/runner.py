@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import sys
 import time
@@ -96,6 +97,7 @@ def run(
     verbose=None,
     config_path=None,
     overrides=(),
+    data_label=None,
     **direct,
 ) -> RunResult:
     """Train ``recipe`` into ``output`` and return the model, metrics and history.
@@ -104,7 +106,9 @@ def run(
         recipe: a registered ``Recipe``.
         config: a resolved config; if None it is resolved from ``config_path``, ``overrides``
             and ``direct`` (epochs=..., seed=...), or read back from the run when resuming.
-        data: a file or folder path, or None for the recipe's embedded default data.
+        data: a file or folder path, data a registered dataset loader returned, or None for
+            the recipe's embedded default data.
+        data_label: what ``run.json`` records as the data (a dataset name); default the path.
         output: the run directory.
         resume: continue the run in ``output`` from its last complete checkpoint.
         force: replace whatever ``output`` holds.
@@ -132,7 +136,11 @@ def run(
                 run_dir / "run.json",
                 {
                     "model": recipe.name,
-                    "data": None if data is None else str(Path(data).resolve()),
+                    "data": data_label
+                    if data_label is not None
+                    else (
+                        str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None
+                    ),
                     "gentk_version": __version__,
                 },
             )

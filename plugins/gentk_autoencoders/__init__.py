@@ -10,7 +10,7 @@ import numpy as np
 
 from gentk import hookimpl
 
-__all__ = ["register_components", "register_models"]
+__all__ = ["register_components", "register_datasets", "register_models"]
 
 
 def _images(n=4, shape=(8, 8, 1)):
@@ -66,3 +66,12 @@ def register_models(register):
     from gentk_autoencoders.model import AutoencoderRecipe
 
     register(AutoencoderRecipe())
+
+
+@hookimpl
+def register_datasets(register):
+    from gentk.data import digits, gaussian_grid, gaussian_ring
+
+    register("digits", digits, help="scikit-learn's 1,797 8x8 digits with labels")
+    register("gaussian-ring", gaussian_ring, help="2-D: 8 Gaussians on a circle")
+    register("gaussian-grid", gaussian_grid, help="2-D: 5x5 grid of Gaussians")

@@ -50,8 +50,15 @@ class RecommenderConfig(TrainConfig):
     anneal_steps: int = _opt(0, "updates to reach the cap (0: 80% of the planned updates)")
     select_beta: bool = _opt(False, "anneal to 1.0 and report the beta of the best epoch")
     input_mode: str = _opt("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
-    dense_max_items: int = _opt(50000, "auto: dense batches up to this many items")
+    dense_max_items: int = _opt(
+        8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)"
+    )
     top_n: int = _opt(100, "recommendations per user in recommendations.csv")
+    jit_compile: bool = _opt(
+        False,
+        "XLA for dense batches; off by default: on CPU it measured 7x slower than oneDNN "
+        "(benchmarks/recommender_speed.py)",
+    )
 
     def validate(self):
         if self.input_mode not in ("auto", "dense", "sparse"):

@@ -198,3 +198,17 @@ def test_force_replaces_and_help_is_fast():
     assert time.perf_counter() - start < 5.0
     version = run_cli("--version")
     assert "0.1.0" in version.stdout
+
+
+def test_registered_dataset_by_name_trains_and_evaluates(tmp_path):
+    out = tmp_path / "ring"
+    args = ["--set", "likelihood=gaussian", "--set", "sigma=0.1", "--set", "nll_samples=5"]
+    result = run_cli(
+        "run", "vae", "--data", "gaussian-ring", "--epochs", "1", "-o", out, "-q", *args
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "run.json").read_text())["data"] == "gaussian-ring"
+    assert json.loads((out / "metrics.json").read_text())["n_train"] == 3200
+    evaluated = run_cli("evaluate", out)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert '"n_train": 3200' in evaluated.stdout
