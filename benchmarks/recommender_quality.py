@@ -24,6 +24,15 @@ def main():
     parser.add_argument("--heldout", type=int, default=600, help="validation and test users each")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=98765)
+    parser.add_argument("--models", nargs="+", default=["recommender-vae", "recommender-dae"])
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option override for the models",
+    )
     args = parser.parse_args()
 
     from gentk_recommender.evaluation import (
@@ -40,7 +49,7 @@ def main():
     registry = gentk.get_registry()
     rows = []
     data = None
-    for name in ("recommender-vae", "recommender-dae"):
+    for name in args.models:
         recipe = registry.get("model", name).factory
         config = gentk.resolve_config(
             recipe.config,

@@ -42,20 +42,29 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+# what a run that failed before its first checkpoint leaves; such a directory may be reused
+_START_FILES = {"config.toml", "run.json", "run.log", "tensorboard"}
+
+
 def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> dict | None:
-    """Check what ``run_dir`` holds; return the checkpoint state when resuming."""
-    holds_run = run_dir.exists() and any(run_dir.iterdir())
+    """Check what ``run_dir`` holds; return the checkpoint state when resuming.
+
+    A directory holding only what a failed start writes (config, run.json, log) is reused, so
+    fixing a bad data file and running again needs no ``--force``.
+    """
+    names = {p.name for p in run_dir.iterdir()} if run_dir.exists() else set()
     if resume:
-        state = read_checkpoint_state(run_dir) if holds_run else None
+        state = read_checkpoint_state(run_dir) if names else None
         if state is None:
             raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
         return state
-    if holds_run:
-        if not force:
-            raise UserError(
-                f"output directory {run_dir} already holds files; pass --resume to continue "
-                "that run or --force to replace it"
-            )
+    failed_start = "run.json" in names and names <= _START_FILES
+    if names and not (force or failed_start):
+        raise UserError(
+            f"output directory {run_dir} already holds files; pass --resume to continue "
+            "that run or --force to replace it"
+        )
+    if names:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return None

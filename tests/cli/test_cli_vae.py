@@ -165,6 +165,23 @@ def test_bad_data_names_file_and_line_and_writes_no_outputs(tmp_path, content, n
     assert needle in error_lines(result.stderr)[0]
     assert not (out / "model.keras").exists() and not (out / "metrics.json").exists()
     assert not _no_temp_files(out)
+    bad.write_text("a,b\n" + "".join(f"{k % 7},{k % 5}\n" for k in range(30)))  # fixed
+    again = run_cli(
+        "run",
+        "vae",
+        "--data",
+        bad,
+        "-o",
+        out,
+        "--epochs",
+        "1",
+        "-q",
+        "--set",
+        "likelihood=gaussian",
+        "--set",
+        "nll_samples=2",
+    )
+    assert again.returncode == 0, again.stderr
 
 
 def test_tabular_csv_trains(tmp_path):
