@@ -54,7 +54,7 @@ def main():
         config = gentk.resolve_config(
             recipe.config,
             None,
-            [],
+            args.overrides,
             validation_users=args.heldout,
             test_users=args.heldout,
             epochs=args.epochs,
@@ -78,9 +78,12 @@ def main():
             seconds = time.perf_counter() - start
             recipe.finish_training(model, config, data, tmp)
         m = ranking_metrics(model_scorer(model), data.test_fold_in, data.test_targets)
+        label = name + (f" ({', '.join(args.overrides)})" if args.overrides else "")
+        if config.select_beta:
+            label += f", best beta {callbacks[0].best_beta:.2f}"
         rows.append(
             {
-                "model": name,
+                "model": label,
                 **m,
                 "best_epoch": callbacks[0].best_epoch,
                 "train_s": round(seconds, 1),

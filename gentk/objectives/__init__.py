@@ -1,6 +1,6 @@
 """Pure loss functions: KL (analytic with a Monte-Carlo fallback), ELBO and multinomial terms."""
 
-from gentk.objectives.kl import kl_divergence, monte_carlo_kl
+from gentk.objectives.kl import kl_divergence, monte_carlo_kl, standard_normal
 from gentk.objectives.likelihood import (
     elbo,
     iwae_bound,
@@ -13,4 +13,5 @@ __all__ = [
     "kl_divergence",
     "monte_carlo_kl",
     "multinomial_log_likelihood",
+    "standard_normal",
 ]

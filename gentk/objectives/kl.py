@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["kl_divergence", "monte_carlo_kl"]
+__all__ = ["kl_divergence", "monte_carlo_kl", "standard_normal"]
 
 
 def monte_carlo_kl(q, p, *, z=None, num_samples: int = 1, seed=None):
@@ -41,3 +41,12 @@ def kl_divergence(q, p, *, z=None, num_samples: int = 1, seed=None):
         return tfp.distributions.kl_divergence(q, p)
     except NotImplementedError:
         return monte_carlo_kl(q, p, z=z, num_samples=num_samples, seed=seed)
+
+
+def standard_normal(latent_dim: int):
+    """The N(0, I) prior over ``latent_dim`` dimensions (float32), as a TFP distribution."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    zeros = tf.zeros((latent_dim,), tf.float32)
+    return tfp.distributions.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))

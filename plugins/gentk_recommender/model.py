@@ -21,7 +21,7 @@ import tensorflow_probability as tfp
 
 from gentk.interfaces import Decoder, Encoder
 from gentk.models import GenerativeModel, unpack_x
-from gentk.objectives import kl_divergence, multinomial_log_likelihood
+from gentk.objectives import kl_divergence, multinomial_log_likelihood, standard_normal
 
 tfd = tfp.distributions
 
@@ -230,8 +230,7 @@ class MultVAE(GenerativeModel):
         self.decoder.build((None, self.latent_dim))
 
     def prior(self):
-        zeros = tf.zeros((self.latent_dim,), tf.float32)
-        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+        return standard_normal(self.latent_dim)
 
     def current_beta(self):
         step = self.optimizer.iterations if self.optimizer is not None else 0

@@ -28,7 +28,7 @@ import tensorflow_probability as tfp
 from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.interfaces import Divergence
 from gentk.models import GenerativeModel, unpack_x
-from gentk.objectives import elbo, iwae_bound, kl_divergence
+from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
 
 tfd = tfp.distributions
 
@@ -80,8 +80,7 @@ class VAE(GenerativeModel):
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     def prior(self):
-        zeros = tf.zeros((self.latent_dim,), tf.float32)
-        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+        return standard_normal(self.latent_dim)
 
     def _decode_samples(self, z, training=False):
         """p(x|z) for ``z`` of shape [K, B, L], as a distribution of batch [K*B]."""
