@@ -25,4 +25,7 @@ def command(name, kind):
         if e.help:
             click.echo(f"  {e.help}")
         for opt, default, text in e.options():
-            click.echo(f"  --set {opt}={default!r:<24} {text}")
+            shown = str(default).lower() if isinstance(default, bool) else default
+            if isinstance(shown, tuple):
+                shown = ",".join(map(str, shown))
+            click.echo(f"  {f'--set {opt}={shown}':<44} {text}")

@@ -38,4 +38,4 @@ def command(as_json):
         if e.kind != kind:
             kind = e.kind
             click.echo(f"{kind}:")
-        click.echo(f"  {e.name:<28} {e.plugin} {e.version:<10} {e.help}")
+        click.echo(f"  {e.name:<24} {f'{e.plugin} {e.version}':<20} {e.help}")

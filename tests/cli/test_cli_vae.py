@@ -229,3 +229,16 @@ def test_registered_dataset_by_name_trains_and_evaluates(tmp_path):
     evaluated = run_cli("evaluate", out)
     assert evaluated.returncode == 0, evaluated.stderr
     assert '"n_train": 3200' in evaluated.stdout
+
+
+def test_plugins_and_info_list_entries_with_plugin_and_version():
+    listed = run_cli("plugins")
+    assert listed.returncode == 0, listed.stderr
+    assert "recommender-vae" in listed.stdout and "example 0.1.0" in listed.stdout
+    as_json = json.loads(run_cli("plugins", "--json").stdout)
+    assert {"kind": "model", "name": "vae"}.items() <= next(
+        e for e in as_json if e["name"] == "vae"
+    ).items()
+    info = run_cli("info", "recommender-vae")
+    assert info.returncode == 0 and "--set anneal_cap=0.2" in info.stdout
+    assert "--set hidden=600" in info.stdout
