@@ -276,81 +276,51 @@ class ConvDecoder(_PixelDecoder):
         return {**super().get_config(), "filters": self.filters, "activation": self.activation}
 
 
-EncoderOptions = dataclasses.make_dataclass(
+def _options(name: str, **spec) -> type:
+    """An options dataclass from ``field=(type, default, help)`` triples."""
+    return dataclasses.make_dataclass(
+        name,
+        [
+            (key, tp, dataclasses.field(default=default, metadata={"help": text}))
+            for key, (tp, default, text) in spec.items()
+        ],
+    )
+
+
+_INTS = tuple[int, ...]
+_LATENT = (int, 2, "size of z")
+_ACTIVATION = (str, "relu", "hidden activation")
+_DISTRIBUTION = (str, "gaussian", "gaussian or deterministic")
+_LIKELIHOOD = (str, "bernoulli", ", ".join(LIKELIHOODS))
+_SIGMA = (float, 1.0, "sigma of the fixed-sigma Gaussian likelihood")
+
+EncoderOptions = _options(
     "EncoderOptions",
-    [
-        ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
-        (
-            "hidden",
-            tuple[int, ...],
-            dataclasses.field(default=(256, 128), metadata={"help": "MLP widths"}),
-        ),
-        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-        (
-            "distribution",
-            str,
-            dataclasses.field(default="gaussian", metadata={"help": "gaussian or deterministic"}),
-        ),
-    ],
+    latent_dim=_LATENT,
+    hidden=(_INTS, (256, 128), "MLP widths"),
+    activation=_ACTIVATION,
+    distribution=_DISTRIBUTION,
 )
-ConvEncoderOptions = dataclasses.make_dataclass(
+ConvEncoderOptions = _options(
     "ConvEncoderOptions",
-    [
-        ("latent_dim", int, dataclasses.field(default=2, metadata={"help": "size of z"})),
-        (
-            "filters",
-            tuple[int, ...],
-            dataclasses.field(default=(32, 64), metadata={"help": "filters per stage"}),
-        ),
-        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-        (
-            "distribution",
-            str,
-            dataclasses.field(default="gaussian", metadata={"help": "gaussian or deterministic"}),
-        ),
-    ],
+    latent_dim=_LATENT,
+    filters=(_INTS, (32, 64), "filters per stride-2 stage"),
+    activation=_ACTIVATION,
+    distribution=_DISTRIBUTION,
 )
-DecoderOptions = dataclasses.make_dataclass(
+DecoderOptions = _options(
     "DecoderOptions",
-    [
-        (
-            "output_shape",
-            tuple[int, ...],
-            dataclasses.field(default=(8, 8, 1), metadata={"help": "data shape"}),
-        ),
-        (
-            "hidden",
-            tuple[int, ...],
-            dataclasses.field(default=(128, 256), metadata={"help": "MLP widths"}),
-        ),
-        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-        (
-            "likelihood",
-            str,
-            dataclasses.field(default="bernoulli", metadata={"help": ", ".join(LIKELIHOODS)}),
-        ),
-        ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
-    ],
+    output_shape=(_INTS, (8, 8, 1), "data shape"),
+    hidden=(_INTS, (128, 256), "MLP widths"),
+    activation=_ACTIVATION,
+    likelihood=_LIKELIHOOD,
+    sigma=_SIGMA,
 )
-ConvDecoderOptions = dataclasses.make_dataclass(
+ConvDecoderOptions = _options(
     "ConvDecoderOptions",
-    [
-        (
-            "output_shape",
-            tuple[int, ...],
-            dataclasses.field(default=(8, 8, 1), metadata={"help": "image shape"}),
-        ),
-        (
-            "filters",
-            tuple[int, ...],
-            dataclasses.field(default=(64, 32), metadata={"help": "filters per stage"}),
-        ),
-        ("activation", str, dataclasses.field(default="relu", metadata={"help": "activation"})),
-        (
-            "likelihood",
-            str,
-            dataclasses.field(default="bernoulli", metadata={"help": ", ".join(LIKELIHOODS)}),
-        ),
-        ("sigma", float, dataclasses.field(default=1.0, metadata={"help": "fixed Gaussian sigma"})),
-    ],
+    output_shape=(_INTS, (8, 8, 1), "image shape (H, W, C)"),
+    filters=(_INTS, (64, 32), "filters per stride-2 stage"),
+    activation=_ACTIVATION,
+    likelihood=_LIKELIHOOD,
+    sigma=_SIGMA,
 )
