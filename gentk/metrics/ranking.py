@@ -27,11 +27,8 @@ def _targets(targets) -> sp.csr_matrix:
 
 
 def _hits(top: np.ndarray, targets: sp.csr_matrix) -> np.ndarray:
-    rows = np.arange(top.shape[0])[:, None]
-    return np.asarray(
-        targets[rows, top].todense() if sp.issparse(targets[rows, top]) else targets[rows, top],
-        dtype=np.float64,
-    )
+    picked = targets[np.arange(top.shape[0])[:, None], top]
+    return np.asarray(picked.todense() if sp.issparse(picked) else picked, dtype=np.float64)
 
 
 def recall_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 __all__ = ["elbo", "iwae_bound", "multinomial_log_likelihood"]
 
 
@@ -41,6 +39,3 @@ def multinomial_log_likelihood(logits, x):
         picked = tf.gather_nd(log_probs, x.indices) * tf.cast(x.values, log_probs.dtype)
         return tf.math.unsorted_segment_sum(picked, x.indices[:, 0], tf.shape(logits)[0])
     return tf.reduce_sum(log_probs * tf.cast(x, log_probs.dtype), axis=-1)
-
-
-LOG_2PI = math.log(2 * math.pi)

@@ -175,10 +175,6 @@ class RecommenderRecipe(Recipe):
             name=self.name.replace("-", "_"),
         )
 
-    @property
-    def supports_jit(self):
-        return True
-
     def compile(self, model, config, *, jit_compile):
         import keras
 
@@ -234,9 +230,6 @@ class RecommenderRecipe(Recipe):
         idx, val = top_n(model_scorer(model, self._dense(config, data)), x, config.top_n)
         write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids, idx, val)
         return ["recommendations.csv", "split.csv", "items.txt"]
-
-    def load_eval_data(self, config, path, run_dir):
-        return self.load_data(config, path)
 
 
 class DAERecipe(RecommenderRecipe):
