@@ -6,13 +6,16 @@ EASE's lambda is tuned on the validation users. Prints Recall@20, Recall@50, NDC
 ratios against EASE and popularity measured in the same run.
 
     python benchmarks/recommender_quality.py --dataset ml-1m --heldout 600 --epochs 100
+    python benchmarks/recommender_quality.py --seed 1 2 3 --models recommender-vae
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 
+import numpy as np
 from _common import movielens_file, table
 
 
@@ -23,7 +26,13 @@ def main():
     )
     parser.add_argument("--heldout", type=int, default=600, help="validation and test users each")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=98765)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[98765],
+        help="one or more seeds (split and initialisation); several give a mean and spread",
+    )
     parser.add_argument("--models", nargs="+", default=["recommender-vae", "recommender-dae"])
     parser.add_argument(
         "--set",
@@ -34,7 +43,32 @@ def main():
         help="option override for the models",
     )
     args = parser.parse_args()
+    path = movielens_file(args.dataset)
+    ratios: dict[str, list[float]] = {}
+    for seed in args.seed:
+        rows = evaluate_split(args, path, seed)
+        for r in rows:
+            key = "EASE (lambda tuned per seed)" if r["model"].startswith("EASE") else r["model"]
+            ratios.setdefault(key, []).append(float(r["ndcg/EASE"]))
+    if len(args.seed) > 1:
+        summary = []
+        for name, values in ratios.items():
+            v = np.asarray(values)
+            summary.append(
+                {
+                    "model": name,
+                    "mean ndcg/EASE": f"{v.mean():.3f}",
+                    "sd over seeds": f"{v.std(ddof=1) if len(v) > 1 else 0.0:.3f}",
+                    "min": f"{v.min():.3f}",
+                    "max": f"{v.max():.3f}",
+                }
+            )
+        print(f"\nover seeds {' '.join(map(str, args.seed))}:")
+        print(table(summary, ["model", "mean ndcg/EASE", "sd over seeds", "min", "max"]))
 
+
+def evaluate_split(args, path, seed: int) -> list[dict]:
+    """Train the models on one seeded split; print and return its table."""
     from gentk_recommender.evaluation import (
         ease_scorer,
         model_scorer,
@@ -45,9 +79,8 @@ def main():
     import gentk
     from gentk.training.runner import build_compiled_model, seed_everything
 
-    path = movielens_file(args.dataset)
     registry = gentk.get_registry()
-    rows = []
+    rows, per_user = [], {}
     data = None
     for name in args.models:
         recipe = registry.get("model", name).factory
@@ -58,13 +91,11 @@ def main():
             validation_users=args.heldout,
             test_users=args.heldout,
             epochs=args.epochs,
-            seed=args.seed,
+            seed=seed,
         )
         seed_everything(config.seed)
         data = recipe.load_data(config, str(path))
         model = build_compiled_model(recipe, config, data)
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             callbacks = recipe.callbacks(model, config, data, tmp)
             start = time.perf_counter()
@@ -77,24 +108,17 @@ def main():
             )
             seconds = time.perf_counter() - start
             recipe.finish_training(model, config, data, tmp)
-        m = ranking_metrics(model_scorer(model), data.test_fold_in, data.test_targets)
         label = name + (f" ({', '.join(args.overrides)})" if args.overrides else "")
         if config.select_beta:
             label += f", best beta {callbacks[0].best_beta:.2f}"
-        rows.append(
-            {
-                "model": label,
-                **m,
-                "best_epoch": callbacks[0].best_epoch,
-                "train_s": round(seconds, 1),
-            }
+        per_user[label] = ranking_metrics(
+            model_scorer(model), data.test_fold_in, data.test_targets, per_user=True
         )
-    rows.append(
-        {
-            "model": "popularity",
-            **ranking_metrics(popularity_scorer(data.train), data.test_fold_in, data.test_targets),
-        }
+        rows.append({"model": label, "best_epoch": callbacks[0].best_epoch, "train_s": seconds})
+    per_user["popularity"] = ranking_metrics(
+        popularity_scorer(data.train), data.test_fold_in, data.test_targets, per_user=True
     )
+    rows.append({"model": "popularity"})
     best = None
     for lam in (50, 100, 200, 500, 1000, 2000, 5000):
         v = ranking_metrics(
@@ -102,24 +126,29 @@ def main():
         )["ndcg@100"]
         if best is None or v > best[1]:
             best = (lam, v)
-    rows.append(
-        {
-            "model": f"EASE (lambda={best[0]})",
-            **ranking_metrics(
-                ease_scorer(data.train, best[0]), data.test_fold_in, data.test_targets
-            ),
-        }
+    ease_label = f"EASE (lambda={best[0]})"
+    per_user[ease_label] = ranking_metrics(
+        ease_scorer(data.train, best[0]), data.test_fold_in, data.test_targets, per_user=True
     )
-    ease, pop = rows[-1]["ndcg@100"], rows[-2]["ndcg@100"]
+    rows.append({"model": ease_label})
+    ease = per_user[ease_label]["ndcg@100"]
+    pop = per_user["popularity"]["ndcg@100"].mean()
     for r in rows:
-        r["ndcg/EASE"] = f"{r['ndcg@100'] / ease:.3f}"
-        r["ndcg/pop"] = f"{r['ndcg@100'] / pop:.2f}"
+        m = per_user[r["model"]]
+        nd = m["ndcg@100"]
+        # paired over the same test users: standard error of the ratio of means (delta method)
+        diff = nd - ease * (nd.mean() / ease.mean())
+        r["ndcg/EASE"] = f"{nd.mean() / ease.mean():.3f}"
+        r["+-se"] = f"{diff.std(ddof=1) / np.sqrt(len(nd)) / ease.mean():.3f}"
+        r["ndcg/pop"] = f"{nd.mean() / pop:.2f}"
         for k in ("recall@20", "recall@50", "ndcg@100"):
-            r[k] = f"{r[k]:.4f}"
+            r[k] = f"{m[k].mean():.4f}"
+        if "train_s" in r:
+            r["train_s"] = f"{r['train_s']:.1f}"
     print(
         f"dataset {args.dataset}: {data.stats['n_users']} users, {data.stats['n_items']} items,"
         f" {data.stats['n_interactions']} positives; {args.heldout} validation and "
-        f"{args.heldout} test users; seed {args.seed}; {args.epochs} epochs"
+        f"{args.heldout} test users; seed {seed}; {args.epochs} epochs"
     )
     print(
         table(
@@ -130,12 +159,15 @@ def main():
                 "recall@50",
                 "ndcg@100",
                 "ndcg/EASE",
+                "+-se",
                 "ndcg/pop",
                 "best_epoch",
                 "train_s",
             ],
-        )
+        ),
+        flush=True,
     )
+    return rows
 
 
 if __name__ == "__main__":

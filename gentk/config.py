@@ -27,6 +27,9 @@ class TrainConfig:
     epochs: int = dataclasses.field(default=20, metadata=_help("passes over the training set"))
     batch_size: int = dataclasses.field(default=128, metadata=_help("examples per update"))
     learning_rate: float = dataclasses.field(default=1e-3, metadata=_help("Adam step size"))
+    weight_decay: float = dataclasses.field(
+        default=0.0, metadata=_help("decoupled weight decay of Adam (AdamW); 0: none")
+    )
     seed: int = dataclasses.field(default=0, metadata=_help("seed for splits, init and sampling"))
     jit_compile: bool = dataclasses.field(
         default=True, metadata=_help("compile train steps with XLA where the model supports it")

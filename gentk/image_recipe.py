@@ -15,7 +15,9 @@ import numpy as np
 from gentk.config import TrainConfig
 from gentk.recipe import Recipe
 
-__all__ = ["ImageConfig", "ImageSplits", "ImageRecipe"]
+__all__ = ["ImageConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
 
 
 def _opt(default, text):
@@ -30,7 +32,10 @@ class ImageConfig(TrainConfig):
     hidden: tuple[int, ...] = _opt((256, 128), "MLP widths, input side first")
     filters: tuple[int, ...] = _opt((32, 64), "conv filters per stride-2 stage")
     activation: str = _opt("relu", "hidden activation")
-    likelihood: str = _opt("bernoulli", "bernoulli, gaussian (fixed sigma) or gaussian-learned")
+    likelihood: str = _opt(
+        "bernoulli",
+        "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
+    )
     sigma: float = _opt(1.0, "observation noise of the fixed-sigma Gaussian likelihood")
     label_column: str | None = _opt(None, "label column of a CSV input (coloured latent plot)")
 
@@ -39,9 +44,9 @@ class ImageConfig(TrainConfig):
             raise ValueError(
                 f"`latent_dim` must be a positive integer. Received: latent_dim={self.latent_dim}"
             )
-        if self.likelihood not in ("bernoulli", "gaussian", "gaussian-learned"):
+        if self.likelihood not in LIKELIHOODS:
             raise ValueError(
-                "`likelihood` must be bernoulli, gaussian or gaussian-learned. "
+                f"`likelihood` must be one of {', '.join(LIKELIHOODS)}. "
                 f"Received: likelihood={self.likelihood!r}"
             )
         if self.sigma <= 0:
@@ -56,6 +61,7 @@ class ImageSplits:
     train_labels: np.ndarray | None
     test_labels: np.ndarray | None
     source: str
+    validation_labels: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -90,6 +96,7 @@ class ImageRecipe(Recipe):
             None if labels is None else labels[tr],
             None if labels is None else labels[te],
             data.source,
+            None if labels is None else labels[va],
         )
 
     def train_dataset(self, config, data):
@@ -173,9 +180,15 @@ class ImageRecipe(Recipe):
         written.append("latent.png")
         return written
 
-    def sample(self, model, n, config, *, seed=0, **options):
+    def sample(self, model, n, config, *, seed=0, label=None, **options):
         if not hasattr(model, "sample"):
             raise NotImplementedError(f"model {self.name!r} does not draw samples")
+        if label is not None:
+            from gentk.errors import UserError
+
+            raise UserError(
+                f"model {self.name!r} is not class-conditional; --label needs e.g. cvae"
+            )
         return np.asarray(model.sample(n, seed=seed))
 
     def write_samples(self, samples, path, config):

@@ -53,7 +53,9 @@ class Recipe:
         import keras
 
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=keras.optimizers.Adam(
+                config.learning_rate, weight_decay=config.weight_decay or None
+            ),
             jit_compile=jit_compile,
         )
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from gentk.distributions import DiscretizedLogistic
 from gentk.interfaces import Decoder, Encoder
 from gentk.layers import conv_down, conv_up, dense_stack
 
@@ -30,7 +31,8 @@ __all__ = [
     "DecoderOptions",
 ]
 
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
+LEARNED_SCALE = ("gaussian-learned", "discretized-logistic")
 
 
 def latent_distribution(params, kind: str):
@@ -44,13 +46,21 @@ def latent_distribution(params, kind: str):
 
 
 def pixel_likelihood(params, kind: str, sigma: float = 1.0, log_scale=None):
-    """p(x|z) with event shape ``params.shape[1:]``."""
+    """p(x|z) with event shape ``params.shape[1:]``.
+
+    ``bernoulli``: logits; ``gaussian``: mean with fixed ``sigma``, so -log p is
+    ||x - mu||^2 / (2 sigma^2) + const; ``gaussian-learned``: mean with per-pixel learned
+    ``log_scale``; ``discretized-logistic``: 8-bit pixels (256 levels in [0, 1]) under a
+    logistic of learned per-pixel scale, so -log p is a code length in nats."""
     params = tf.cast(params, tf.float32)
     ndims = len(params.shape) - 1
     if kind == "bernoulli":
         base = tfd.Bernoulli(logits=params, dtype=tf.float32)
     elif kind == "gaussian":
         base = tfd.Normal(loc=params, scale=tf.cast(sigma, tf.float32))
+    elif kind == "discretized-logistic":
+        scale = tf.exp(tf.cast(log_scale, tf.float32)) * tf.ones_like(params)
+        base = DiscretizedLogistic(loc=params, scale=scale)
     else:
         base = tfd.Normal(loc=params, scale=tf.exp(tf.cast(log_scale, tf.float32)))
     return tfd.Independent(base, reinterpreted_batch_ndims=ndims)
@@ -179,7 +189,7 @@ class _PixelDecoder(Decoder):
         self.likelihood = likelihood
         self.sigma = float(sigma)
         self.log_scale = None
-        if likelihood == "gaussian-learned":
+        if likelihood in LEARNED_SCALE:
             self.log_scale = self.add_weight(
                 shape=self.event_shape, initializer="zeros", name="log_scale"
             )

@@ -65,9 +65,16 @@ def ease_scorer(train: sp.csr_matrix, lam: float):
 
 
 def ranking_metrics(
-    scorer, fold_in: sp.csr_matrix, targets: sp.csr_matrix, batch_size: int = 1000
-) -> dict[str, float]:
-    """Mean Recall@20, Recall@50 and NDCG@100 over users with targets."""
+    scorer,
+    fold_in: sp.csr_matrix,
+    targets: sp.csr_matrix,
+    batch_size: int = 1000,
+    per_user: bool = False,
+) -> dict:
+    """Mean Recall@20, Recall@50 and NDCG@100 over users with targets.
+
+    With ``per_user`` the values are arrays with one entry per user (for standard errors and
+    paired comparisons between models on the same users)."""
     parts = {"recall@20": [], "recall@50": [], "ndcg@100": []}
     for start in range(0, fold_in.shape[0], batch_size):
         x = fold_in[start : start + batch_size]
@@ -76,6 +83,8 @@ def ranking_metrics(
         parts["recall@20"].append(recall_at_k(s, t, 20, exclude=x))
         parts["recall@50"].append(recall_at_k(s, t, 50, exclude=x))
         parts["ndcg@100"].append(ndcg_at_k(s, t, 100, exclude=x))
+    if per_user:
+        return {k: np.concatenate(v) for k, v in parts.items()}
     return {k: float(np.mean(np.concatenate(v))) for k, v in parts.items()}
 
 

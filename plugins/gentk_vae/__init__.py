@@ -1,4 +1,4 @@
-"""Built-in plugin: the VAE / beta-VAE and the KL divergence component.
+"""Built-in plugin: the VAE / beta-VAE, IWAE, conditional VAEs and the KL divergence component.
 
 Registered through the ``gentk.plugins`` entry point exactly as a third-party plugin would be.
 """
@@ -41,6 +41,11 @@ def register_components(register):
 
 @hookimpl
 def register_models(register):
+    from gentk_vae.cvae import CVAEClassifierRecipe, CVAERecipe
+    from gentk_vae.iwae import IWAERecipe
     from gentk_vae.model import VAERecipe
 
     register(VAERecipe())
+    register(IWAERecipe())
+    register(CVAERecipe())
+    register(CVAEClassifierRecipe())

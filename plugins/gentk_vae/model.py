@@ -7,8 +7,20 @@
     loss = -(E_q[log p(x|z)] - beta * KL)        (beta = 1: the VAE; beta > 1: beta-VAE)
 
 The expectation uses ``n_samples`` reparameterised draws; the KL is closed form
-(``tfd.kl_divergence``). ``log_prob`` estimates log p(x) by importance sampling with q as the
-proposal: log (1/K) sum_k p(x, z_k) / q(z_k|x), which tends to log p(x) as K grows.
+(``tfd.kl_divergence``). With ``kl_anneal_steps`` the KL weight is kappa(t) * beta, where
+kappa(t) = min(1, t / kl_anneal_steps) rises linearly with the update count t (KL annealing,
+Bowman et al., 2016); validation and test losses use kappa = 1.
+
+``gradient_estimator="score-function"`` replaces the reparameterised gradient of the
+reconstruction term by the log-derivative (REINFORCE) estimator
+
+    grad E_q[f(z)] = E_q[(f(z) - b) grad log q(z|x)],   f(z) = log p(x|z),
+
+with the leave-one-out batch mean as the baseline b (unbiased); the KL keeps its closed-form
+gradient. It needs no reparameterisable q, and its variance is larger.
+
+``log_prob`` estimates log p(x) by importance sampling with q as the proposal:
+log (1/K) sum_k p(x, z_k) / q(z_k|x), which tends to log p(x) as K grows.
 
 #### References
 
@@ -32,7 +44,7 @@ from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
 
 tfd = tfp.distributions
 
-__all__ = ["VAE", "VAEConfig", "VAERecipe", "KLDivergence"]
+__all__ = ["VAE", "VAEConfig", "VAERecipe", "KLDivergence", "score_function_surrogate"]
 
 
 class KLDivergence(Divergence):
@@ -54,12 +66,37 @@ class VAE(GenerativeModel):
         beta: weight of the KL term (1 for the VAE).
         n_samples: Monte-Carlo draws of z per example in the ELBO.
         seed: seed of the model's ``SeedGenerator``.
+        kl_anneal_steps: updates over which the KL weight rises linearly from 0 to ``beta``
+            (0: no annealing).
+        gradient_estimator: ``reparameterization`` or ``score-function``.
     """
 
     loss_names = ("loss", "reconstruction", "kl", "elbo")
+    estimators = ("reparameterization", "score-function")
 
-    def __init__(self, encoder, decoder, beta=1.0, n_samples=1, seed=0, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        beta=1.0,
+        n_samples=1,
+        seed=0,
+        kl_anneal_steps=0,
+        gradient_estimator="reparameterization",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if gradient_estimator not in self.estimators:
+            raise ValueError(
+                f"`gradient_estimator` must be one of {self.estimators}. "
+                f"Received: gradient_estimator={gradient_estimator!r}"
+            )
+        if int(kl_anneal_steps) < 0:
+            raise ValueError(
+                f"`kl_anneal_steps` must be >= 0. Received: kl_anneal_steps={kl_anneal_steps}"
+            )
+        self.kl_anneal_steps = int(kl_anneal_steps)
+        self.gradient_estimator = gradient_estimator
         if isinstance(encoder, dict):
             encoder = keras.saving.deserialize_keras_object(encoder)
         if isinstance(decoder, dict):
@@ -82,50 +119,67 @@ class VAE(GenerativeModel):
     def prior(self):
         return standard_normal(self.latent_dim)
 
-    def _decode_samples(self, z, training=False):
-        """p(x|z) for ``z`` of shape [K, B, L], as a distribution of batch [K*B]."""
+    def _decode_samples(self, z, training=False, condition=None, n_samples=1):
+        """p(x|z[,c]) for ``z`` of shape [K, B, L], as a distribution of batch [K*B]."""
         flat = tf.reshape(z, (-1, self.latent_dim))
-        return self.decoder(flat, training=training)
+        if condition is not None:
+            condition = tf.tile(condition, [n_samples, 1])
+        return self.decoder(flat, condition, training=training)
 
-    def _terms(self, x, training, n_samples):
-        q = self.encoder(x, training=training)
+    def _terms(self, x, training, n_samples, condition=None):
+        q = self.encoder(x, condition, training=training)
         z = q.sample(n_samples, seed=self._seed())
-        px = self._decode_samples(z, training)
+        if training and self.gradient_estimator == "score-function":
+            z = tf.stop_gradient(z)
+        px = self._decode_samples(z, training, condition, n_samples)
         x_rep = tf.reshape(tf.tile(x[None], [n_samples] + [1] * len(x.shape)), (-1, *x.shape[1:]))
         log_lik = tf.reshape(px.log_prob(x_rep), (n_samples, -1))
         return q, z, log_lik
 
+    def kl_weight(self, training=False):
+        """beta times the annealing factor kappa(t) = min(1, t / kl_anneal_steps) in training."""
+        if not training or self.kl_anneal_steps == 0 or getattr(self, "optimizer", None) is None:
+            return tf.constant(self.beta, tf.float32)
+        t = tf.cast(self.optimizer.iterations, tf.float32)
+        return self.beta * tf.minimum(1.0, t / float(self.kl_anneal_steps))
+
     def compute_losses(self, data, training=False):
         x = tf.cast(unpack_x(data), tf.float32)
         q, z, log_lik = self._terms(x, training, self.n_samples)
-        log_lik = tf.reduce_mean(log_lik, axis=0)
         kl = kl_divergence(q, self.prior(), z=z)
-        loss = -tf.reduce_mean(elbo(log_lik, kl, self.beta))
+        surrogate = 0.0
+        if training and self.gradient_estimator == "score-function":
+            surrogate = score_function_surrogate(log_lik, q.log_prob(z))
+        mean_lik = tf.reduce_mean(log_lik, axis=0)
+        loss = -tf.reduce_mean(elbo(mean_lik, kl, self.kl_weight(training))) - surrogate
         return {
             "loss": loss,
-            "reconstruction": -tf.reduce_mean(log_lik),
+            "reconstruction": -tf.reduce_mean(mean_lik),
             "kl": tf.reduce_mean(kl),
-            "elbo": tf.reduce_mean(log_lik - kl),
+            "elbo": tf.reduce_mean(mean_lik - kl),
         }
 
-    def elbo(self, x, n_samples=1):
+    def elbo(self, x, n_samples=1, condition=None):
         """Per-example ELBO (beta = 1) with ``n_samples`` draws."""
         x = tf.cast(x, tf.float32)
-        q, z, log_lik = self._terms(x, False, n_samples)
+        q, z, log_lik = self._terms(x, False, n_samples, condition)
         return tf.reduce_mean(log_lik, axis=0) - kl_divergence(q, self.prior(), z=z)
 
-    def log_prob(self, x, n_samples=1000, batch_samples=100):
-        """Importance-sampled log p(x) per example with ``n_samples`` proposals from q."""
+    def log_weights(self, x, n_samples, condition=None, training=False):
+        """``[K, B]`` importance log weights log p(x, z_k[|c]) - log q(z_k|x[,c]), z_k ~ q."""
+        q, z, log_lik = self._terms(x, training, n_samples, condition)
+        return log_lik + self.prior().log_prob(z) - q.log_prob(z)
+
+    def log_prob(self, x, n_samples=1000, batch_samples=100, condition=None):
+        """Importance-sampled log p(x) per example with ``n_samples`` proposals from q.
+
+        The samples are drawn in chunks of ``batch_samples`` and combined exactly:
+        log (1/K) sum_k w_k over all K."""
         x = tf.cast(x, tf.float32)
-        q = self.encoder(x)
-        chunks = []
-        for start in range(0, n_samples, batch_samples):
-            k = min(batch_samples, n_samples - start)
-            z = q.sample(k, seed=self._seed())
-            px = self._decode_samples(z)
-            x_rep = tf.reshape(tf.tile(x[None], [k] + [1] * len(x.shape)), (-1, *x.shape[1:]))
-            log_lik = tf.reshape(px.log_prob(x_rep), (k, -1))
-            chunks.append(log_lik + self.prior().log_prob(z) - q.log_prob(z))
+        chunks = [
+            self.log_weights(x, min(batch_samples, n_samples - start), condition)
+            for start in range(0, n_samples, batch_samples)
+        ]
         return iwae_bound(tf.concat(chunks, axis=0))
 
     def encode(self, x):
@@ -150,17 +204,54 @@ class VAE(GenerativeModel):
             "beta": self.beta,
             "n_samples": self.n_samples,
             "seed": self.seed,
+            "kl_anneal_steps": self.kl_anneal_steps,
+            "gradient_estimator": self.gradient_estimator,
         }
+
+
+def score_function_surrogate(log_lik, log_q):
+    """A term whose value is 0 and whose gradient is the score-function estimate of
+    grad E_q[log p(x|z)] (to add to the ELBO whose z carried no gradient).
+
+    ``log_lik`` and ``log_q`` are ``[K, B]``; the baseline of each term is the mean of the
+    other examples' log-likelihoods (leave-one-out over the batch, so it stays unbiased).
+    """
+    f = tf.stop_gradient(log_lik)
+    n = tf.cast(tf.shape(f)[1], f.dtype)
+    baseline = (tf.reduce_sum(f, axis=1, keepdims=True) - f) / tf.maximum(n - 1.0, 1.0)
+    term = tf.reduce_mean((f - baseline) * log_q)
+    return term - tf.stop_gradient(term)
 
 
 @dataclasses.dataclass
 class VAEConfig(ImageConfig):
     beta: float = dataclasses.field(default=1.0, metadata={"help": "KL weight (beta-VAE)"})
     n_samples: int = dataclasses.field(default=1, metadata={"help": "z draws per example"})
+    kl_anneal_steps: int = dataclasses.field(
+        default=0, metadata={"help": "updates over which the KL weight rises from 0 to beta"}
+    )
+    gradient_estimator: str = dataclasses.field(
+        default="reparameterization",
+        metadata={"help": "reparameterization or score-function (REINFORCE with a baseline)"},
+    )
     nll_samples: int = dataclasses.field(
         default=1000, metadata={"help": "importance samples for the test NLL (0 skips it)"}
     )
     epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
+
+    def validate(self):
+        super().validate()
+        if self.gradient_estimator not in VAE.estimators:
+            raise ValueError(
+                f"`gradient_estimator` must be one of {', '.join(VAE.estimators)}. "
+                f"Received: gradient_estimator={self.gradient_estimator!r}"
+            )
+        if self.n_samples < 1 or self.kl_anneal_steps < 0 or self.beta < 0:
+            raise ValueError(
+                "`n_samples` must be >= 1, `kl_anneal_steps` >= 0 and `beta` >= 0. Received: "
+                f"n_samples={self.n_samples}, kl_anneal_steps={self.kl_anneal_steps}, "
+                f"beta={self.beta}"
+            )
 
 
 class VAERecipe(ImageRecipe):
@@ -182,6 +273,8 @@ class VAERecipe(ImageRecipe):
             beta=config.beta,
             n_samples=config.n_samples,
             seed=config.seed,
+            kl_anneal_steps=config.kl_anneal_steps,
+            gradient_estimator=config.gradient_estimator,
             name="vae",
         )
 

@@ -1,0 +1,321 @@
+"""The conditional VAE: ``CVAE`` (a ``keras.Model``) and the ``cvae`` / ``cvae-classifier`` recipes.
+
+#### Mathematical details
+
+With the one-hot label c fed to both networks (Sohn, Lee and Yan, NeurIPS 2015):
+
+    q(z|x, c),  p(x|z, c),  p(z) = N(0, I),
+    ELBO(x|c) = E_q[log p(x|z, c)] - KL(q(z|x, c) || p(z)) <= log p(x|c).
+
+In the second structure a classifier r(c|x) runs in parallel with the encoder and is trained
+jointly on the labelled data: loss = -ELBO(x|c) + alpha * CE(r(.|x), c). Encoding or
+reconstructing an unlabelled x then conditions on r's class probabilities, so no label is
+needed; sampling class k decodes z ~ p(z) with c = onehot(k).
+
+Inputs are dicts ``{"x": images, "label": int labels}`` (``label`` may be left out when the
+model has a classifier).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gentk.errors import UserError
+from gentk.layers import dense_stack
+from gentk.objectives import elbo, kl_divergence
+from gentk_vae.model import VAE, VAEConfig, VAERecipe
+
+__all__ = ["CVAE", "CVAEConfig", "CVAERecipe", "CVAEClassifierRecipe"]
+
+
+@keras.saving.register_keras_serializable(package="gentk_vae")
+class CVAE(VAE):
+    """A VAE whose encoder and decoder see the one-hot label, optionally with a parallel
+    classifier so that encoding needs no label.
+
+    Args:
+        encoder, decoder: conditional ``Encoder``/``Decoder`` (they take ``condition``).
+        n_classes: number of classes C (labels are 0..C-1).
+        classifier_hidden: widths of the parallel classifier's MLP; None for no classifier.
+        classifier_weight: alpha, the weight of its cross-entropy in the loss.
+        **kwargs: the ``VAE``'s (beta, n_samples, seed, kl_anneal_steps, gradient_estimator).
+    """
+
+    loss_names = ("loss", "reconstruction", "kl", "elbo", "classification")
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        n_classes=10,
+        classifier_hidden=None,
+        classifier_weight=1.0,
+        **kwargs,
+    ):
+        super().__init__(encoder, decoder, **kwargs)
+        if int(n_classes) < 2:
+            raise ValueError(f"`n_classes` must be >= 2. Received: n_classes={n_classes}")
+        self.n_classes = int(n_classes)
+        self.classifier_weight = float(classifier_weight)
+        self.classifier_hidden = None
+        self.classifier = None
+        if classifier_hidden is not None:
+            self.classifier_hidden = tuple(int(h) for h in classifier_hidden)
+            self.classifier = keras.Sequential(
+                [
+                    keras.layers.Flatten(),
+                    *dense_stack(self.classifier_hidden, "relu", name="classifier").layers,
+                    keras.layers.Dense(self.n_classes, dtype="float32", name="class_logits"),
+                ],
+                name="classifier",
+            )
+
+    def _split(self, inputs):
+        if isinstance(inputs, dict):
+            return tf.cast(inputs["x"], tf.float32), inputs.get("label")
+        if isinstance(inputs, (tuple, list)):
+            return tf.cast(inputs[0], tf.float32), (inputs[1] if len(inputs) > 1 else None)
+        return tf.cast(inputs, tf.float32), None
+
+    def condition(self, x=None, labels=None, training=False):
+        """One-hot ``labels``, or the classifier's class probabilities for ``x``."""
+        if labels is not None:
+            return tf.one_hot(tf.cast(tf.reshape(labels, (-1,)), tf.int32), self.n_classes)
+        if self.classifier is None:
+            raise ValueError("this CVAE has no classifier: pass the labels ({'x': x, 'label': y})")
+        return tf.nn.softmax(self.classifier(x, training=training))
+
+    def compute_losses(self, data, training=False):
+        x, labels = self._split(data)
+        c = self.condition(labels=labels)
+        q, z, log_lik = self._terms(x, training, self.n_samples, c)
+        kl = kl_divergence(q, self.prior(), z=z)
+        mean_lik = tf.reduce_mean(log_lik, axis=0)
+        loss = -tf.reduce_mean(elbo(mean_lik, kl, self.kl_weight(training)))
+        ce = tf.constant(0.0)
+        if self.classifier is not None:
+            ce = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(
+                    tf.cast(tf.reshape(labels, (-1,)), tf.int32),
+                    self.classifier(x, training=training),
+                    from_logits=True,
+                )
+            )
+            loss = loss + self.classifier_weight * ce
+        return {
+            "loss": loss,
+            "reconstruction": -tf.reduce_mean(mean_lik),
+            "kl": tf.reduce_mean(kl),
+            "elbo": tf.reduce_mean(mean_lik - kl),
+            "classification": ce,
+        }
+
+    def call(self, inputs, training=False):
+        x, labels = self._split(inputs)
+        if self.classifier is not None and not self.classifier.built:
+            self.classifier.build(x.shape)  # a labelled first call must still build it
+        c = self.condition(x, labels, training=training)
+        return self.decoder(self.encoder(x, c, training=training).mean(), c).mean()
+
+    def encode(self, x, labels=None):
+        x = tf.cast(x, tf.float32)
+        return self.encoder(x, self.condition(x, labels)).mean()
+
+    def decode(self, z, labels):
+        return self.decoder(tf.cast(z, tf.float32), self.condition(labels=labels)).mean()
+
+    def predict_label(self, x):
+        """The classifier's most probable class for each row of ``x``."""
+        return tf.argmax(self.condition(tf.cast(x, tf.float32)), axis=-1)
+
+    def elbo(self, x, labels=None, n_samples=1):
+        x = tf.cast(x, tf.float32)
+        return super().elbo(x, n_samples=n_samples, condition=self.condition(x, labels))
+
+    def log_prob(self, x, labels=None, n_samples=1000, batch_samples=100):
+        """Importance-sampled log p(x|c) with c the labels (or the classifier's guess)."""
+        x = tf.cast(x, tf.float32)
+        return super().log_prob(x, n_samples, batch_samples, condition=self.condition(x, labels))
+
+    def sample(self, n, seed=None, label=None):
+        """``n`` decoder means at z ~ p(z) for class ``label`` (cycling through the classes
+        when None)."""
+        s = self._seed() if seed is None else tf.constant([seed, 0], tf.int32)
+        labels = np.arange(n) % self.n_classes if label is None else np.full(n, int(label))
+        return self.decode(self.prior().sample(n, seed=s), labels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_classes": self.n_classes,
+            "classifier_hidden": self.classifier_hidden,
+            "classifier_weight": self.classifier_weight,
+        }
+
+
+@dataclasses.dataclass
+class CVAEConfig(VAEConfig):
+    classifier: bool = dataclasses.field(
+        default=False, metadata={"help": "a parallel classifier, so encoding needs no label"}
+    )
+    classifier_hidden: tuple[int, ...] = dataclasses.field(
+        default=(256,), metadata={"help": "classifier MLP widths"}
+    )
+    classifier_weight: float = dataclasses.field(
+        default=1.0, metadata={"help": "alpha: weight of the classifier's cross-entropy"}
+    )
+
+
+@dataclasses.dataclass
+class CVAEClassifierConfig(CVAEConfig):
+    classifier: bool = dataclasses.field(
+        default=True, metadata={"help": "a parallel classifier, so encoding needs no label"}
+    )
+
+
+class CVAERecipe(VAERecipe):
+    name = "cvae"
+    help = "Conditional VAE: one-hot label into encoder and decoder; `gentk sample --label K`"
+    config = CVAEConfig
+
+    # -- data -------------------------------------------------------------------------
+    def load_data(self, config, path):
+        data = super().load_data(config, path)
+        if data.train_labels is None:
+            raise UserError(
+                f"{self.name} needs labels: give a labelled dataset (digits, IDX with labels, "
+                "NPZ with 'y', or a CSV with --set label_column=NAME)"
+            )
+        labels = np.concatenate(
+            [
+                v
+                for v in (data.train_labels, data.validation_labels, data.test_labels)
+                if v is not None
+            ]
+        )
+        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+            raise UserError(f"{self.name} needs integer class labels 0..C-1 in {data.source}")
+        return data
+
+    def _dataset(self, x, labels):
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})
+
+    def train_dataset(self, config, data):
+        import tensorflow as tf
+
+        return (
+            self._dataset(data.train, data.train_labels)
+            .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
+            .batch(config.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    def validation_dataset(self, config, data):
+        if len(data.validation) == 0:
+            return None
+        return self._dataset(data.validation, data.validation_labels).batch(config.batch_size)
+
+    def test_dataset(self, config, data):
+        return self._dataset(data.test, data.test_labels).batch(config.batch_size)
+
+    # -- model --------------------------------------------------------------------------
+    def build(self, config, data):
+        encoder = self.component(
+            "encoder", config.encoder, distribution="gaussian", **self.encoder_options(config)
+        )
+        decoder = self.component(
+            "decoder", config.decoder, **self.decoder_options(config, data.shape)
+        )
+        n_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
+        return CVAE(
+            encoder,
+            decoder,
+            n_classes=max(n_classes, 2),
+            classifier_hidden=config.classifier_hidden if config.classifier else None,
+            classifier_weight=config.classifier_weight,
+            beta=config.beta,
+            n_samples=config.n_samples,
+            seed=config.seed,
+            kl_anneal_steps=config.kl_anneal_steps,
+            gradient_estimator=config.gradient_estimator,
+            name=self.name.replace("-", "_"),
+        )
+
+    # -- results ------------------------------------------------------------------------
+    def evaluate(self, model, config, data):
+        results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)
+        out = {f"test_{k}": float(v) for k, v in results.items()}
+        inputs = {"x": data.test, "label": data.test_labels}
+        recon = np.asarray(model.predict(inputs, verbose=0, batch_size=256))
+        out["test_reconstruction_mse"] = float(np.mean((recon - data.test) ** 2))
+        if model.classifier is not None:
+            guess = np.asarray(model.predict_label(data.test))
+            out["test_classifier_accuracy"] = float(np.mean(guess == data.test_labels))
+            unlabelled = np.asarray(model.predict(data.test, verbose=0, batch_size=256))
+            out["test_reconstruction_mse_without_labels"] = float(
+                np.mean((unlabelled - data.test) ** 2)
+            )
+        if config.nll_samples > 0:
+            lp = np.concatenate(
+                [
+                    np.asarray(
+                        model.log_prob(
+                            data.test[i : i + 256],
+                            data.test_labels[i : i + 256],
+                            n_samples=config.nll_samples,
+                        )
+                    )
+                    for i in range(0, len(data.test), 256)
+                ]
+            )
+            out["test_nll"] = float(-lp.mean())
+            out["nll_importance_samples"] = config.nll_samples
+        out["n_train"], out["n_test"] = len(data.train), len(data.test)
+        return out
+
+    def write_artifacts(self, model, config, data, run_dir):
+        from gentk import plots
+
+        written = []
+        if len(data.shape) >= 2:
+            inputs = {"x": data.test[:8], "label": data.test_labels[:8]}
+            recon = np.asarray(model.predict(inputs, verbose=0))
+            plots.reconstructions(data.test[:8], recon, run_dir / "reconstructions.png")
+            per_class = np.concatenate(
+                [
+                    np.asarray(model.sample(8, seed=config.seed + k, label=k))
+                    for k in range(model.n_classes)
+                ]
+            )
+            plots.image_grid(
+                per_class,
+                run_dir / "samples.png",
+                columns=8,
+                title=f"{self.name} samples, one row per class",
+                row_labels=[str(k) for k in range(model.n_classes)],
+            )
+            written += ["reconstructions.png", "samples.png"]
+        z = np.asarray(model.encode(data.test, data.test_labels))
+        plots.latent_scatter(
+            z, run_dir / "latent.png", labels=data.test_labels, title=f"{self.name}: q(z|x, c)"
+        )
+        return written + ["latent.png"]
+
+    def sample(self, model, n, config, *, seed=0, label=None, **options):
+        if label is not None and not 0 <= label < model.n_classes:
+            raise UserError(
+                f"--label must be a class in 0..{model.n_classes - 1}. Received: {label}"
+            )
+        return np.asarray(model.sample(n, seed=seed, label=label))
+
+
+class CVAEClassifierRecipe(CVAERecipe):
+    name = "cvae-classifier"
+    help = "CVAE with a parallel classifier r(c|x): encodes without labels, samples by class"
+    config = CVAEClassifierConfig
