@@ -18,6 +18,9 @@ from gentk.recipe import Recipe
 __all__ = ["ImageConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
+# as in gentk.layers.stacks, which imports Keras; this module stays light
+DOWNSAMPLE = ("stride", "max-pool", "avg-pool")
+UPSAMPLE = ("transpose", "avg-unpool")
 
 
 def _opt(default, text):
@@ -32,6 +35,8 @@ class ImageConfig(TrainConfig):
     hidden: tuple[int, ...] = _opt((256, 128), "MLP widths, input side first")
     filters: tuple[int, ...] = _opt((32, 64), "conv filters per stride-2 stage")
     activation: str = _opt("relu", "hidden activation")
+    downsample: str = _opt("stride", "conv encoder: stride, max-pool or avg-pool")
+    upsample: str = _opt("transpose", "conv decoder: transpose or avg-unpool")
     likelihood: str = _opt(
         "bernoulli",
         "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
@@ -48,6 +53,12 @@ class ImageConfig(TrainConfig):
             raise ValueError(
                 f"`likelihood` must be one of {', '.join(LIKELIHOODS)}. "
                 f"Received: likelihood={self.likelihood!r}"
+            )
+        if self.downsample not in DOWNSAMPLE or self.upsample not in UPSAMPLE:
+            raise ValueError(
+                f"`downsample` must be one of {', '.join(DOWNSAMPLE)} and `upsample` one of "
+                f"{', '.join(UPSAMPLE)}. Received: downsample={self.downsample!r}, "
+                f"upsample={self.upsample!r}"
             )
         if self.sigma <= 0:
             raise ValueError(f"`sigma` must be positive. Received: sigma={self.sigma}")
@@ -128,9 +139,10 @@ class ImageRecipe(Recipe):
 
     def encoder_options(self, config) -> dict:
         opts = {"latent_dim": config.latent_dim, "activation": config.activation}
-        opts["filters" if config.encoder == "conv" else "hidden"] = (
-            config.filters if config.encoder == "conv" else config.hidden
-        )
+        if config.encoder == "conv":
+            opts.update(filters=config.filters, downsample=config.downsample)
+        else:
+            opts["hidden"] = config.hidden
         return opts
 
     def decoder_options(self, config, shape) -> dict:
@@ -141,7 +153,7 @@ class ImageRecipe(Recipe):
             "sigma": config.sigma,
         }
         if config.decoder == "conv":
-            opts["filters"] = tuple(reversed(config.filters))
+            opts.update(filters=tuple(reversed(config.filters)), upsample=config.upsample)
         else:
             opts["hidden"] = tuple(reversed(config.hidden))
         return opts

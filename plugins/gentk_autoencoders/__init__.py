@@ -63,9 +63,17 @@ def register_components(register):
 
 @hookimpl
 def register_models(register):
-    from gentk_autoencoders.model import AutoencoderRecipe
+    from gentk_autoencoders.model import (
+        AutoencoderRecipe,
+        ContractiveRecipe,
+        DenoisingRecipe,
+        SparseRecipe,
+    )
+    from gentk_autoencoders.unpooling import UnpoolingRecipe
 
-    register(AutoencoderRecipe())
+    for recipe in (AutoencoderRecipe, DenoisingRecipe, ContractiveRecipe, SparseRecipe):
+        register(recipe())
+    register(UnpoolingRecipe())
 
 
 @hookimpl

@@ -139,10 +139,17 @@ class MLPEncoder(Encoder):
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
 class ConvEncoder(Encoder):
-    """Stride-2 3x3 convolutions down, then a float32 dense head giving q(z|x[,c])."""
+    """3x3 convolutions that halve the size per stage (stride 2, or max / average pooling),
+    then a float32 dense head giving q(z|x[,c])."""
 
     def __init__(
-        self, latent_dim=2, filters=(32, 64), activation="relu", distribution="gaussian", **kwargs
+        self,
+        latent_dim=2,
+        filters=(32, 64),
+        activation="relu",
+        distribution="gaussian",
+        downsample="stride",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         _check(
@@ -154,7 +161,8 @@ class ConvEncoder(Encoder):
         self.filters = tuple(int(f) for f in filters)
         self.activation = activation
         self.distribution = distribution
-        self.body = conv_down(self.filters, activation, name="down")
+        self.downsample = downsample
+        self.body = conv_down(self.filters, activation, name="down", downsample=downsample)
         width = self.latent_dim * (2 if distribution == "gaussian" else 1)
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
 
@@ -174,6 +182,7 @@ class ConvEncoder(Encoder):
             "filters": self.filters,
             "activation": self.activation,
             "distribution": self.distribution,
+            "downsample": self.downsample,
         }
 
 
@@ -245,7 +254,8 @@ class MLPDecoder(_PixelDecoder):
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
 class ConvDecoder(_PixelDecoder):
-    """Dense to a small grid, stride-2 transposed convolutions up, a 3x3 conv to the channels,
+    """Dense to a small grid, stages that double the size (stride-2 transposed convolutions, or
+    average unpooling and a conv), a 3x3 conv to the channels,
     cropped to the image size when it is not a multiple of 2**stages."""
 
     def __init__(
@@ -255,6 +265,7 @@ class ConvDecoder(_PixelDecoder):
         activation="relu",
         likelihood="bernoulli",
         sigma=1.0,
+        upsample="transpose",
         **kwargs,
     ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
@@ -268,7 +279,8 @@ class ConvDecoder(_PixelDecoder):
         h, w, c = self.event_shape
         self.grid = (math.ceil(h / scale), math.ceil(w / scale), self.filters[0])
         self.stem = keras.layers.Dense(int(np.prod(self.grid)), activation=activation, name="stem")
-        self.body = conv_up(self.filters, activation, name="up")
+        self.upsample = upsample
+        self.body = conv_up(self.filters, activation, name="up", upsample=upsample)
         self.head = keras.layers.Conv2D(c, 3, padding="same", dtype="float32", name="head")
 
     def build(self, z_shape, condition_shape=None):
@@ -283,7 +295,12 @@ class ConvDecoder(_PixelDecoder):
         return self._distribution(params)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "activation": self.activation,
+            "upsample": self.upsample,
+        }
 
 
 def _options(name: str, **spec) -> type:
@@ -317,6 +334,7 @@ ConvEncoderOptions = _options(
     filters=(_INTS, (32, 64), "filters per stride-2 stage"),
     activation=_ACTIVATION,
     distribution=_DISTRIBUTION,
+    downsample=(str, "stride", "stride, max-pool or avg-pool"),
 )
 DecoderOptions = _options(
     "DecoderOptions",
@@ -333,4 +351,5 @@ ConvDecoderOptions = _options(
     activation=_ACTIVATION,
     likelihood=_LIKELIHOOD,
     sigma=_SIGMA,
+    upsample=(str, "transpose", "transpose or avg-unpool"),
 )

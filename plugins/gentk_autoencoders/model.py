@@ -1,23 +1,60 @@
-"""The deterministic autoencoder: ``Autoencoder`` (a ``keras.Model``) and its ``gentk run`` recipe.
+"""Deterministic autoencoders: ``Autoencoder`` (plain, denoising, contractive, sparse; a
+``keras.Model``), greedy layer-wise pretraining, and their ``gentk run`` recipes.
 
 #### Mathematical details
 
-    z = f(x),  loss = -log p(x | g(z))
+    h = f(x~),  loss = -log p(x | g(h)) + R(h)
 
-With the fixed-sigma Gaussian likelihood the loss is ||x - g(z)||^2 / (2 sigma^2) + const;
-with Bernoulli it is the binary cross-entropy. A linear encoder and decoder trained with squared
-error span the principal subspace of the data (Baldi and Hornik, 1989).
+where x~ is x itself, or a corrupted copy for the denoising AE (Vincent et al., 2008):
+Gaussian noise x + sigma * eps, or masking noise that zeroes each input with probability nu;
+the loss is always against the clean x. With the fixed-sigma Gaussian likelihood the
+reconstruction term is ||x - g(h)||^2 / (2 sigma^2) + const; with Bernoulli it is the binary
+cross-entropy. The regulariser R is
+
+- contractive (Rifai et al., 2011): lambda ||dh/dx||_F^2, the exact squared Frobenius norm of
+  the encoder's Jacobian at x, computed by automatic differentiation;
+- sparse: lambda_1 sum_j |h_j| (L1 on the code) and/or
+  lambda_KL sum_j KL(rho || rho_hat_j), rho_hat_j = mean over the batch of sigmoid(h_j), the
+  target activation rho (Ng, "Sparse autoencoder" notes).
+
+A linear encoder and decoder trained with squared error span the principal subspace of the data
+(Baldi and Hornik, 1989).
+
+Stacked training (Bengio et al., 2007): each encoder layer is first trained with its mirror
+decoder layer to reconstruct that layer's input (squared error), from the data upwards; the whole
+network is then fine-tuned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
+import numpy as np
 import tensorflow as tf
 
-from gentk.image_recipe import ImageRecipe
+from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.models import GenerativeModel, unpack_x
 
-__all__ = ["Autoencoder", "AutoencoderRecipe"]
+__all__ = [
+    "Autoencoder",
+    "AutoencoderConfig",
+    "AutoencoderRecipe",
+    "LayerwisePretraining",
+    "pretrain_layerwise",
+    "sparsity_kl",
+]
+
+NOISES = ("none", "gaussian", "masking")
+
+
+def sparsity_kl(h, target: float):
+    """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j = mean_b sigmoid(h_bj)."""
+    rho_hat = tf.clip_by_value(tf.reduce_mean(tf.sigmoid(h), axis=0), 1e-6, 1 - 1e-6)
+    rho = tf.cast(target, h.dtype)
+    return tf.reduce_sum(
+        rho * tf.math.log(rho / rho_hat) + (1 - rho) * tf.math.log((1 - rho) / (1 - rho_hat))
+    )
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
@@ -27,18 +64,81 @@ class Autoencoder(GenerativeModel):
     Args:
         encoder: an ``Encoder`` layer (or its serialized config).
         decoder: a ``Decoder`` layer (or its serialized config).
+        noise: ``none``, ``gaussian`` (x + noise_level * eps) or ``masking`` (each input
+            zeroed with probability ``noise_level``), applied in training only.
+        noise_level: sigma of the Gaussian noise or the masking probability.
+        contractive_weight: lambda of the contractive penalty lambda ||dh/dx||_F^2.
+        l1_weight: weight of the L1 penalty on the code.
+        sparsity_weight: weight of the KL sparsity penalty; ``sparsity_target`` is rho.
+        seed: seed of the corruption noise.
     """
 
-    loss_names = ("loss", "mse")
+    loss_names = ("loss", "mse", "regularizer")
 
-    def __init__(self, encoder, decoder, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        noise="none",
+        noise_level=0.0,
+        contractive_weight=0.0,
+        l1_weight=0.0,
+        sparsity_weight=0.0,
+        sparsity_target=0.05,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(encoder, dict):
             encoder = keras.saving.deserialize_keras_object(encoder)
         if isinstance(decoder, dict):
             decoder = keras.saving.deserialize_keras_object(decoder)
+        if noise not in NOISES:
+            raise ValueError(f"`noise` must be one of {NOISES}. Received: noise={noise!r}")
+        if noise == "masking" and not 0 <= noise_level < 1:
+            raise ValueError(f"masking `noise_level` must lie in [0, 1). Received: {noise_level}")
+        if min(noise_level, contractive_weight, l1_weight, sparsity_weight) < 0:
+            raise ValueError("noise level and penalty weights must be non-negative")
+        if not 0 < sparsity_target < 1:
+            raise ValueError(f"`sparsity_target` must lie in (0, 1). Received: {sparsity_target}")
         self.encoder = encoder
         self.decoder = decoder
+        self.noise = noise
+        self.noise_level = float(noise_level)
+        self.contractive_weight = float(contractive_weight)
+        self.l1_weight = float(l1_weight)
+        self.sparsity_weight = float(sparsity_weight)
+        self.sparsity_target = float(sparsity_target)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def corrupt(self, x):
+        """The noisy input the denoising AE encodes."""
+        if self.noise == "gaussian":
+            return x + self.noise_level * keras.random.normal(tf.shape(x), seed=self.seed_generator)
+        if self.noise == "masking":
+            keep = keras.random.uniform(tf.shape(x), seed=self.seed_generator) >= self.noise_level
+            return x * tf.cast(keep, x.dtype)
+        return x
+
+    def contractive_penalty(self, x, training=False):
+        """||dh/dx||_F^2 per example, the encoder's Jacobian by automatic differentiation."""
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            h = self.encoder(x, training=training).mean()
+        jacobian = tape.batch_jacobian(h, x)
+        return tf.reduce_sum(tf.reshape(tf.square(jacobian), (tf.shape(x)[0], -1)), axis=-1)
+
+    def regularizer(self, x_in, h, training=False):
+        total = tf.constant(0.0)
+        if self.contractive_weight > 0:
+            penalty = self.contractive_penalty(x_in, training)
+            total += self.contractive_weight * tf.reduce_mean(penalty)
+        if self.l1_weight > 0:
+            total += self.l1_weight * tf.reduce_mean(tf.reduce_sum(tf.abs(h), axis=-1))
+        if self.sparsity_weight > 0:
+            total += self.sparsity_weight * sparsity_kl(h, self.sparsity_target)
+        return total
 
     def encode(self, x):
         return self.encoder(x).mean()
@@ -51,22 +151,121 @@ class Autoencoder(GenerativeModel):
 
     def compute_losses(self, data, training=False):
         x = tf.cast(unpack_x(data), tf.float32)
-        px = self.decoder(self.encoder(x, training=training).mean(), training=training)
+        x_in = self.corrupt(x) if training else x
+        h = self.encoder(x_in, training=training).mean()
+        px = self.decoder(h, training=training)
         nll = -tf.reduce_mean(px.log_prob(x))
+        reg = self.regularizer(x_in, h, training)
         mse = tf.reduce_mean(tf.square(x - px.mean()))
-        return {"loss": nll, "mse": mse}
+        return {"loss": nll + reg, "mse": mse, "regularizer": reg}
 
     def get_config(self):
         return {
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "noise": self.noise,
+            "noise_level": self.noise_level,
+            "contractive_weight": self.contractive_weight,
+            "l1_weight": self.l1_weight,
+            "sparsity_weight": self.sparsity_weight,
+            "sparsity_target": self.sparsity_target,
+            "seed": self.seed,
         }
+
+
+def _layer_pairs(model):
+    """(encoder layer, mirror decoder layer) pairs, from the data upwards, of an MLP AE."""
+    enc, dec = model.encoder, model.decoder
+    if not (hasattr(enc, "hidden") and hasattr(dec, "hidden") and hasattr(dec, "body")):
+        raise ValueError("stacked training needs the mlp encoder and decoder")
+    enc_layers = ([] if enc.body is None else list(enc.body.layers)) + [enc.head]
+    dec_layers = ([] if dec.body is None else list(dec.body.layers)) + [dec.head]
+    if len(enc_layers) != len(dec_layers):
+        raise ValueError(
+            "stacked training needs mirrored widths: encoder hidden "
+            f"{enc.hidden} and decoder hidden {dec.hidden}"
+        )
+    return list(zip(enc_layers, reversed(dec_layers)))
+
+
+def _stage_step(down, up, weights, optimizer):
+    @tf.function
+    def step(batch):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(up(down(batch)) - batch))
+        optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return loss
+
+    return step
+
+
+def pretrain_layerwise(model, x, epochs: int, batch_size: int = 128, lr: float = 1e-3, seed=0):
+    """Greedy layer-wise pretraining of an MLP autoencoder; returns each stage's
+    (first-epoch, last-epoch) mean squared reconstruction error of its own input."""
+    pairs = _layer_pairs(model)
+    h = tf.reshape(tf.cast(x, tf.float32), (len(x), -1)).numpy()
+    report = []
+    for stage, (down, up) in enumerate(pairs):
+        weights = down.trainable_weights + up.trainable_weights
+        optimizer = keras.optimizers.Adam(lr)
+        optimizer.build(weights)  # its slots are created here, not inside the tf.function
+
+        step = _stage_step(down, up, weights, optimizer)
+        data = tf.data.Dataset.from_tensor_slices(h).shuffle(len(h), seed=seed + stage)
+        losses = []
+        for _ in range(epochs):
+            losses.append(float(np.mean([step(b).numpy() for b in data.batch(batch_size)])))
+        report.append((losses[0], losses[-1]))
+        h = np.concatenate([down(b).numpy() for b in np.array_split(h, max(1, len(h) // 1024))])
+    return report
+
+
+class LayerwisePretraining(keras.callbacks.Callback):
+    """Runs ``pretrain_layerwise`` when a fresh training starts (not on resume)."""
+
+    def __init__(self, x, epochs, batch_size, lr, seed):
+        super().__init__()
+        self.x, self.epochs, self.batch_size, self.lr, self.seed = x, epochs, batch_size, lr, seed
+        self.report = None
+
+    def on_train_begin(self, logs=None):
+        if int(self.model.optimizer.iterations) > 0:  # resumed: the weights are trained already
+            return
+        self.report = pretrain_layerwise(
+            self.model, self.x, self.epochs, self.batch_size, self.lr, self.seed
+        )
+
+
+def _opt(default, text):
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
+@dataclasses.dataclass
+class AutoencoderConfig(ImageConfig):
+    noise: str = _opt("none", "denoising: none, gaussian or masking")
+    noise_level: float = _opt(0.0, "Gaussian noise sigma, or masking probability")
+    contractive_weight: float = _opt(0.0, "lambda of the contractive penalty ||dh/dx||_F^2")
+    l1_weight: float = _opt(0.0, "L1 penalty on the code")
+    sparsity_weight: float = _opt(0.0, "KL sparsity penalty weight")
+    sparsity_target: float = _opt(0.05, "target mean activation rho of the KL penalty")
+    pretrain_epochs: int = _opt(0, "stacked training: epochs per layer before fine-tuning (mlp)")
+
+    def validate(self):
+        super().validate()
+        if self.noise not in NOISES:
+            raise ValueError(
+                f"`noise` must be one of {', '.join(NOISES)}. Received: noise={self.noise!r}"
+            )
+        if self.pretrain_epochs > 0 and (self.encoder, self.decoder) != ("mlp", "mlp"):
+            raise ValueError("`pretrain_epochs` (stacked training) needs encoder=decoder=mlp")
 
 
 class AutoencoderRecipe(ImageRecipe):
     name = "autoencoder"
-    help = "Deterministic autoencoder (MLP or strided-conv), squared-error or Bernoulli loss"
+    help = "Deterministic autoencoder (MLP or conv), squared-error or Bernoulli loss"
+    config = AutoencoderConfig
+    defaults: dict = {}
 
     def build(self, config, data):
         encoder = self.component(
@@ -75,4 +274,62 @@ class AutoencoderRecipe(ImageRecipe):
         decoder = self.component(
             "decoder", config.decoder, **self.decoder_options(config, data.shape)
         )
-        return Autoencoder(encoder, decoder, name="autoencoder")
+        return Autoencoder(
+            encoder,
+            decoder,
+            noise=config.noise,
+            noise_level=config.noise_level,
+            contractive_weight=config.contractive_weight,
+            l1_weight=config.l1_weight,
+            sparsity_weight=config.sparsity_weight,
+            sparsity_target=config.sparsity_target,
+            seed=config.seed,
+            name=self.name.replace("-", "_"),
+        )
+
+    def callbacks(self, model, config, data, run_dir):
+        if config.pretrain_epochs <= 0:
+            return []
+        pretrain = LayerwisePretraining(
+            data.train,
+            config.pretrain_epochs,
+            config.batch_size,
+            config.learning_rate,
+            config.seed,
+        )
+        return [pretrain]
+
+
+def _variant(name, help_text, **defaults):
+    """A recipe (and config) that is the autoencoder with other defaults."""
+    base_help = {f.name: f.metadata["help"] for f in dataclasses.fields(AutoencoderConfig)}
+    fields = [(key, type(value), _opt(value, base_help[key])) for key, value in defaults.items()]
+    config = dataclasses.make_dataclass(
+        name.title().replace("-", "") + "Config", fields, bases=(AutoencoderConfig,)
+    )
+    return type(
+        name.title().replace("-", "") + "Recipe",
+        (AutoencoderRecipe,),
+        {"name": name, "help": help_text, "config": config},
+    )
+
+
+DenoisingRecipe = _variant(
+    "denoising-autoencoder",
+    "Denoising AE: encodes a corrupted x (Gaussian or masking noise), reconstructs the clean x",
+    noise="masking",
+    noise_level=0.3,
+)
+ContractiveRecipe = _variant(
+    "contractive-autoencoder",
+    "Contractive AE: reconstruction + lambda ||dh/dx||_F^2 (exact encoder Jacobian)",
+    contractive_weight=0.1,
+    jit_compile=False,  # XLA took 50 s to compile the double backward of the Jacobian
+)
+SparseRecipe = _variant(
+    "sparse-autoencoder",
+    "Sparse AE: wide code with L1 and KL(rho || mean activation) penalties",
+    latent_dim=32,
+    l1_weight=1e-3,
+    sparsity_weight=0.1,
+)
