@@ -102,6 +102,23 @@ def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
     return _save(fig, path)
 
 
+def codebook_usage(counts, path, title: str = "codebook usage") -> Path:
+    """Bars of how often each code is used, most used first, with the perplexity."""
+    plt = _pyplot()
+    counts = np.asarray(counts, dtype=np.float64)
+    p = counts / max(counts.sum(), 1.0)
+    nz = p[p > 0]
+    perplexity = float(np.exp(-(nz * np.log(nz)).sum())) if len(nz) else 0.0
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(np.arange(len(counts)), np.sort(counts)[::-1], width=1.0)
+    ax.set_xlabel("code (sorted by use)")
+    ax.set_ylabel("uses")
+    ax.set_title(
+        f"{title}: {int((counts > 0).sum())}/{len(counts)} codes used, perplexity {perplexity:.1f}"
+    )
+    return _save(fig, path)
+
+
 def training_curves(history: list[dict], path) -> Path:
     """One panel per logged quantity (train and ``val_`` together) against the epoch."""
     plt = _pyplot()

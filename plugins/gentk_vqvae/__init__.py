@@ -1,0 +1,15 @@
+"""Built-in plugin: VQ-VAE (straight-through or EMA codebook, dead-code restarts) with a
+PixelCNN prior over its codes. Registered through the ``gentk.plugins`` entry point."""
+
+from __future__ import annotations
+
+from gentk import hookimpl
+
+__all__ = ["register_models"]
+
+
+@hookimpl
+def register_models(register):
+    from gentk_vqvae.model import VQVAERecipe
+
+    register(VQVAERecipe())
