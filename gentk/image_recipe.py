@@ -85,17 +85,23 @@ class ImageRecipe(Recipe):
     config = ImageConfig
     smoke = {"epochs": 1, "hidden": (16,), "filters": (4,), "batch_size": 64}
 
-    def load_data(self, config, path):
-        from gentk.data import digits, load_images, read_tabular, split_indices
+    def read_rows(self, config, path):
+        """All rows of ``path`` (or the default digits, or a dataset object), unsplit: an
+        object with ``x``, ``labels`` (or None) and ``source``."""
+        from gentk.data import digits, load_images, read_tabular
 
         if path is None:
-            data = digits()
-        elif hasattr(path, "x"):  # what a registered dataset's loader returned
-            data = path
-        elif str(path).lower().endswith((".csv", ".tsv", ".txt")):
-            data = read_tabular(path, label_column=config.label_column)
-        else:
-            data = load_images(path)
+            return digits()
+        if hasattr(path, "x"):  # what a registered dataset's loader returned
+            return path
+        if str(path).lower().endswith((".csv", ".tsv", ".txt")):
+            return read_tabular(path, label_column=config.label_column)
+        return load_images(path)
+
+    def load_data(self, config, path):
+        from gentk.data import split_indices
+
+        data = self.read_rows(config, path)
         tr, va, te = split_indices(
             len(data.x), config.validation_fraction, config.test_fraction, config.seed
         )
@@ -163,8 +169,55 @@ class ImageRecipe(Recipe):
         out = {f"test_{k}": float(v) for k, v in results.items()}
         recon = np.asarray(model.predict(data.test, verbose=0))
         out["test_reconstruction_mse"] = float(np.mean((recon - data.test) ** 2))
+        out.update(self.cluster_metrics(model, data))
         out["n_train"], out["n_test"] = len(data.train), len(data.test)
         return out
+
+    # -- what users do with a trained model (gentk encode / decode / score) ----------------
+    def latents(self, model, x, labels=None) -> np.ndarray:
+        """Float features of each row (the code, flattened), in batches."""
+        parts = [np.asarray(model.encode(x[i : i + 512])) for i in range(0, len(x), 512)]
+        out = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        return out.reshape(len(x), -1)
+
+    def codes(self, model, x, labels=None) -> np.ndarray:
+        """What ``gentk encode`` writes: by default the latent means."""
+        return self.latents(model, x, labels)
+
+    def decode_codes(self, model, codes, labels=None) -> np.ndarray:
+        """Images (decoder means) for what ``codes`` returned."""
+        return np.concatenate(
+            [np.asarray(model.decode(codes[i : i + 512])) for i in range(0, len(codes), 512)]
+        )
+
+    def scores(self, model, config, x, labels=None) -> tuple[str, np.ndarray]:
+        """Per-row anomaly scores (higher is more anomalous) and their name: the negative
+        ELBO for likelihood models (averaged over 10 draws of z), else the mean squared
+        reconstruction error."""
+        parts = []
+        for i in range(0, len(x), 512):
+            batch = x[i : i + 512]
+            if hasattr(model, "elbo"):
+                parts.append(-np.asarray(model.elbo(batch, n_samples=10)))
+            else:
+                recon = np.asarray(model(batch))
+                parts.append(np.mean((recon - batch) ** 2, axis=tuple(range(1, batch.ndim))))
+        name = "negative_elbo" if hasattr(model, "elbo") else "reconstruction_mse"
+        return name, np.concatenate(parts)
+
+    def cluster_metrics(self, model, data) -> dict:
+        """k-means (k = number of classes) on the test latents, scored by the adjusted Rand
+        index against the labels; empty without labels."""
+        labels = data.test_labels
+        if labels is None or len(np.unique(labels)) < 2 or not hasattr(model, "encode"):
+            return {}
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import adjusted_rand_score
+
+        z = self.latents(model, data.test, labels)
+        k = len(np.unique(labels))
+        clusters = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(z)
+        return {"test_latent_kmeans_ari": float(adjusted_rand_score(labels, clusters))}
 
     def write_artifacts(self, model, config, data, run_dir: Path):
         from gentk import plots

@@ -88,6 +88,22 @@ class Recipe:
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez_compressed(tmp, samples=samples)
 
+    def read_rows(self, config, path):
+        """All rows of ``path``, unsplit, for ``gentk encode`` and ``gentk score``."""
+        raise NotImplementedError(f"model {self.name!r} does not encode or score rows")
+
+    def codes(self, model, x, labels=None):
+        """The compressed representation ``gentk encode`` writes."""
+        raise NotImplementedError(f"model {self.name!r} does not encode")
+
+    def decode_codes(self, model, codes, labels=None):
+        """Data for codes from ``codes`` (``gentk decode``)."""
+        raise NotImplementedError(f"model {self.name!r} does not decode")
+
+    def scores(self, model, config, x, labels=None):
+        """``(name, per-row anomaly scores)`` for ``gentk score``."""
+        raise NotImplementedError(f"model {self.name!r} does not score rows")
+
     def load_eval_data(self, config, path: str | None, run_dir: Path):
         """The data ``gentk evaluate RUN --data`` scores; defaults to ``load_data``."""
         return self.load_data(config, path)

@@ -54,9 +54,9 @@ def cli(debug):
 
 
 def _add_commands():
-    from gentk.cli import evaluate, info, plugins_cmd, run, sample
+    from gentk.cli import decode, encode, evaluate, info, plugins_cmd, run, sample, score
 
-    for module in (run, plugins_cmd, info, sample, evaluate):
+    for module in (run, plugins_cmd, info, sample, evaluate, encode, decode, score):
         cli.add_command(module.command)
 
 

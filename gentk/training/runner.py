@@ -9,6 +9,7 @@ renamed, so a killed run never leaves a truncated output.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -155,6 +156,10 @@ def run(
             )
         seed_everything(config.seed)
         data_obj = recipe.load_data(config, data)
+        shape = getattr(data_obj, "shape", None)
+        if state is None and isinstance(shape, tuple):
+            meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+            atomic_write_json(run_dir / "run.json", {**meta, "data_shape": list(shape)})
         strategy = select_strategy(getattr(config, "distribute", "auto"))
         model = build_compiled_model(recipe, config, data_obj, strategy)
         log.info(

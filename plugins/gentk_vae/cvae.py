@@ -276,6 +276,7 @@ class CVAERecipe(VAERecipe):
             )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples
+        out.update(self.cluster_metrics(model, data))
         out["n_train"], out["n_test"] = len(data.train), len(data.test)
         return out
 
@@ -306,6 +307,41 @@ class CVAERecipe(VAERecipe):
             z, run_dir / "latent.png", labels=data.test_labels, title=f"{self.name}: q(z|x, c)"
         )
         return written + ["latent.png"]
+
+    def _labels(self, model, labels, what):
+        if labels is None and model.classifier is None:
+            raise UserError(
+                f"{self.name} {what} with labels: the data need labels "
+                "(or train cvae-classifier, which infers them)"
+            )
+        return labels
+
+    def latents(self, model, x, labels=None):
+        labels = self._labels(model, labels, "encodes")
+        parts = [
+            np.asarray(
+                model.encode(x[i : i + 512], None if labels is None else labels[i : i + 512])
+            )
+            for i in range(0, len(x), 512)
+        ]
+        return np.concatenate(parts)
+
+    def decode_codes(self, model, codes, labels=None):
+        if labels is None:
+            raise UserError(f"{self.name} decodes with labels: give codes written with labels")
+        return np.asarray(model.decode(codes, labels))
+
+    def scores(self, model, config, x, labels=None):
+        labels = self._labels(model, labels, "scores")
+        parts = [
+            -np.asarray(
+                model.elbo(
+                    x[i : i + 512], None if labels is None else labels[i : i + 512], n_samples=10
+                )
+            )
+            for i in range(0, len(x), 512)
+        ]
+        return "negative_elbo", np.concatenate(parts)
 
     def sample(self, model, n, config, *, seed=0, label=None, **options):
         if label is not None and not 0 <= label < model.n_classes:

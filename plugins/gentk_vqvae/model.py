@@ -261,10 +261,24 @@ class VQVAERecipe(ImageRecipe):
             name="vq_vae",
         )
 
-    def codes(self, model, x):
+    def codes(self, model, x, labels=None):
+        """Integer code grids [N, h, w]: the compressed images."""
         return np.concatenate(
             [np.asarray(model.encode(x[i : i + 512])) for i in range(0, len(x), 512)]
         )
+
+    def latents(self, model, x, labels=None):
+        """The quantised vectors of each image, flattened."""
+        codes = self.codes(model, x)
+        return np.asarray(model.quantizer.lookup(codes)).reshape(len(codes), -1)
+
+    def decode_codes(self, model, codes, labels=None):
+        codes = np.asarray(codes)
+        if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
+            raise ValueError(f"VQ-VAE codes are integer grids [N, h, w]; got {codes.shape}")
+        if codes.min() < 0 or codes.max() >= model.num_codes:
+            raise ValueError(f"codes must lie in 0..{model.num_codes - 1}")
+        return super().decode_codes(model, codes)
 
     def evaluate(self, model, config, data):
         out = super().evaluate(model, config, data)
@@ -286,7 +300,7 @@ class VQVAERecipe(ImageRecipe):
         codes = self.codes(model, data.test)
         counts = np.bincount(codes.ravel(), minlength=model.num_codes)
         plots.codebook_usage(counts, run_dir / "codebook_usage.png")
-        z = np.asarray(model.quantizer.lookup(codes)).reshape(len(codes), -1)
+        z = self.latents(model, data.test)
         plots.latent_scatter(
             z, run_dir / "latent.png", labels=data.test_labels, title="VQ-VAE: quantised codes"
         )
