@@ -32,6 +32,27 @@ def movielens_file(name: str) -> Path:
     raise SystemExit(f"unknown dataset {name!r}")
 
 
+def mnist_files() -> tuple[Path, Path]:
+    """(train images, test images) IDX paths of MNIST from ../shared/data, labels beside them.
+
+    The training images are stored in parts (no file over 4 MiB); they are joined into a
+    temporary folder with the labels, never into the repository.
+    """
+    folder = SHARED / "mnist"
+    parts = sorted(folder.glob("train-images-idx3-ubyte.gz.part-*"))
+    if not parts or not (folder / "t10k-images-idx3-ubyte.gz").exists():
+        raise SystemExit(f"MNIST not found under {folder}")
+    out = Path(tempfile.gettempdir()) / "gentk-mnist"
+    out.mkdir(exist_ok=True)
+    train = out / "train-images-idx3-ubyte.gz"
+    if not train.exists():
+        train.write_bytes(b"".join(p.read_bytes() for p in parts))
+    for name in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        if not (out / name).exists():
+            (out / name).write_bytes((folder / name).read_bytes())
+    return train, folder / "t10k-images-idx3-ubyte.gz"
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     widths = {c: max(len(c), *(len(f"{r.get(c, '')}") for r in rows)) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns)]

@@ -176,11 +176,9 @@ class RecommenderRecipe(Recipe):
         )
 
     def compile(self, model, config, *, jit_compile):
-        import keras
-
         n_items = model.n_items
         jit = jit_compile and use_dense(config, n_items)  # XLA cannot compile sparse ops
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile=jit)
+        super().compile(model, config, jit_compile=jit)
 
     def callbacks(self, model, config, data, run_dir):
         from gentk_recommender.data import split_csv

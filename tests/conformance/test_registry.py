@@ -108,3 +108,16 @@ def test_model_conformance(entry, tmp_path):
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 3
     for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("entry", MODELS, ids=lambda e: e.name)
+def test_shared_optimizer_options_reach_the_optimizer(entry):
+    recipe = entry.factory
+    config = resolve_config(
+        recipe.config, None, ["weight_decay=0.25", "learning_rate=0.002"], **recipe.smoke
+    )
+    data = recipe.load_data(config, None)
+    model = recipe.build(config, data)
+    recipe.compile(model, config, jit_compile=False)
+    assert model.optimizer.weight_decay == pytest.approx(0.25)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)
