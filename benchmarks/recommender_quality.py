@@ -114,7 +114,14 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
         per_user[label] = ranking_metrics(
             model_scorer(model), data.test_fold_in, data.test_targets, per_user=True
         )
-        rows.append({"model": label, "best_epoch": callbacks[0].best_epoch, "train_s": seconds})
+        rows.append(
+            {
+                "model": label,
+                "val ndcg": f"{callbacks[0].best:.4f}",
+                "best_epoch": callbacks[0].best_epoch,
+                "train_s": seconds,
+            }
+        )
     per_user["popularity"] = ranking_metrics(
         popularity_scorer(data.train), data.test_fold_in, data.test_targets, per_user=True
     )
@@ -161,6 +168,7 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
                 "ndcg/EASE",
                 "+-se",
                 "ndcg/pop",
+                "val ndcg",
                 "best_epoch",
                 "train_s",
             ],

@@ -21,6 +21,7 @@ def _rows(path):
     "name, extra, files",
     [
         ("denoising-autoencoder", [], ["reconstructions.png", "latent.png"]),
+        ("autoencoder", ["--set", "pretrain_epochs=2"], ["reconstructions.png"]),
         ("contractive-autoencoder", [], ["reconstructions.png"]),
         ("sparse-autoencoder", [], ["reconstructions.png"]),
         ("unpooling-autoencoder", [], ["reconstructions.png"]),
