@@ -93,10 +93,14 @@ class DiscretizedLogistic(tfd.Distribution):
         half = 0.5 / (self._levels - 1)
         upper = (x + half - self._loc) / self._scale
         lower = (x - half - self._loc) / self._scale
-        # log(sigma(u) - sigma(l)), computed on whichever side of loc avoids cancellation
-        left = tfp.math.log_sub_exp(tf.math.log_sigmoid(upper), tf.math.log_sigmoid(lower))
-        right = tfp.math.log_sub_exp(tf.math.log_sigmoid(-lower), tf.math.log_sigmoid(-upper))
-        interior = tf.where(upper + lower > 0, right, left)
+        # log(sigma(u) - sigma(l)) = log(sigma(-l) - sigma(-u)), on whichever side of loc the
+        # sigmoids are not saturated at 1. Mirroring the inputs (not selecting between two
+        # results) keeps the gradient finite: a discarded branch's inf would still give NaN.
+        flip = upper + lower > 0
+        a = tf.where(flip, -lower, upper)
+        b = tf.where(flip, -upper, lower)
+        log_a, log_b = tf.math.log_sigmoid(a), tf.math.log_sigmoid(b)
+        interior = log_a + tfp.math.log1mexp(tf.minimum(log_b - log_a, -1e-7))
         return tf.where(
             x <= 0.0,
             tf.math.log_sigmoid(upper),

@@ -45,13 +45,22 @@ def latent_distribution(params, kind: str):
     return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw) + 1e-5)
 
 
+MIN_LOG_SCALE = -7.0
+
+
+def _learned_scale(log_scale):
+    """exp(log_scale) floored at exp(-7) (as PixelCNN++): on pixels that never vary (digits'
+    blank borders) the likelihood would otherwise shrink the scale towards 0 until it overflows."""
+    return tf.exp(tf.maximum(tf.cast(log_scale, tf.float32), MIN_LOG_SCALE))
+
+
 def pixel_likelihood(params, kind: str, sigma: float = 1.0, log_scale=None):
     """p(x|z) with event shape ``params.shape[1:]``.
 
     ``bernoulli``: logits; ``gaussian``: mean with fixed ``sigma``, so -log p is
     ||x - mu||^2 / (2 sigma^2) + const; ``gaussian-learned``: mean with per-pixel learned
-    ``log_scale``; ``discretized-logistic``: 8-bit pixels (256 levels in [0, 1]) under a
-    logistic of learned per-pixel scale, so -log p is a code length in nats."""
+    ``log_scale`` (floored at -7); ``discretized-logistic``: 8-bit pixels (256 levels in
+    [0, 1]) under a logistic of learned per-pixel scale, so -log p is a code length in nats."""
     params = tf.cast(params, tf.float32)
     ndims = len(params.shape) - 1
     if kind == "bernoulli":
@@ -59,10 +68,11 @@ def pixel_likelihood(params, kind: str, sigma: float = 1.0, log_scale=None):
     elif kind == "gaussian":
         base = tfd.Normal(loc=params, scale=tf.cast(sigma, tf.float32))
     elif kind == "discretized-logistic":
-        scale = tf.exp(tf.cast(log_scale, tf.float32)) * tf.ones_like(params)
-        base = DiscretizedLogistic(loc=params, scale=scale)
+        base = DiscretizedLogistic(
+            loc=params, scale=_learned_scale(log_scale) * tf.ones_like(params)
+        )
     else:
-        base = tfd.Normal(loc=params, scale=tf.exp(tf.cast(log_scale, tf.float32)))
+        base = tfd.Normal(loc=params, scale=_learned_scale(log_scale))
     return tfd.Independent(base, reinterpreted_batch_ndims=ndims)
 
 

@@ -189,3 +189,17 @@ def test_cvae_samples_are_recognised_as_the_asked_class():
     assert accuracy > 0.7, f"class-conditional samples recognised at {accuracy:.2f} (chance 0.1)"
     held_out_accuracy = np.mean(model.predict_label(x[judge]).numpy() == y[judge])
     assert held_out_accuracy > 0.85
+
+
+@pytest.mark.parametrize("likelihood", ["discretized-logistic", "gaussian-learned"])
+def test_learned_scale_likelihoods_train_without_nan_on_blank_borders(likelihood):
+    """Digits' borders are always 0: the scale must not collapse until the loss is NaN."""
+    x, _ = _digits()
+    keras.utils.set_random_seed(0)
+    vae = VAE(
+        MLPEncoder(2, hidden=(64,)), MLPDecoder((8, 8, 1), hidden=(64,), likelihood=likelihood)
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = vae.fit(x, batch_size=64, epochs=12, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < history[0]
+    assert np.all(np.isfinite(vae.log_prob(x[:50], n_samples=20).numpy()))
