@@ -7,6 +7,7 @@ ratios against EASE and popularity measured in the same run.
 
     python benchmarks/recommender_quality.py --dataset ml-1m --heldout 600 --epochs 100
     python benchmarks/recommender_quality.py --seed 1 2 3 --models recommender-vae
+    python benchmarks/recommender_quality.py --models recommender-vae --grid dropout=0.5,0.6
 """
 
 from __future__ import annotations
@@ -42,13 +43,25 @@ def main():
         metavar="KEY=VALUE",
         help="option override for the models",
     )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="try each value (all combinations of several --grid) and keep the model with the "
+        "best validation NDCG@100, as EASE's lambda is picked",
+    )
     args = parser.parse_args()
     path = movielens_file(args.dataset)
     ratios: dict[str, list[float]] = {}
     for seed in args.seed:
         rows = evaluate_split(args, path, seed)
         for r in rows:
-            key = "EASE (lambda tuned per seed)" if r["model"].startswith("EASE") else r["model"]
+            key = r["model"]
+            if key.startswith("EASE"):
+                key = "EASE (lambda tuned per seed)"
+            elif "[picked on validation]" in key:  # the picked options differ per seed
+                key = key.split(" (")[0] + " (options picked on validation per seed)"
             ratios.setdefault(key, []).append(float(r["ndcg/EASE"]))
     if len(args.seed) > 1:
         summary = []
@@ -82,43 +95,58 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
     registry = gentk.get_registry()
     rows, per_user = [], {}
     data = None
+    grid = [[]]
+    for spec in args.grid:  # every combination of the --grid values
+        key, _, values = spec.partition("=")
+        grid = [g + [f"{key}={v}"] for g in grid for v in values.split(",")]
     for name in args.models:
         recipe = registry.get("model", name).factory
-        config = gentk.resolve_config(
-            recipe.config,
-            None,
-            args.overrides,
-            validation_users=args.heldout,
-            test_users=args.heldout,
-            epochs=args.epochs,
-            seed=seed,
-        )
-        seed_everything(config.seed)
-        data = recipe.load_data(config, str(path))
-        model = build_compiled_model(recipe, config, data)
-        with tempfile.TemporaryDirectory() as tmp:
-            callbacks = recipe.callbacks(model, config, data, tmp)
-            start = time.perf_counter()
-            model.fit(
-                recipe.train_dataset(config, data),
-                epochs=config.epochs,
-                verbose=0,
-                callbacks=callbacks,
-                shuffle=False,
+        best = None
+        for combo in grid:
+            overrides = [*args.overrides, *combo]
+            config = gentk.resolve_config(
+                recipe.config,
+                None,
+                overrides,
+                validation_users=args.heldout,
+                test_users=args.heldout,
+                epochs=args.epochs,
+                seed=seed,
             )
-            seconds = time.perf_counter() - start
-            recipe.finish_training(model, config, data, tmp)
-        label = name + (f" ({', '.join(args.overrides)})" if args.overrides else "")
+            seed_everything(config.seed)
+            data = recipe.load_data(config, str(path))
+            model = build_compiled_model(recipe, config, data)
+            with tempfile.TemporaryDirectory() as tmp:
+                callbacks = recipe.callbacks(model, config, data, tmp)
+                start = time.perf_counter()
+                model.fit(
+                    recipe.train_dataset(config, data),
+                    epochs=config.epochs,
+                    verbose=0,
+                    callbacks=callbacks,
+                    shuffle=False,
+                )
+                seconds = time.perf_counter() - start
+                recipe.finish_training(model, config, data, tmp)
+            val = callbacks[0]
+            if len(grid) > 1:
+                print(f"  {name} {' '.join(combo)}: validation NDCG@100 {val.best:.4f}", flush=True)
+            if best is None or val.best > best[0]:
+                best = (val.best, overrides, model, val, seconds, config)
+        _, overrides, model, val, seconds, config = best
+        label = name + (f" ({', '.join(overrides)})" if overrides else "")
+        if len(grid) > 1:
+            label += " [picked on validation]"
         if config.select_beta:
-            label += f", best beta {callbacks[0].best_beta:.2f}"
+            label += f", best beta {val.best_beta:.2f}"
         per_user[label] = ranking_metrics(
             model_scorer(model), data.test_fold_in, data.test_targets, per_user=True
         )
         rows.append(
             {
                 "model": label,
-                "val ndcg": f"{callbacks[0].best:.4f}",
-                "best_epoch": callbacks[0].best_epoch,
+                "val ndcg": f"{val.best:.4f}",
+                "best_epoch": val.best_epoch,
                 "train_s": seconds,
             }
         )
