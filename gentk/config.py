@@ -20,6 +20,12 @@ def _help(text: str) -> dict:
     return {"help": text}
 
 
+def option(default, text: str):
+    """A config dataclass field with its ``--set`` help text (mutable defaults are fine for
+    the tuples configs use)."""
+    return dataclasses.field(default=default, metadata=_help(text))
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Options every recipe shares; a recipe's config inherits from this and adds its own."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.config import TrainConfig
+from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
 
 __all__ = ["ImageConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
@@ -23,26 +23,22 @@ DOWNSAMPLE = ("stride", "max-pool", "avg-pool")
 UPSAMPLE = ("transpose", "avg-unpool")
 
 
-def _opt(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
-
-
 @dataclasses.dataclass
 class ImageConfig(TrainConfig):
-    encoder: str = _opt("mlp", "registered encoder (mlp, conv, ...)")
-    decoder: str = _opt("mlp", "registered decoder (mlp, conv, ...)")
-    latent_dim: int = _opt(2, "size of the code z")
-    hidden: tuple[int, ...] = _opt((256, 128), "MLP widths, input side first")
-    filters: tuple[int, ...] = _opt((32, 64), "conv filters per stride-2 stage")
-    activation: str = _opt("relu", "hidden activation")
-    downsample: str = _opt("stride", "conv encoder: stride, max-pool or avg-pool")
-    upsample: str = _opt("transpose", "conv decoder: transpose or avg-unpool")
-    likelihood: str = _opt(
+    encoder: str = option("mlp", "registered encoder (mlp, conv, ...)")
+    decoder: str = option("mlp", "registered decoder (mlp, conv, ...)")
+    latent_dim: int = option(2, "size of the code z")
+    hidden: tuple[int, ...] = option((256, 128), "MLP widths, input side first")
+    filters: tuple[int, ...] = option((32, 64), "conv filters per stride-2 stage")
+    activation: str = option("relu", "hidden activation")
+    downsample: str = option("stride", "conv encoder: stride, max-pool or avg-pool")
+    upsample: str = option("transpose", "conv decoder: transpose or avg-unpool")
+    likelihood: str = option(
         "bernoulli",
         "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
     )
-    sigma: float = _opt(1.0, "observation noise of the fixed-sigma Gaussian likelihood")
-    label_column: str | None = _opt(None, "label column of a CSV input (coloured latent plot)")
+    sigma: float = option(1.0, "observation noise of the fixed-sigma Gaussian likelihood")
+    label_column: str | None = option(None, "label column of a CSV input (coloured latent plot)")
 
     def validate(self):
         if self.latent_dim < 1:
@@ -116,27 +112,30 @@ class ImageRecipe(Recipe):
             None if labels is None else labels[va],
         )
 
+    def slices(self, x, labels):
+        """The ``tf.data`` elements of one split: the rows alone (conditional recipes add the
+        labels)."""
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices(x)
+
     def train_dataset(self, config, data):
         import tensorflow as tf
 
         return (
-            tf.data.Dataset.from_tensor_slices(data.train)
+            self.slices(data.train, data.train_labels)
             .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
             .batch(config.batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
 
     def validation_dataset(self, config, data):
-        import tensorflow as tf
-
         if len(data.validation) == 0:
             return None
-        return tf.data.Dataset.from_tensor_slices(data.validation).batch(config.batch_size)
+        return self.slices(data.validation, data.validation_labels).batch(config.batch_size)
 
     def test_dataset(self, config, data):
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensor_slices(data.test).batch(config.batch_size)
+        return self.slices(data.test, data.test_labels).batch(config.batch_size)
 
     def component(self, kind, name, **options):
         from gentk.plugins import get_registry

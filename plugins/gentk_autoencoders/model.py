@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gentk.config import option
 from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.models import GenerativeModel, unpack_x
 
@@ -237,19 +238,15 @@ class LayerwisePretraining(keras.callbacks.Callback):
         )
 
 
-def _opt(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
-
-
 @dataclasses.dataclass
 class AutoencoderConfig(ImageConfig):
-    noise: str = _opt("none", "denoising: none, gaussian or masking")
-    noise_level: float = _opt(0.0, "Gaussian noise sigma, or masking probability")
-    contractive_weight: float = _opt(0.0, "lambda of the contractive penalty ||dh/dx||_F^2")
-    l1_weight: float = _opt(0.0, "L1 penalty on the code")
-    sparsity_weight: float = _opt(0.0, "KL sparsity penalty weight")
-    sparsity_target: float = _opt(0.05, "target mean activation rho of the KL penalty")
-    pretrain_epochs: int = _opt(0, "stacked training: epochs per layer before fine-tuning (mlp)")
+    noise: str = option("none", "denoising: none, gaussian or masking")
+    noise_level: float = option(0.0, "Gaussian noise sigma, or masking probability")
+    contractive_weight: float = option(0.0, "lambda of the contractive penalty ||dh/dx||_F^2")
+    l1_weight: float = option(0.0, "L1 penalty on the code")
+    sparsity_weight: float = option(0.0, "KL sparsity penalty weight")
+    sparsity_target: float = option(0.05, "target mean activation rho of the KL penalty")
+    pretrain_epochs: int = option(0, "stacked training: epochs per layer before fine-tuning (mlp)")
 
     def validate(self):
         super().validate()
@@ -303,7 +300,7 @@ class AutoencoderRecipe(ImageRecipe):
 def _variant(name, help_text, **defaults):
     """A recipe (and config) that is the autoencoder with other defaults."""
     base_help = {f.name: f.metadata["help"] for f in dataclasses.fields(AutoencoderConfig)}
-    fields = [(key, type(value), _opt(value, base_help[key])) for key, value in defaults.items()]
+    fields = [(key, type(value), option(value, base_help[key])) for key, value in defaults.items()]
     config = dataclasses.make_dataclass(
         name.title().replace("-", "") + "Config", fields, bases=(AutoencoderConfig,)
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gentk.config import TrainConfig
+from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
 from gentk.saving import atomic_path, atomic_write_text
 
@@ -24,37 +24,33 @@ __all__ = [
 ]
 
 
-def _opt(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
-
-
 @dataclasses.dataclass
 class RecommenderConfig(TrainConfig):
-    epochs: int = _opt(100, "passes over the training users")
-    batch_size: int = _opt(500, "users per update")
-    user_column: str = _opt("auto", "user column: header name, 0-based position or auto")
-    item_column: str = _opt("auto", "item column: header name, 0-based position or auto")
-    rating_column: str = _opt("auto", "rating column (name, position, auto, or none)")
-    timestamp_column: str = _opt("auto", "timestamp column (name, position, auto, or none)")
-    delimiter: str = _opt("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
-    header: str = _opt("auto", "auto, true or false")
-    min_rating: float = _opt(4.0, "ratings >= this are positives (files with ratings)")
-    min_user_interactions: int = _opt(5, "drop users with fewer positives")
-    validation_users: int = _opt(0, "held-out validation users (0: validation_fraction)")
-    test_users: int = _opt(0, "held-out test users (0: test_fraction)")
-    fold_in_fraction: float = _opt(0.8, "share of a held-out user's items given as input")
-    hidden: tuple[int, ...] = _opt((600,), "encoder widths (decoder mirrors them)")
-    latent_dim: int = _opt(200, "size of z")
-    dropout: float = _opt(0.5, "input dropout rate")
-    anneal_cap: float = _opt(0.2, "largest KL weight beta")
-    anneal_steps: int = _opt(0, "updates to reach the cap (0: 80% of the planned updates)")
-    select_beta: bool = _opt(False, "anneal to 1.0 and report the beta of the best epoch")
-    input_mode: str = _opt("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
-    dense_max_items: int = _opt(
+    epochs: int = option(100, "passes over the training users")
+    batch_size: int = option(500, "users per update")
+    user_column: str = option("auto", "user column: header name, 0-based position or auto")
+    item_column: str = option("auto", "item column: header name, 0-based position or auto")
+    rating_column: str = option("auto", "rating column (name, position, auto, or none)")
+    timestamp_column: str = option("auto", "timestamp column (name, position, auto, or none)")
+    delimiter: str = option("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
+    header: str = option("auto", "auto, true or false")
+    min_rating: float = option(4.0, "ratings >= this are positives (files with ratings)")
+    min_user_interactions: int = option(5, "drop users with fewer positives")
+    validation_users: int = option(0, "held-out validation users (0: validation_fraction)")
+    test_users: int = option(0, "held-out test users (0: test_fraction)")
+    fold_in_fraction: float = option(0.8, "share of a held-out user's items given as input")
+    hidden: tuple[int, ...] = option((600,), "encoder widths (decoder mirrors them)")
+    latent_dim: int = option(200, "size of z")
+    dropout: float = option(0.5, "input dropout rate")
+    anneal_cap: float = option(0.2, "largest KL weight beta")
+    anneal_steps: int = option(0, "updates to reach the cap (0: 80% of the planned updates)")
+    select_beta: bool = option(False, "anneal to 1.0 and report the beta of the best epoch")
+    input_mode: str = option("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
+    dense_max_items: int = option(
         8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)"
     )
-    top_n: int = _opt(100, "recommendations per user in recommendations.csv")
-    jit_compile: bool = _opt(
+    top_n: int = option(100, "recommendations per user in recommendations.csv")
+    jit_compile: bool = option(
         False,
         "XLA for dense batches; off by default: on CPU it measured 7x slower than oneDNN "
         "(benchmarks/recommender_speed.py)",

@@ -201,28 +201,10 @@ class CVAERecipe(VAERecipe):
             raise UserError(f"{self.name} needs integer class labels 0..C-1 in {data.source}")
         return data
 
-    def _dataset(self, x, labels):
+    def slices(self, x, labels):
         import tensorflow as tf
 
         return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})
-
-    def train_dataset(self, config, data):
-        import tensorflow as tf
-
-        return (
-            self._dataset(data.train, data.train_labels)
-            .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
-            .batch(config.batch_size)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-
-    def validation_dataset(self, config, data):
-        if len(data.validation) == 0:
-            return None
-        return self._dataset(data.validation, data.validation_labels).batch(config.batch_size)
-
-    def test_dataset(self, config, data):
-        return self._dataset(data.test, data.test_labels).batch(config.batch_size)
 
     # -- model --------------------------------------------------------------------------
     def build(self, config, data):

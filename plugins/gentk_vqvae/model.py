@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from gentk_autoencoders.components import pixel_likelihood
 
+from gentk.config import option
 from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.layers import conv_down, conv_up
 from gentk.models import GenerativeModel, unpack_x
@@ -202,22 +203,18 @@ class VQVAE(GenerativeModel):
         }
 
 
-def _opt(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
-
-
 @dataclasses.dataclass
 class VQVAEConfig(ImageConfig):
-    filters: tuple[int, ...] = _opt((32,), "filters per stride-2 encoder stage")
-    num_codes: int = _opt(64, "K: codebook size")
-    code_dim: int = _opt(16, "D: size of a code vector")
-    commitment: float = _opt(0.25, "beta: weight of the commitment loss")
-    ema: bool = _opt(False, "EMA codebook updates instead of the codebook loss")
-    ema_decay: float = _opt(0.99, "decay of the EMA codebook")
-    restart_after: int = _opt(100, "restart a code unused for this many updates (0: never)")
-    prior_filters: int = _opt(64, "width of the PixelCNN prior")
-    prior_layers: int = _opt(3, "masked type-B layers of the prior")
-    epochs: int = _opt(60, "passes over the data")
+    filters: tuple[int, ...] = option((32,), "filters per stride-2 encoder stage")
+    num_codes: int = option(64, "K: codebook size")
+    code_dim: int = option(16, "D: size of a code vector")
+    commitment: float = option(0.25, "beta: weight of the commitment loss")
+    ema: bool = option(False, "EMA codebook updates instead of the codebook loss")
+    ema_decay: float = option(0.99, "decay of the EMA codebook")
+    restart_after: int = option(100, "restart a code unused for this many updates (0: never)")
+    prior_filters: int = option(64, "width of the PixelCNN prior")
+    prior_layers: int = option(3, "masked type-B layers of the prior")
+    epochs: int = option(60, "passes over the data")
 
     def validate(self):
         super().validate()
