@@ -15,7 +15,7 @@ import numpy as np
 from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
 
-__all__ = ["ImageConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
+__all__ = ["ImageConfig", "ImageDataConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
 # as in gentk.layers.stacks, which imports Keras; this module stays light
@@ -24,15 +24,9 @@ UPSAMPLE = ("transpose", "avg-unpool")
 
 
 @dataclasses.dataclass
-class ImageConfig(TrainConfig):
-    encoder: str = option("mlp", "registered encoder (mlp, conv, ...)")
-    decoder: str = option("mlp", "registered decoder (mlp, conv, ...)")
-    latent_dim: int = option(2, "size of the code z")
-    hidden: tuple[int, ...] = option((256, 128), "MLP widths, input side first")
-    filters: tuple[int, ...] = option((32, 64), "conv filters per stride-2 stage")
-    activation: str = option("relu", "hidden activation")
-    downsample: str = option("stride", "conv encoder: stride, max-pool or avg-pool")
-    upsample: str = option("transpose", "conv decoder: transpose or avg-unpool")
+class ImageDataConfig(TrainConfig):
+    """Options of every image/vector recipe: the pixel likelihood and the data."""
+
     likelihood: str = option(
         "bernoulli",
         "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
@@ -41,14 +35,33 @@ class ImageConfig(TrainConfig):
     label_column: str | None = option(None, "label column of a CSV input (coloured latent plot)")
 
     def validate(self):
-        if self.latent_dim < 1:
-            raise ValueError(
-                f"`latent_dim` must be a positive integer. Received: latent_dim={self.latent_dim}"
-            )
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(
                 f"`likelihood` must be one of {', '.join(LIKELIHOODS)}. "
                 f"Received: likelihood={self.likelihood!r}"
+            )
+        if self.sigma <= 0:
+            raise ValueError(f"`sigma` must be positive. Received: sigma={self.sigma}")
+
+
+@dataclasses.dataclass
+class ImageConfig(ImageDataConfig):
+    """... and of the recipes built from registered encoder and decoder components."""
+
+    encoder: str = option("mlp", "registered encoder (mlp, conv, ...)")
+    decoder: str = option("mlp", "registered decoder (mlp, conv, ...)")
+    latent_dim: int = option(2, "size of the code z")
+    hidden: tuple[int, ...] = option((256, 128), "MLP widths, input side first")
+    filters: tuple[int, ...] = option((32, 64), "conv filters per stride-2 stage")
+    activation: str = option("relu", "hidden activation")
+    downsample: str = option("stride", "conv encoder: stride, max-pool or avg-pool")
+    upsample: str = option("transpose", "conv decoder: transpose or avg-unpool")
+
+    def validate(self):
+        super().validate()
+        if self.latent_dim < 1:
+            raise ValueError(
+                f"`latent_dim` must be a positive integer. Received: latent_dim={self.latent_dim}"
             )
         if self.downsample not in DOWNSAMPLE or self.upsample not in UPSAMPLE:
             raise ValueError(
@@ -56,8 +69,6 @@ class ImageConfig(TrainConfig):
                 f"{', '.join(UPSAMPLE)}. Received: downsample={self.downsample!r}, "
                 f"upsample={self.upsample!r}"
             )
-        if self.sigma <= 0:
-            raise ValueError(f"`sigma` must be positive. Received: sigma={self.sigma}")
 
 
 @dataclasses.dataclass

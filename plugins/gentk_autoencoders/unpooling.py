@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.image_recipe import ImageConfig, ImageRecipe
+from gentk.image_recipe import ImageDataConfig, ImageRecipe
 from gentk.layers import AverageUnpooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
 from gentk.models import GenerativeModel, unpack_x
 from gentk_autoencoders.components import LIKELIHOODS, pixel_likelihood
@@ -170,14 +170,20 @@ class UnpoolingAutoencoder(GenerativeModel):
 
 
 @dataclasses.dataclass
-class UnpoolingConfig(ImageConfig):
+class UnpoolingConfig(ImageDataConfig):
     latent_dim: int = dataclasses.field(default=8, metadata={"help": "size of the code"})
+    filters: tuple[int, ...] = dataclasses.field(
+        default=(32, 64), metadata={"help": "conv filters before each 2x2 pooling"}
+    )
+    activation: str = dataclasses.field(default="relu", metadata={"help": "hidden activation"})
     unpooling: str = dataclasses.field(
         default="max", metadata={"help": "max (switches at the recorded argmax) or average"}
     )
 
     def validate(self):
         super().validate()
+        if self.latent_dim < 1 or not self.filters:
+            raise ValueError("`latent_dim` must be >= 1 and `filters` name at least one stage")
         if self.unpooling not in ("max", "average"):
             raise ValueError(f"`unpooling` must be max or average. Received: {self.unpooling!r}")
         if self.likelihood not in ("bernoulli", "gaussian"):
@@ -188,6 +194,7 @@ class UnpoolingRecipe(ImageRecipe):
     name = "unpooling-autoencoder"
     help = "Conv AE with pooling down and max-unpooling at the recorded argmax (or average) up"
     config = UnpoolingConfig
+    smoke = {"epochs": 1, "batch_size": 64, "filters": (4,)}
     supports_jit = False  # max_pool_with_argmax has no XLA kernel on every device
 
     def build(self, config, data):

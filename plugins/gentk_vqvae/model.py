@@ -23,7 +23,7 @@ import tensorflow as tf
 from gentk_autoencoders.components import pixel_likelihood
 
 from gentk.config import option
-from gentk.image_recipe import ImageConfig, ImageRecipe
+from gentk.image_recipe import ImageDataConfig, ImageRecipe
 from gentk.layers import conv_down, conv_up
 from gentk.models import GenerativeModel, unpack_x
 from gentk_vqvae.layers import MaskedConv2D, VectorQuantizer, code_statistics
@@ -204,7 +204,7 @@ class VQVAE(GenerativeModel):
 
 
 @dataclasses.dataclass
-class VQVAEConfig(ImageConfig):
+class VQVAEConfig(ImageDataConfig):
     filters: tuple[int, ...] = option((32,), "filters per stride-2 encoder stage")
     num_codes: int = option(64, "K: codebook size")
     code_dim: int = option(16, "D: size of a code vector")
@@ -233,7 +233,14 @@ class VQVAERecipe(ImageRecipe):
     name = "vq-vae"
     help = "VQ-VAE: codebook with straight-through gradients (or EMA), PixelCNN prior for samples"
     config = VQVAEConfig
-    smoke = {**ImageRecipe.smoke, "num_codes": 8, "code_dim": 4, "prior_filters": 8}
+    smoke = {
+        "epochs": 1,
+        "batch_size": 64,
+        "filters": (4,),
+        "num_codes": 8,
+        "code_dim": 4,
+        "prior_filters": 8,
+    }
     supports_jit = False  # the quantiser assigns codebook variables inside the step
 
     def build(self, config, data):
