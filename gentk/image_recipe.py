@@ -159,7 +159,7 @@ class ImageRecipe(Recipe):
             opts.update(filters=config.filters, downsample=config.downsample)
         else:
             opts["hidden"] = config.hidden
-        return opts
+        return self._supported("encoder", config.encoder, opts, config)
 
     def decoder_options(self, config, shape) -> dict:
         opts = {
@@ -172,7 +172,31 @@ class ImageRecipe(Recipe):
             opts.update(filters=tuple(reversed(config.filters)), upsample=config.upsample)
         else:
             opts["hidden"] = tuple(reversed(config.hidden))
-        return opts
+        return self._supported("decoder", config.decoder, opts, config)
+
+    REQUIRED = ("latent_dim", "output_shape")
+
+    def _supported(self, kind, name, opts, config) -> dict:
+        """``opts`` without the options a (third-party) component does not declare, as long as
+        they are at their defaults; one the user set is an error naming it."""
+        from gentk.errors import UserError
+        from gentk.plugins import get_registry
+
+        entry = get_registry().get(kind, name)
+        if entry.config is None:
+            return opts
+        known = {f.name for f in dataclasses.fields(entry.config)}
+        defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
+        out = {}
+        for key, value in opts.items():
+            if key in known or key in self.REQUIRED:
+                out[key] = value
+            elif key in defaults and getattr(config, key) != defaults[key]:
+                raise UserError(
+                    f"{kind} {name!r} has no option {key!r}, but {key}="
+                    f"{getattr(config, key)!r} was set; its options: {', '.join(sorted(known))}"
+                )
+        return out
 
     def evaluate(self, model, config, data):
         results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)

@@ -100,7 +100,7 @@ def test_example_third_party_plugin_is_found_through_its_entry_point():
 
 def test_builtins_register_through_entry_points_like_third_parties():
     by_plugin = {e.plugin for e in get_registry().entries()}
-    assert {"autoencoders", "vae", "recommender", "example"} <= by_plugin
+    assert {"autoencoders", "vae", "vqvae", "recommender", "example"} <= by_plugin
     for e in get_registry().entries():
         assert e.version != "?", e
 
@@ -127,3 +127,17 @@ def test_register_commands_adds_plugin_commands():
 
     _add_plugin_commands()
     assert "recommend" in cli.commands and "export" in cli.commands
+
+
+def test_built_in_recipes_use_third_party_components_with_fewer_options():
+    from gentk.config import resolve_config
+    from gentk.plugins import get_registry
+
+    vae = get_registry().get("model", "vae").factory
+    config = resolve_config(vae.config, None, ["decoder=tanh-mlp", "hidden=8"])
+    data = vae.load_data(config, None)
+    model = vae.build(config, data)
+    assert type(model.decoder).__module__.startswith("gentk_example_plugin")
+    changed = resolve_config(vae.config, None, ["decoder=tanh-mlp", "sigma=0.5"])
+    with pytest.raises(UserError, match="has no option 'sigma', but sigma=0.5 was set"):
+        vae.build(changed, data)
