@@ -39,12 +39,15 @@ class GenerativeModel(keras.Model):
 
     def build_on(self, x) -> None:
         """Build every layer by calling the model on (the first batch of) ``x``."""
+        def head(a):  # the first two rows of an array or of each array in a dict
+            return {k: v[:2] for k, v in a.items()} if isinstance(a, dict) else a[:2]
+
         if isinstance(x, tf.data.Dataset):
             sample = unpack_x(next(iter(x)))
         elif isinstance(x, (tuple, list)):
-            sample = x[0][:2]
+            sample = head(x[0])
         else:
-            sample = x[:2]
+            sample = head(x)
         self(sample)
 
     @property

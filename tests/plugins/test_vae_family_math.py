@@ -203,3 +203,17 @@ def test_learned_scale_likelihoods_train_without_nan_on_blank_borders(likelihood
     history = vae.fit(x, batch_size=64, epochs=12, verbose=0).history["loss"]
     assert np.all(np.isfinite(history)) and history[-1] < history[0]
     assert np.all(np.isfinite(vae.log_prob(x[:50], n_samples=20).numpy()))
+
+
+def test_cvae_fits_on_a_dict_of_arrays_and_survives_save_and_load(tmp_path):
+    import gentk
+
+    x, y = _digits()
+    keras.utils.set_random_seed(0)
+    model = CVAE(MLPEncoder(4, hidden=(16,)), MLPDecoder((8, 8, 1), hidden=(16,)), n_classes=10)
+    model.compile(optimizer="adam")
+    model.fit({"x": x[:256], "label": y[:256]}, batch_size=64, epochs=1, verbose=0)
+    model.save(tmp_path / "cvae.keras")
+    loaded = gentk.load_model(tmp_path / "cvae.keras")
+    inputs = {"x": x[:8], "label": y[:8]}
+    np.testing.assert_allclose(loaded(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-6)
