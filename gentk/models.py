@@ -39,6 +39,7 @@ class GenerativeModel(keras.Model):
 
     def build_on(self, x) -> None:
         """Build every layer by calling the model on (the first batch of) ``x``."""
+
         def head(a):  # the first two rows of an array or of each array in a dict
             return {k: v[:2] for k, v in a.items()} if isinstance(a, dict) else a[:2]
 
