@@ -153,6 +153,17 @@ class ImageRecipe(Recipe):
 
         return get_registry().get(kind, name).create(**options)
 
+    def encoder_decoder(self, config, data, distribution: str):
+        """The registered encoder (q(z|x) of ``distribution``: gaussian or deterministic) and
+        decoder that ``config`` names, sized for ``data``."""
+        encoder = self.component(
+            "encoder", config.encoder, distribution=distribution, **self.encoder_options(config)
+        )
+        decoder = self.component(
+            "decoder", config.decoder, **self.decoder_options(config, data.shape)
+        )
+        return encoder, decoder
+
     def encoder_options(self, config) -> dict:
         opts = {"latent_dim": config.latent_dim, "activation": config.activation}
         if config.encoder == "conv":

@@ -265,12 +265,7 @@ class AutoencoderRecipe(ImageRecipe):
     defaults: dict = {}
 
     def build(self, config, data):
-        encoder = self.component(
-            "encoder", config.encoder, distribution="deterministic", **self.encoder_options(config)
-        )
-        decoder = self.component(
-            "decoder", config.decoder, **self.decoder_options(config, data.shape)
-        )
+        encoder, decoder = self.encoder_decoder(config, data, "deterministic")
         return Autoencoder(
             encoder,
             decoder,

@@ -208,12 +208,7 @@ class CVAERecipe(VAERecipe):
 
     # -- model --------------------------------------------------------------------------
     def build(self, config, data):
-        encoder = self.component(
-            "encoder", config.encoder, distribution="gaussian", **self.encoder_options(config)
-        )
-        decoder = self.component(
-            "decoder", config.decoder, **self.decoder_options(config, data.shape)
-        )
+        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
         n_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
         return CVAE(
             encoder,

@@ -65,10 +65,5 @@ class IWAERecipe(VAERecipe):
     config = IWAEConfig
 
     def build(self, config, data):
-        encoder = self.component(
-            "encoder", config.encoder, distribution="gaussian", **self.encoder_options(config)
-        )
-        decoder = self.component(
-            "decoder", config.decoder, **self.decoder_options(config, data.shape)
-        )
+        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
         return IWAE(encoder, decoder, n_samples=config.n_samples, seed=config.seed, name="iwae")

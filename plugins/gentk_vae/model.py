@@ -261,12 +261,7 @@ class VAERecipe(ImageRecipe):
     smoke = {**ImageRecipe.smoke, "nll_samples": 20}
 
     def build(self, config, data):
-        encoder = self.component(
-            "encoder", config.encoder, distribution="gaussian", **self.encoder_options(config)
-        )
-        decoder = self.component(
-            "decoder", config.decoder, **self.decoder_options(config, data.shape)
-        )
+        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
         return VAE(
             encoder,
             decoder,
