@@ -15,12 +15,29 @@ import numpy as np
 from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
 
-__all__ = ["ImageConfig", "ImageDataConfig", "ImageSplits", "ImageRecipe", "LIKELIHOODS"]
+__all__ = [
+    "ImageConfig",
+    "ImageDataConfig",
+    "ImageSplits",
+    "ImageRecipe",
+    "LIKELIHOODS",
+    "in_batches",
+]
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
 # as in gentk.layers.stacks, which imports Keras; this module stays light
 DOWNSAMPLE = ("stride", "max-pool", "avg-pool")
 UPSAMPLE = ("transpose", "avg-unpool")
+
+
+def in_batches(fn, *arrays, size: int = 512) -> np.ndarray:
+    """``fn`` on aligned slices of ``arrays`` (a None array stays None), results concatenated."""
+    n = len(arrays[0])
+    parts = [
+        np.asarray(fn(*(None if a is None else a[i : i + size] for a in arrays)))
+        for i in range(0, n, size)
+    ]
+    return np.concatenate(parts)
 
 
 @dataclasses.dataclass
@@ -221,9 +238,9 @@ class ImageRecipe(Recipe):
     # -- what users do with a trained model (gentk encode / decode / score) ----------------
     def latents(self, model, x, labels=None) -> np.ndarray:
         """Float features of each row (the code, flattened), in batches."""
-        parts = [np.asarray(model.encode(x[i : i + 512])) for i in range(0, len(x), 512)]
-        out = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-        return out.reshape(len(x), -1)
+        if len(x) == 0:
+            return np.zeros((0, 0), np.float32)
+        return in_batches(model.encode, x).reshape(len(x), -1)
 
     def codes(self, model, x, labels=None) -> np.ndarray:
         """What ``gentk encode`` writes: by default the latent means."""
@@ -231,9 +248,7 @@ class ImageRecipe(Recipe):
 
     def decode_codes(self, model, codes, labels=None) -> np.ndarray:
         """Images (decoder means) for what ``codes`` returned."""
-        return np.concatenate(
-            [np.asarray(model.decode(codes[i : i + 512])) for i in range(0, len(codes), 512)]
-        )
+        return in_batches(model.decode, codes)
 
     def scores(self, model, config, x, labels=None) -> tuple[str, np.ndarray]:
         """Per-row anomaly scores (higher is more anomalous) and their name: the negative

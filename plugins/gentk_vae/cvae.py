@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from gentk.errors import UserError
+from gentk.image_recipe import in_batches
 from gentk.layers import dense_stack
 from gentk.objectives import elbo, kl_divergence
 from gentk_vae.model import VAE, VAEConfig, VAERecipe
@@ -239,17 +240,11 @@ class CVAERecipe(VAERecipe):
                 np.mean((unlabelled - data.test) ** 2)
             )
         if config.nll_samples > 0:
-            lp = np.concatenate(
-                [
-                    np.asarray(
-                        model.log_prob(
-                            data.test[i : i + 256],
-                            data.test_labels[i : i + 256],
-                            n_samples=config.nll_samples,
-                        )
-                    )
-                    for i in range(0, len(data.test), 256)
-                ]
+            lp = in_batches(
+                lambda x, y: model.log_prob(x, y, n_samples=config.nll_samples),
+                data.test,
+                data.test_labels,
+                size=256,
             )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples
@@ -295,13 +290,7 @@ class CVAERecipe(VAERecipe):
 
     def latents(self, model, x, labels=None):
         labels = self._labels(model, labels, "encodes")
-        parts = [
-            np.asarray(
-                model.encode(x[i : i + 512], None if labels is None else labels[i : i + 512])
-            )
-            for i in range(0, len(x), 512)
-        ]
-        return np.concatenate(parts)
+        return in_batches(model.encode, x, labels)
 
     def decode_codes(self, model, codes, labels=None):
         if labels is None:
@@ -310,15 +299,7 @@ class CVAERecipe(VAERecipe):
 
     def scores(self, model, config, x, labels=None):
         labels = self._labels(model, labels, "scores")
-        parts = [
-            -np.asarray(
-                model.elbo(
-                    x[i : i + 512], None if labels is None else labels[i : i + 512], n_samples=10
-                )
-            )
-            for i in range(0, len(x), 512)
-        ]
-        return "negative_elbo", np.concatenate(parts)
+        return "negative_elbo", -in_batches(lambda a, b: model.elbo(a, b, n_samples=10), x, labels)
 
     def sample(self, model, n, config, *, seed=0, label=None, **options):
         if label is not None and not 0 <= label < model.n_classes:

@@ -33,11 +33,10 @@ from __future__ import annotations
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.image_recipe import ImageConfig, ImageRecipe
+from gentk.image_recipe import ImageConfig, ImageRecipe, in_batches
 from gentk.interfaces import Divergence
 from gentk.models import GenerativeModel, unpack_x
 from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
@@ -276,11 +275,8 @@ class VAERecipe(ImageRecipe):
     def evaluate(self, model, config, data):
         out = super().evaluate(model, config, data)
         if config.nll_samples > 0:
-            lp = np.concatenate(
-                [
-                    np.asarray(model.log_prob(data.test[i : i + 256], n_samples=config.nll_samples))
-                    for i in range(0, len(data.test), 256)
-                ]
+            lp = in_batches(
+                lambda x: model.log_prob(x, n_samples=config.nll_samples), data.test, size=256
             )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples

@@ -23,7 +23,7 @@ import tensorflow as tf
 from gentk_autoencoders.components import pixel_likelihood
 
 from gentk.config import option
-from gentk.image_recipe import ImageDataConfig, ImageRecipe
+from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
 from gentk.layers import conv_down, conv_up
 from gentk.models import GenerativeModel, unpack_x
 from gentk_vqvae.layers import MaskedConv2D, VectorQuantizer, code_statistics
@@ -267,9 +267,7 @@ class VQVAERecipe(ImageRecipe):
 
     def codes(self, model, x, labels=None):
         """Integer code grids [N, h, w]: the compressed images."""
-        return np.concatenate(
-            [np.asarray(model.encode(x[i : i + 512])) for i in range(0, len(x), 512)]
-        )
+        return in_batches(model.encode, x)
 
     def latents(self, model, x, labels=None):
         """The quantised vectors of each image, flattened."""
