@@ -8,6 +8,8 @@ ratios against EASE and popularity measured in the same run.
     python benchmarks/recommender_quality.py --dataset ml-1m --heldout 600 --epochs 100
     python benchmarks/recommender_quality.py --seed 1 2 3 --models recommender-vae
     python benchmarks/recommender_quality.py --models recommender-vae --grid dropout=0.5,0.6
+    python benchmarks/recommender_quality.py --epochs 200 --seed 1 2 3 --models recommender-vae \
+        --set dropout=0.7 --set latent_dim=50 --set hidden=1200 --grid "decoder_hidden=none,()"
 """
 
 from __future__ import annotations

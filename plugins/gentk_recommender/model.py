@@ -182,13 +182,15 @@ class MultVAE(GenerativeModel):
 
     Args:
         n_items: catalogue size.
-        hidden: encoder widths; the decoder mirrors them.
+        hidden: encoder widths.
         latent_dim: size of z.
         dropout: input dropout.
         variational: Mult-VAE (True) or Mult-DAE (False).
         anneal_cap: the largest KL weight beta.
         anneal_steps: updates over which beta grows linearly from 0 to the cap.
         seed: seed of sampling and dropout.
+        decoder_hidden: decoder widths; ``None`` mirrors ``hidden`` (the paper), ``()`` is a
+            linear decoder z -> logits.
     """
 
     loss_names = ("loss", "neg_ll", "kl", "beta")
@@ -203,11 +205,17 @@ class MultVAE(GenerativeModel):
         anneal_cap=0.2,
         anneal_steps=200000,
         seed=0,
+        decoder_hidden=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_items = int(n_items)
         self.hidden = tuple(int(h) for h in hidden)
+        self.decoder_hidden = (
+            tuple(reversed(self.hidden))
+            if decoder_hidden is None
+            else tuple(int(h) for h in decoder_hidden)
+        )
         self.latent_dim = int(latent_dim)
         self.dropout = float(dropout)
         self.variational = bool(variational)
@@ -222,7 +230,7 @@ class MultVAE(GenerativeModel):
             seed,
             name="encoder",
         )
-        self.decoder = MultinomialDecoder(n_items, tuple(reversed(self.hidden)), name="decoder")
+        self.decoder = MultinomialDecoder(n_items, self.decoder_hidden, name="decoder")
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
 
     def build(self, input_shape):
@@ -270,4 +278,5 @@ class MultVAE(GenerativeModel):
             "anneal_cap": self.annealing.cap,
             "anneal_steps": self.annealing.steps,
             "seed": self.seed,
+            "decoder_hidden": self.decoder_hidden,
         }

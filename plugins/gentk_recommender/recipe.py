@@ -39,7 +39,10 @@ class RecommenderConfig(TrainConfig):
     validation_users: int = option(0, "held-out validation users (0: validation_fraction)")
     test_users: int = option(0, "held-out test users (0: test_fraction)")
     fold_in_fraction: float = option(0.8, "share of a held-out user's items given as input")
-    hidden: tuple[int, ...] = option((600,), "encoder widths (decoder mirrors them)")
+    hidden: tuple[int, ...] = option((600,), "encoder widths")
+    decoder_hidden: tuple[int, ...] | None = option(
+        None, "decoder widths (none: mirror the encoder, as in the paper; (): linear decoder)"
+    )
     latent_dim: int = option(200, "size of z")
     dropout: float = option(0.5, "input dropout rate")
     anneal_cap: float = option(0.2, "largest KL weight beta")
@@ -168,6 +171,7 @@ class RecommenderRecipe(Recipe):
             cap,
             steps,
             config.seed,
+            decoder_hidden=config.decoder_hidden,
             name=self.name.replace("-", "_"),
         )
 

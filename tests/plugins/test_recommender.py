@@ -163,3 +163,18 @@ def test_mult_vae_beats_popularity_on_planted_low_rank_data(tmp_path):
     ease = ranking_metrics(ease_scorer(data.train, 50.0), data.test_fold_in, data.test_targets)
     assert vae["ndcg@100"] > 1.3 * pop["ndcg@100"], (vae, pop)
     assert ease["ndcg@100"] > pop["ndcg@100"]
+
+
+@pytest.mark.parametrize(
+    ("decoder_hidden", "widths"), [(None, [(4, 16), (16, 30)]), ((), [(4, 30)])]
+)
+def test_decoder_widths_mirror_the_encoder_or_are_set(tmp_path, decoder_hidden, widths):
+    model = MultVAE(30, (16,), 4, anneal_steps=10, decoder_hidden=decoder_hidden)
+    model.build((None, 30))
+    assert [tuple(v.shape) for v in model.decoder.weights if "kernel" in v.path] == widths
+    x = (np.random.default_rng(0).random((5, 30)) < 0.3).astype("float32")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.decoder_hidden == model.decoder_hidden
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6)
