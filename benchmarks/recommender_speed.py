@@ -4,6 +4,7 @@ and how the time per epoch grows with the number of users (planted low-rank synt
 Each configuration runs in its own process so that its peak resident memory is its own.
 
     python benchmarks/recommender_speed.py real --dataset ml-1m
+    python benchmarks/recommender_speed.py real --hidden 1200 --latent-dim 50 --linear-decoder
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
 """
 
@@ -42,14 +43,29 @@ def planted(n_users: int, n_items: int, per_user: int = 20, clusters: int = 50, 
     return m
 
 
-def measure(matrix, mode: str, jit: bool, batches: int | None, batch_size: int = 500):
+def measure(
+    matrix,
+    mode: str,
+    jit: bool,
+    batches: int | None,
+    batch_size: int = 500,
+    hidden: int = 600,
+    latent_dim: int = 200,
+    linear_decoder: bool = False,
+):
     import keras
     from gentk_recommender.data import sparse_batches
     from gentk_recommender.model import MultVAE
 
     keras.utils.set_random_seed(0)
     dense = mode == "dense"
-    model = MultVAE(matrix.shape[1], anneal_steps=1000)
+    model = MultVAE(
+        matrix.shape[1],
+        (hidden,),
+        latent_dim,
+        anneal_steps=1000,
+        decoder_hidden=() if linear_decoder else None,
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit and dense)
     ds = sparse_batches(matrix, batch_size, shuffle=True, dense=dense)
     model.fit(ds.take(3), epochs=1, verbose=0, shuffle=False)  # build, trace, compile
@@ -80,7 +96,9 @@ def child(args):
     else:
         matrix = planted(args.n_users, args.items)
         batches = args.batches
-    print(json.dumps(measure(matrix, args.mode, args.jit, batches)))
+    shape = {"hidden": args.hidden, "latent_dim": args.latent_dim}
+    shape["linear_decoder"] = args.linear_decoder
+    print(json.dumps(measure(matrix, args.mode, args.jit, batches, **shape)))
 
 
 def spawn(extra: list[str]) -> dict:
@@ -95,6 +113,11 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     real = sub.add_parser("real")
     real.add_argument("--dataset", default="ml-1m")
+    c = sub.add_parser("child")
+    for p in (real, c):
+        p.add_argument("--hidden", type=int, default=600, help="encoder width")
+        p.add_argument("--latent-dim", type=int, default=200)
+        p.add_argument("--linear-decoder", action="store_true", help="decoder_hidden=()")
     scaling = sub.add_parser("scaling")
     scaling.add_argument("--items", type=int, default=20000)
     scaling.add_argument("--users", type=int, nargs="+", default=[10000, 100000, 1000000])
@@ -108,7 +131,6 @@ def main():
     cross.add_argument("--users", type=int, default=20000)
     cross.add_argument("--items", type=int, nargs="+", default=[2000, 5000, 10000, 20000, 50000])
     cross.add_argument("--batches", type=int, default=8)
-    c = sub.add_parser("child")
     c.add_argument("--source", default="real")
     c.add_argument("--dataset", default="ml-1m")
     c.add_argument("--mode", default="dense")
@@ -122,15 +144,18 @@ def main():
     rows = []
     if args.command == "real":
         for mode, jit in (("dense", True), ("dense", False), ("sparse", False)):
+            shape = ["--hidden", str(args.hidden), "--latent-dim", str(args.latent_dim)]
+            shape += ["--linear-decoder"] if args.linear_decoder else []
             r = spawn(
-                ["--source", "real", "--dataset", args.dataset, "--mode", mode]
+                ["--source", "real", "--dataset", args.dataset, "--mode", mode, *shape]
                 + (["--jit"] if jit else [])
             )
             rows.append({"batches": mode, "xla": jit, **r})
         base = rows[-1]["users_per_s"]
+        decoder = "" if args.linear_decoder else f"-{args.hidden}"
         print(
             f"{args.dataset}: one full training epoch per configuration, batch 500 users, "
-            "Mult-VAE [I-600-200-600-I]"
+            f"Mult-VAE [I-{args.hidden}-{args.latent_dim}{decoder}-I]"
         )
     elif args.command == "crossover":
         for n_items in args.items:
