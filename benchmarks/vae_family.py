@@ -19,6 +19,8 @@ import time
 import numpy as np
 from _common import mnist_files, table
 
+from gentk.image_recipe import in_batches
+
 BURDA = {"vae": 86.76, "iwae-50": 84.78}
 
 
@@ -64,12 +66,8 @@ def train_likelihood_model(kind, k, x_train, args):
 
 
 def nll(model, x, samples):
-    out = []
-    for i in range(0, len(x), 100):
-        out.append(
-            -np.asarray(model.log_prob(x[i : i + 100], n_samples=samples, batch_samples=500))
-        )
-    return float(np.mean(np.concatenate(out)))
+    lp = in_batches(lambda b: model.log_prob(b, n_samples=samples, batch_samples=500), x, size=100)
+    return float(-np.mean(lp))
 
 
 def linear_ae_vs_pca(x_train, x_test, code, seed):
@@ -104,9 +102,7 @@ def vq_vae(x_train, x_test, args):
     start = time.perf_counter()
     model.fit(x_train, batch_size=128, epochs=max(1, args.epochs // 4), verbose=0)
     seconds = time.perf_counter() - start
-    recon = np.concatenate(
-        [np.asarray(model(x_test[i : i + 500])) for i in range(0, len(x_test), 500)]
-    )
+    recon = in_batches(model, x_test, size=500)
     codes = np.asarray(model.encode(x_test[:1]))
     return float(np.mean((recon - x_test) ** 2)), seconds, int(np.prod(codes.shape[1:]))
 

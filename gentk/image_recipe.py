@@ -254,16 +254,14 @@ class ImageRecipe(Recipe):
         """Per-row anomaly scores (higher is more anomalous) and their name: the negative
         ELBO for likelihood models (averaged over 10 draws of z), else the mean squared
         reconstruction error."""
-        parts = []
-        for i in range(0, len(x), 512):
-            batch = x[i : i + 512]
-            if hasattr(model, "elbo"):
-                parts.append(-np.asarray(model.elbo(batch, n_samples=10)))
-            else:
-                recon = np.asarray(model(batch))
-                parts.append(np.mean((recon - batch) ** 2, axis=tuple(range(1, batch.ndim))))
-        name = "negative_elbo" if hasattr(model, "elbo") else "reconstruction_mse"
-        return name, np.concatenate(parts)
+        if hasattr(model, "elbo"):
+            return "negative_elbo", -in_batches(lambda b: model.elbo(b, n_samples=10), x)
+
+        def mse(batch):
+            recon = np.asarray(model(batch))
+            return np.mean((recon - batch) ** 2, axis=tuple(range(1, batch.ndim)))
+
+        return "reconstruction_mse", in_batches(mse, x)
 
     def cluster_metrics(self, model, data) -> dict:
         """k-means (k = number of classes) on the test latents, scored by the adjusted Rand
