@@ -96,8 +96,7 @@ def child(args):
     else:
         matrix = planted(args.n_users, args.items)
         batches = args.batches
-    shape = {"hidden": args.hidden, "latent_dim": args.latent_dim}
-    shape["linear_decoder"] = args.linear_decoder
+    shape = dict(hidden=args.hidden, latent_dim=args.latent_dim, linear_decoder=args.linear_decoder)
     print(json.dumps(measure(matrix, args.mode, args.jit, batches, **shape)))
 
 
@@ -143,9 +142,9 @@ def main():
         return child(args)
     rows = []
     if args.command == "real":
+        shape = ["--hidden", str(args.hidden), "--latent-dim", str(args.latent_dim)]
+        shape += ["--linear-decoder"] if args.linear_decoder else []
         for mode, jit in (("dense", True), ("dense", False), ("sparse", False)):
-            shape = ["--hidden", str(args.hidden), "--latent-dim", str(args.latent_dim)]
-            shape += ["--linear-decoder"] if args.linear_decoder else []
             r = spawn(
                 ["--source", "real", "--dataset", args.dataset, "--mode", mode, *shape]
                 + (["--jit"] if jit else [])
