@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["GentkError", "UserError", "DataError", "PluginError", "TrainingError"]
+__all__ = [
+    "GentkError",
+    "UserError",
+    "DataError",
+    "PluginError",
+    "TrainingError",
+    "DiskFullError",
+]
 
 
 class GentkError(Exception):
@@ -49,3 +56,27 @@ class TrainingError(GentkError):
     """Training could not go on (for example a NaN loss); the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+class DiskFullError(GentkError):
+    """The disk (or a quota, or a file-size limit) refused a write; nothing half-written is kept.
+
+    Args:
+        path: the file being written.
+        err: the ``OSError`` the system raised.
+    """
+
+    exit_code = 3
+
+    def __init__(self, path, err: OSError):
+        import errno
+        import os
+
+        self.path = str(path)
+        self.errno = err.errno
+        where = os.path.dirname(os.path.abspath(self.path))
+        if err.errno == errno.ENOSPC:
+            reason = "no space left"
+        else:
+            reason = (os.strerror(err.errno) if err.errno else str(err)).lower()
+        super().__init__(f"{reason} on {where} while writing {os.path.basename(self.path)}")

@@ -30,6 +30,7 @@ __all__ = [
     "build_registry",
     "get_registry",
     "reset",
+    "plugin_packages",
 ]
 
 ENTRY_POINT_GROUP = "gentk.plugins"
@@ -82,14 +83,24 @@ def get_plugin_manager(extra_plugins=(), entry_points=None) -> pluggy.PluginMana
             continue
         seen[ep.name] = dist_label
         _versions[ep.name] = dist.version if dist is not None else "?"
+        _packages.add(ep.value.split(":")[0].split(".")[0])
     for name, plugin in extra_plugins:
         pm.register(plugin, name=name)
         _versions.setdefault(name, "local")
+        if isinstance(plugin, types.ModuleType):
+            _packages.add(plugin.__name__.split(".")[0])
     pm.check_pending()
     return pm
 
 
 _versions: dict[str, str] = {}
+_packages: set[str] = {"gentk"}
+
+
+def plugin_packages() -> frozenset[str]:
+    """Top-level packages of gentk and of every plugin loaded so far: the modules that
+    ``load_model`` may import to find a saved model's classes."""
+    return frozenset(_packages)
 
 
 def _registrar(registry: Registry, plugin: str, version: str):

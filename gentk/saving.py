@@ -1,14 +1,55 @@
-"""Safe loading (plugins first, ``safe_mode=True``) and atomic write-then-rename of outputs."""
+"""Safe loading (plugins first, ``safe_mode=True``) and atomic write-then-rename of outputs.
+
+Writes are durable as well as atomic: the new file is fsynced before the rename and its
+directory after it, so neither a kill nor a power loss leaves an empty or truncated file under
+the final name. A full disk (or quota, or file-size limit) becomes one ``DiskFullError`` naming
+the file, and the previous version of the file is left as it was.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["load_model", "atomic_path", "atomic_write_text", "atomic_write_json"]
+from gentk.errors import DiskFullError
+
+__all__ = [
+    "load_model",
+    "atomic_path",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_write_bytes",
+    "save_weights",
+    "saved_classes",
+    "unloadable_classes",
+    "read_archive_config",
+]
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # platforms that cannot open a directory (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    if path.is_file():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
 
 
 @contextlib.contextmanager
@@ -28,11 +69,23 @@ def atomic_path(path, suffix: str | None = None):
     os.close(fd)
     os.unlink(tmp)  # writers such as h5py and zipfile want to create the file themselves
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            yield Path(tmp)
+            _fsync_file(Path(tmp))
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except OSError as err:
+            if err.errno in _FULL:
+                raise DiskFullError(path, err) from None
+            raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -44,12 +97,108 @@ def atomic_write_json(path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def save_weights(model, path) -> None:
+    """``model.save_weights(path)`` made atomic, durable and safe on a full disk.
+
+    The HDF5 file is built in memory and written with plain file I/O: HDF5 that meets a full
+    disk half-way leaves objects whose clean-up crashes the interpreter, whereas a failed
+    ``write`` is an ordinary ``OSError`` (reported as ``DiskFullError``, old file intact).
+    """
+    buffer = io.BytesIO()
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError:  # a Keras without this module: its own writer, still atomic
+        with atomic_path(path) as tmp:
+            model.save_weights(tmp)
+        return
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(
+            model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
+        )
+    finally:
+        store.close()
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def _json_default(value):
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def saved_classes(config) -> list[tuple[str | None, str | None, str]]:
+    """``(module, registered_name, class_name)`` of every object in a serialized Keras config."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("class_name"), str) and "config" in node:
+                found.append((node.get("module"), node.get("registered_name"), node["class_name"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found
+
+
+def read_archive_config(path: Path) -> dict:
+    import zipfile
+
+    from gentk.errors import UserError
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+        reason = "truncated or not a .keras archive" if not isinstance(err, KeyError) else err
+        raise UserError(f"{path}: cannot read the saved model ({reason})") from None
+
+
+def _is_keras(module: str | None) -> bool:
+    return not module or module == "keras" or module.startswith(("keras.", "builtins"))
+
+
+def unloadable_classes(config) -> list[str]:
+    """Classes in a serialized model that a fresh process could not find: those defined
+    outside gentk, Keras and the loaded plugins' packages (a script, a notebook, a test)."""
+    from gentk.plugins import plugin_packages
+
+    allowed = plugin_packages()
+    bad = []
+    for module, registered, class_name in saved_classes(config):
+        if _is_keras(module) or module.split(".")[0] in allowed:
+            continue
+        bad.append(f"{registered or class_name} (module {module})")
+    return sorted(set(bad))
+
+
+def import_saved_modules(config) -> None:
+    """Import the plugin modules that define a saved model's classes, so a class that its
+    plugin registers only when its module is imported (not when the hooks run) still loads.
+    Only modules inside gentk's and the loaded plugins' packages are imported: the archive
+    cannot make gentk import anything else."""
+    import importlib
+
+    import keras
+
+    from gentk.plugins import plugin_packages
+
+    allowed = plugin_packages()
+    for module, registered, _ in saved_classes(config):
+        if _is_keras(module) or module.split(".")[0] not in allowed:
+            continue
+        if registered and keras.saving.get_registered_object(registered) is not None:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # Keras names the missing class below
 
 
 def load_model(path, *, compile: bool = True, safe_mode: bool = True):
@@ -59,6 +208,10 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
         path: a ``.keras`` file, or a run directory holding ``model.keras``.
         compile: restore the compile configuration as saved.
         safe_mode: keep Keras' safe mode on (no lambdas, no pickles). Default True.
+
+    Raises:
+        UserError: no file, a truncated or tampered archive, or a class no plugin provides;
+            the message names the file.
     """
     import keras
 
@@ -71,4 +224,20 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
     if not path.is_file():
         raise UserError(f"no saved model at {path}")
     get_registry()  # imports every plugin module, which registers their Keras classes
-    return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
+    import_saved_modules(read_archive_config(path))
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
+    except TypeError as err:
+        if "Could not locate" not in str(err) and "could not be deserialized" not in str(err):
+            raise
+        missing = sorted(
+            {
+                f"{registered} (module {module})"
+                for module, registered, _ in saved_classes(read_archive_config(path))
+                if registered and keras.saving.get_registered_object(registered) is None
+            }
+        ) or [str(err).split("\n")[0]]
+        raise UserError(
+            f"{path}: cannot load {', '.join(missing)}: no installed gentk plugin provides it "
+            "(install or enable the plugin that trained this model)"
+        ) from None

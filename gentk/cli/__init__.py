@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gentk.errors import GentkError, TrainingError, UserError
+from gentk.errors import GentkError
 
 __all__ = ["cli", "main"]
 
@@ -19,16 +19,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except TrainingError as err:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"Error: {err}", err=True)
-            ctx.exit(err.exit_code)
         except (GentkError, OSError) as err:
             if ctx.params.get("debug"):
                 raise
             click.echo(f"Error: {err}", err=True)
-            ctx.exit(2 if isinstance(err, (UserError, OSError)) else 1)
+            ctx.exit(getattr(err, "exit_code", 2 if isinstance(err, OSError) else 1))
         except KeyboardInterrupt:
             click.echo("Interrupted; completed checkpoints are kept (use --resume).", err=True)
             ctx.exit(130)

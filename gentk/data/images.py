@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +83,15 @@ def read_idx(path) -> np.ndarray:
 def read_npz(path) -> ImageData:
     """Images from ``x``/``images`` (else the first array) and labels from ``y``/``labels``."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError("file is empty", path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"cannot read NPZ: {err}", path) from None
     if not arrays:
         raise DataError("NPZ archive holds no arrays", path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from gentk.saving import atomic_path, atomic_write_json, atomic_write_text
+from gentk.saving import atomic_write_json, atomic_write_text, save_weights
 
 __all__ = ["NanGuard", "AtomicCheckpoint", "read_checkpoint_state", "write_history_csv"]
 
@@ -95,8 +95,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.history.append(row)
         self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
-        with atomic_path(self.dir / name) as tmp:
-            self.model.save_weights(tmp)
+        save_weights(self.model, self.dir / name)
         state = {
             "epoch": epoch + 1,
             "weights": name,

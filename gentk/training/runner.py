@@ -9,6 +9,7 @@ renamed, so a killed run never leaves a truncated output.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -18,11 +19,26 @@ import time
 from pathlib import Path
 
 from gentk.config import config_to_toml, resolve_config
-from gentk.errors import TrainingError, UserError
-from gentk.saving import atomic_path, atomic_write_json, atomic_write_text
+from gentk.errors import DiskFullError, PluginError, TrainingError, UserError
+from gentk.saving import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    read_archive_config,
+    unloadable_classes,
+)
 from gentk.training.callbacks import AtomicCheckpoint, NanGuard, read_checkpoint_state
+from gentk.training.rundir import RunLock, inspect_run_dir, set_aside
 
-__all__ = ["RunResult", "run", "prepare_run_dir", "build_compiled_model", "seed_everything"]
+__all__ = [
+    "RunResult",
+    "run",
+    "prepare_run_dir",
+    "build_compiled_model",
+    "seed_everything",
+    "data_fingerprint",
+    "read_run_json",
+]
 
 log = logging.getLogger("gentk.run")
 
@@ -43,32 +59,77 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-# what a run that failed before its first checkpoint leaves; such a directory may be reused
-_START_FILES = {"config.toml", "run.json", "run.log", "tensorboard"}
-
-
 def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> dict | None:
     """Check what ``run_dir`` holds; return the checkpoint state when resuming.
 
     A directory holding only what a failed start writes (config, run.json, log) is reused, so
-    fixing a bad data file and running again needs no ``--force``.
+    fixing a bad data file and running again needs no ``--force``. (``run`` itself checks
+    first and sets an old run aside only once the new one's config and data are valid.)
     """
-    names = {p.name for p in run_dir.iterdir()} if run_dir.exists() else set()
-    if resume:
-        state = read_checkpoint_state(run_dir) if names else None
-        if state is None:
-            raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
-        return state
-    failed_start = "run.json" in names and names <= _START_FILES
-    if names and not (force or failed_start):
-        raise UserError(
-            f"output directory {run_dir} already holds files; pass --resume to continue "
-            "that run or --force to replace it"
-        )
-    if names:
+    action = inspect_run_dir(run_dir, resume=resume, force=force)
+    if action == "resume":
+        return read_checkpoint_state(run_dir)
+    if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def data_fingerprint(data) -> str | None:
+    """sha256 of a data file, or of a folder's files (names and contents); None otherwise."""
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
+        return None
+    path = Path(data)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        digest.update(str(f.relative_to(path)).encode() if f != path else b"")
+        with open(f, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_run_json(run_dir: Path) -> dict:
+    """``run.json`` of a run, or a one-line ``UserError`` naming the file."""
+    path = run_dir / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{run_dir} is not a gentk run directory (no run.json)") from None
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a valid run record ({type(err).__name__})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), str):
+        raise UserError(f"{path}: not a valid run record (no model name)")
+    return meta
+
+
+def _resume_data(run_dir: Path, meta: dict, data):
+    """The data a resumed run trains on: ``--data`` if given (it must be the same data), else
+    what ``run.json`` records."""
+    recorded = meta.get("data")
+    if data is not None:
+        saved, given = meta.get("data_sha256"), data_fingerprint(data)
+        if saved and given and saved != given:
+            raise UserError(
+                f"--resume: --data {data} differs from the data this run was trained on "
+                f"({recorded}); resume without --data, or start a new run"
+            )
+        return data
+    if recorded is None:
+        return None
+    if Path(recorded).exists():
+        if meta.get("data_sha256") and data_fingerprint(recorded) != meta["data_sha256"]:
+            raise UserError(f"--resume: {recorded} changed since this run started")
+        return recorded
+    from gentk.plugins import get_registry
+
+    registry = get_registry()
+    if ("dataset", recorded) in registry:
+        return registry.get("dataset", recorded).create()
+    raise UserError(
+        f"--resume: the run's data {recorded} no longer exists; pass --data with the same data"
+    )
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -92,7 +153,10 @@ def build_compiled_model(recipe, config, data, strategy=None):
         batch = next(iter(recipe.train_dataset(config, data)))
         x = batch[0] if isinstance(batch, tuple) else batch
         model(x)  # builds every layer: an unbuilt subclassed model saves no weights
-        model.optimizer.build(model.trainable_variables)
+        if hasattr(model, "build_optimizers"):  # several optimizers, each on its variables
+            model.build_optimizers()
+        else:
+            model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -124,106 +188,207 @@ def run(
         force: replace whatever ``output`` holds.
         verbose: Keras progress (1 bar, 2 a line per epoch, 0 none); default by terminal.
     """
+    run_dir = Path(output)
+    with RunLock(run_dir):
+        return _run_locked(
+            recipe,
+            config,
+            data=data,
+            run_dir=run_dir,
+            resume=resume,
+            force=force,
+            verbose=verbose,
+            config_path=config_path,
+            overrides=overrides,
+            data_label=data_label,
+            direct=direct,
+        )
+
+
+def _check_loadable(recipe, config_or_model, what: str) -> None:
+    """Refuse a model whose classes a fresh process could not import (see ``load_model``)."""
+    bad = unloadable_classes(config_or_model)
+    if bad:
+        raise PluginError(
+            f"model {recipe.name!r}: {', '.join(bad)} is defined outside gentk and the plugin "
+            f"packages, so {what} could not be loaded by another process; define and register "
+            "the class in the plugin's package"
+        )
+
+
+def _run_locked(
+    recipe,
+    config,
+    *,
+    data,
+    run_dir: Path,
+    resume,
+    force,
+    verbose,
+    config_path,
+    overrides,
+    data_label,
+    direct,
+) -> RunResult:
+
+    # everything is checked before anything on disk changes: options, data, the directory
+    action = inspect_run_dir(run_dir, resume=resume, force=force)
+    state = read_checkpoint_state(run_dir) if action == "resume" else None
+    meta = None
+    if state is not None:
+        meta = read_run_json(run_dir)
+        if meta["model"] != recipe.name:
+            raise UserError(f"--resume: {run_dir} is a {meta['model']!r} run, not {recipe.name!r}")
+        data = _resume_data(run_dir, meta, data)
+    saved_config = None
+    if config is None:
+        if state is not None:
+            config_path = run_dir / "config.toml"
+            saved_config = resolve_config(recipe.config, config_path)
+        config = resolve_config(recipe.config, config_path, overrides, **direct)
+    seed_everything(config.seed)
+    data_obj = recipe.load_data(config, data)
+    backup = None
+    if action == "replace":
+        backup = set_aside(run_dir)
+    elif action == "new" and run_dir.exists():
+        shutil.rmtree(run_dir)  # what a failed start left
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = _attach_log(run_dir)
+    try:
+        result = _train(
+            recipe, config, saved_config, data, data_obj, run_dir, state, meta, data_label, verbose
+        )
+    except BaseException as err:
+        kept = read_checkpoint_state(run_dir)
+        if isinstance(err, DiskFullError):
+            err.args = (
+                f"{err}; the last good checkpoint (epoch {kept['epoch']}) is kept in "
+                f"{run_dir / 'checkpoints'}; free some space, then --resume"
+                if kept
+                else f"{err}; no checkpoint was written yet; free some space and run again",
+            )
+        log.error("run stopped: %s", f"{type(err).__name__}: {err}" if str(err) else repr(err))
+        _detach_log(handler)
+        if backup is not None and kept is None and backup.exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+            backup.rename(run_dir)  # the new run produced nothing: the old one comes back
+        raise
+    _detach_log(handler)
+    if backup is not None and backup.exists():
+        shutil.rmtree(backup)
+    return result
+
+
+def _detach_log(handler) -> None:
+    logging.getLogger("gentk").removeHandler(handler)
+    handler.close()
+
+
+def _train(
+    recipe, config, saved_config, data, data_obj, run_dir, state, meta, data_label, verbose
+) -> RunResult:
     import keras
 
     from gentk import plots
     from gentk.training.strategy import select_strategy
 
-    run_dir = Path(output)
-    state = prepare_run_dir(run_dir, resume=resume, force=force)
-    if config is None:
-        if state is not None:
-            config_path = run_dir / "config.toml"
-        config = resolve_config(recipe.config, config_path, overrides, **direct)
-    handler = _attach_log(run_dir)
-    try:
-        log.info("run %s into %s (resume=%s)", recipe.name, run_dir, resume)
-        atomic_write_text(run_dir / "config.toml", config_to_toml(config))
-        if state is None:
-            from gentk import __version__
+    log.info("run %s into %s (resume=%s)", recipe.name, run_dir, state is not None)
+    if state is None:
+        from gentk import __version__
 
-            atomic_write_json(
-                run_dir / "run.json",
-                {
-                    "model": recipe.name,
-                    "data": data_label
-                    if data_label is not None
-                    else (
-                        str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None
-                    ),
-                    "gentk_version": __version__,
-                },
-            )
-        seed_everything(config.seed)
-        data_obj = recipe.load_data(config, data)
+        atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+        meta = {
+            "model": recipe.name,
+            "data": data_label
+            if data_label is not None
+            else (str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None),
+            "data_sha256": data_fingerprint(data),
+            "gentk_version": __version__,
+        }
         shape = getattr(data_obj, "shape", None)
-        if state is None and isinstance(shape, tuple):
-            meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-            atomic_write_json(run_dir / "run.json", {**meta, "data_shape": list(shape)})
-        strategy = select_strategy(getattr(config, "distribute", "auto"))
-        model = build_compiled_model(recipe, config, data_obj, strategy)
-        log.info(
-            "model %s with %d parameters, %d replica(s)",
-            type(model).__name__,
-            model.count_params(),
-            strategy.num_replicas_in_sync,
-        )
-        history: list[dict] = []
-        initial_epoch = 0
-        guard = NanGuard()
-        extra = recipe.callbacks(model, config, data_obj, run_dir)
-        stateful = [cb for cb in extra if hasattr(cb, "get_state")]
-        if state is not None:
+        if isinstance(shape, tuple):
+            meta["data_shape"] = list(shape)
+        atomic_write_json(run_dir / "run.json", meta)
+    strategy = select_strategy(getattr(config, "distribute", "auto"))
+    model = build_compiled_model(recipe, config, data_obj, strategy)
+    _check_loadable(recipe, keras.saving.serialize_keras_object(model), "its model.keras")
+    log.info(
+        "model %s with %d parameters, %d replica(s)",
+        type(model).__name__,
+        model.count_params(),
+        strategy.num_replicas_in_sync,
+    )
+    history: list[dict] = []
+    initial_epoch = 0
+    guard = NanGuard()
+    extra = recipe.callbacks(model, config, data_obj, run_dir)
+    stateful = [cb for cb in extra if hasattr(cb, "get_state")]
+    if state is not None:
+        try:
             model.load_weights(run_dir / "checkpoints" / state["weights"])
-            # the optimizer state holds the learning rate; the (possibly overridden) config wins
-            if hasattr(config, "learning_rate"):
-                model.optimizer.learning_rate = config.learning_rate
-            initial_epoch = int(state["epoch"])
-            history = list(state["history"])
-            for cb in stateful:
-                cb.set_state(state.get("callbacks", {}).get(type(cb).__name__, {}))
-            log.info("resumed after epoch %d", initial_epoch)
-        callbacks = [
-            guard,
-            *extra,
-            AtomicCheckpoint(run_dir, history, guard, stateful),
-            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
-        ]
-        if verbose is None:
-            verbose = 1 if sys.stdout.isatty() else 2
-        started = time.perf_counter()
-        if initial_epoch < config.epochs:
-            model.fit(
-                recipe.train_dataset(config, data_obj),
-                validation_data=recipe.validation_dataset(config, data_obj),
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                callbacks=callbacks,
-                verbose=verbose,
-                shuffle=False,  # tf.data pipelines shuffle themselves, with the seed
+        except (ValueError, KeyError) as err:
+            changed = sorted(
+                k
+                for k, v in dataclasses.asdict(config).items()
+                if saved_config is not None and getattr(saved_config, k) != v
             )
-        if guard.tripped:
-            epoch, batch, key, value = guard.tripped
-            last = read_checkpoint_state(run_dir)
-            kept = f"epoch {last['epoch']}" if last else "none yet"
-            raise TrainingError(
-                f"{key} became {value} at epoch {epoch}, batch {batch}; training stopped and the "
-                f"last good checkpoint ({kept}) is kept in {run_dir / 'checkpoints'}; lower "
-                "learning_rate or check the data, then --resume or rerun"
-            )
-        train_seconds = time.perf_counter() - started
-        recipe.finish_training(model, config, data_obj, run_dir)
-        with atomic_path(run_dir / "model.keras") as tmp:
-            model.save(tmp)
-        metrics = dict(recipe.evaluate(model, config, data_obj))
-        metrics.setdefault("epochs", len(history))
-        metrics["train_seconds_this_session"] = round(train_seconds, 3)
-        atomic_write_json(run_dir / "metrics.json", metrics)
-        if history:
-            plots.training_curves(history, run_dir / "training_curves.png")
-        recipe.write_artifacts(model, config, data_obj, run_dir)
-        log.info("metrics %s", metrics)
-        return RunResult(run_dir, model, metrics, history, config, data_obj)
-    finally:
-        logging.getLogger("gentk").removeHandler(handler)
-        handler.close()
+            raise UserError(
+                f"--resume: checkpoint {state['weights']} does not fit the model built from "
+                f"the current options (changed: {', '.join(changed) or 'none'}); resume with "
+                "the run's own options or start a new run"
+            ) from err
+        # only a config that fits the checkpoint replaces the run's own
+        atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+        # the optimizer state holds the learning rate; the (possibly overridden) config wins
+        if hasattr(config, "learning_rate"):
+            model.optimizer.learning_rate = config.learning_rate
+        if hasattr(config, "critic_learning_rate") and hasattr(model, "critic_optimizer"):
+            model.critic_optimizer.learning_rate = config.critic_learning_rate
+        initial_epoch = int(state["epoch"])
+        history = list(state["history"])
+        for cb in stateful:
+            cb.set_state(state.get("callbacks", {}).get(type(cb).__name__, {}))
+        log.info("resumed after epoch %d", initial_epoch)
+    callbacks = [
+        guard,
+        *extra,
+        AtomicCheckpoint(run_dir, history, guard, stateful),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+    ]
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    started = time.perf_counter()
+    if initial_epoch < config.epochs:
+        model.fit(
+            recipe.train_dataset(config, data_obj),
+            validation_data=recipe.validation_dataset(config, data_obj),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # tf.data pipelines shuffle themselves, with the seed
+        )
+    if guard.tripped:
+        epoch, batch, key, value = guard.tripped
+        last = read_checkpoint_state(run_dir)
+        kept = f"epoch {last['epoch']}" if last else "none yet"
+        raise TrainingError(
+            f"{key} became {value} at epoch {epoch}, batch {batch}; training stopped and the "
+            f"last good checkpoint ({kept}) is kept in {run_dir / 'checkpoints'}; lower "
+            "learning_rate or check the data, then --resume or rerun"
+        )
+    train_seconds = time.perf_counter() - started
+    recipe.finish_training(model, config, data_obj, run_dir)
+    with atomic_path(run_dir / "model.keras") as tmp:
+        model.save(tmp)
+        _check_loadable(recipe, read_archive_config(tmp), "model.keras")
+    metrics = dict(recipe.evaluate(model, config, data_obj))
+    metrics.setdefault("epochs", len(history))
+    metrics["train_seconds_this_session"] = round(train_seconds, 3)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    if history:
+        plots.training_curves(history, run_dir / "training_curves.png")
+    recipe.write_artifacts(model, config, data_obj, run_dir)
+    log.info("metrics %s", metrics)
+    return RunResult(run_dir, model, metrics, history, config, data_obj)

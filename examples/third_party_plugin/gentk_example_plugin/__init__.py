@@ -82,8 +82,6 @@ def register_components(register):
 
 @hookimpl
 def register_models(register):
-    from gentk_autoencoders.model import Autoencoder
-
     from gentk.image_recipe import ImageRecipe
 
     class LinearAutoencoderRecipe(ImageRecipe):
@@ -91,6 +89,8 @@ def register_models(register):
         help = "Example plugin: a linear autoencoder (spans the PCA subspace)"
 
         def build(self, config, data):
+            from gentk_example_plugin.model import LinearAutoencoder  # imported on demand
+
             encoder = self.component(
                 "encoder",
                 "mlp",
@@ -104,6 +104,6 @@ def register_models(register):
                 output_shape=data.shape,
                 hidden=tuple(reversed(config.hidden)),
             )
-            return Autoencoder(encoder, decoder, name="linear_autoencoder")
+            return LinearAutoencoder(encoder, decoder, name="linear_autoencoder")
 
     register(LinearAutoencoderRecipe())

@@ -1,0 +1,126 @@
+"""Run directories: the lock that keeps two runs out of one directory, and how an old run is
+set aside by ``--force`` and given back if the new run fails before its first checkpoint.
+
+The lock is an OS lock (``flock``) on ``.NAME.lock`` beside the run directory ``NAME``, not
+inside it: ``--force`` renames the old directory, and a lock inside it would move with it. The
+kernel drops the lock when the holding process dies, so a killed run never leaves a stale lock;
+the file itself stays (removing lock files races with the next taker) and holds the pid of the
+last holder for the error message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from gentk.errors import UserError
+
+__all__ = ["RunLock", "inspect_run_dir", "set_aside", "backup_path", "START_FILES"]
+
+# what a run that failed before its first checkpoint leaves; such a directory may be reused
+START_FILES = {"config.toml", "run.json", "run.log", "tensorboard"}
+
+
+def _lock_file(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of a run (a context manager).
+
+    Raises:
+        UserError: another process holds the lock; the message names its pid.
+    """
+
+    def __init__(self, run_dir):
+        run_dir = Path(run_dir).absolute()
+        self.run_dir = run_dir
+        self.path = run_dir.parent / f".{run_dir.name}.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _lock_file(fd):
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise UserError(
+                f"run directory {self.run_dir} is in use by another gentk run (pid {holder}); "
+                "wait for it to finish or choose another --output"
+            )
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+
+def backup_path(run_dir) -> Path:
+    """Where ``--force`` keeps the previous run until the new one has finished."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(run_dir.name + ".old")
+
+
+def inspect_run_dir(run_dir: Path, *, resume: bool, force: bool) -> str:
+    """Say what to do with ``run_dir`` without touching it: ``"new"`` (absent, empty, or left
+    by a failed start), ``"resume"`` or ``"replace"`` (``--force`` over an existing run).
+
+    Raises:
+        UserError: the directory holds a run and neither ``--resume`` nor ``--force`` was given,
+            or ``--resume`` finds no checkpoint.
+    """
+    from gentk.training.callbacks import read_checkpoint_state
+
+    names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"output {run_dir} exists and is not a directory")
+    if resume:
+        if not names or read_checkpoint_state(run_dir) is None:
+            raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
+        return "resume"
+    if not names or ("run.json" in names and names <= START_FILES):
+        return "new"
+    if not force:
+        raise UserError(
+            f"output directory {run_dir} already holds files; pass --resume to continue "
+            "that run or --force to replace it"
+        )
+    return "replace"
+
+
+def set_aside(run_dir: Path) -> Path | None:
+    """Move an existing run out of the way as ``NAME.old``; return where it went (or None).
+
+    A finished run (one with ``metrics.json``) always becomes the backup. An unfinished one is
+    discarded when a backup already exists: that backup is the last finished run, left there by
+    a ``--force`` run that was killed.
+    """
+    backup = backup_path(run_dir)
+    if not run_dir.exists():
+        return backup if backup.exists() else None
+    if backup.exists() and not (run_dir / "metrics.json").exists():
+        shutil.rmtree(run_dir)
+        return backup
+    if backup.exists():
+        shutil.rmtree(backup)
+    run_dir.rename(backup)
+    return backup
