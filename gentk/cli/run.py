@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def resolve_data(registry, data):
     metavar="KEY=VALUE",
     help="Override one option; repeatable. `gentk info NAME` lists them.",
 )
+@click.option(
+    "--validation",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Held-out validation data in its own file, for recipes that take one "
+    "(the recommenders: new users, their items split fold-in/target).",
+)
+@click.option(
+    "--test",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Held-out test data in its own file (as --validation).",
+)
 @click.option("--epochs", type=click.IntRange(min=0), help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Examples per update.")
 @click.option("--seed", type=int, help="Seed for splits, initialisation and sampling.")
@@ -60,7 +72,19 @@ def resolve_data(registry, data):
 @click.option("--force", is_flag=True, help="Replace whatever --output holds.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def command(
-    name, data, config_path, overrides, epochs, batch_size, seed, output, resume, force, quiet
+    name,
+    data,
+    config_path,
+    overrides,
+    validation,
+    test,
+    epochs,
+    batch_size,
+    seed,
+    output,
+    resume,
+    force,
+    quiet,
 ):
     """Train model NAME, evaluate it and write its run directory.
 
@@ -77,6 +101,16 @@ def command(
     recipe = registry.get("model", name).factory
     label = data if data is not None and not Path(data).exists() else None
     data = resolve_data(registry, data)
+    held_out = {}
+    for flag, field, path in (
+        ("--validation", "validation_data", validation),
+        ("--test", "test_data", test),
+    ):
+        if path is None:
+            continue
+        if field not in {f.name for f in dataclasses.fields(recipe.config)}:
+            raise UserError(f"{flag}: model {name!r} takes no held-out data file")
+        held_out[field] = str(Path(path).resolve())
     result = run(
         recipe,
         data=data,
@@ -90,6 +124,7 @@ def command(
         batch_size=batch_size,
         seed=seed,
         data_label=label,
+        **held_out,
     )
     click.echo(json.dumps(result.metrics, indent=2, sort_keys=True))
     click.echo(f"Run written to {result.run_dir}")

@@ -37,8 +37,13 @@ def model_scorer(model, dense: bool = True):
     return scores
 
 
-def popularity_scorer(train: sp.csr_matrix):
-    counts = np.asarray(train.sum(axis=0)).ravel().astype(np.float64)
+def popularity_scorer(train):
+    """Scores that rank items by training positives: ``train`` is the training CSR, or the
+    per-item counts themselves."""
+    if sp.issparse(train):
+        counts = np.asarray(train.sum(axis=0)).ravel().astype(np.float64)
+    else:
+        counts = np.asarray(train, dtype=np.float64)
 
     def scores(batch):
         return np.broadcast_to(counts, (batch.shape[0], len(counts)))
@@ -88,13 +93,15 @@ def ranking_metrics(
     return {k: float(np.mean(np.concatenate(v))) for k, v in parts.items()}
 
 
-def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000):
-    """``(indices [U, n], scores [U, n])`` of the best unseen items per row of ``x``."""
+def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None):
+    """``(indices [U, n], scores [U, n])`` of the best items per row of ``x``, leaving out the
+    items of ``exclude`` (default: those of ``x``) with score -inf."""
+    exclude = x if exclude is None else exclude
     idx, val = [], []
     for start in range(0, x.shape[0], batch_size):
         batch = x[start : start + batch_size]
         s = np.array(scorer(batch), dtype=np.float64)
-        s[batch.nonzero()] = -np.inf
+        s[exclude[start : start + batch_size].nonzero()] = -np.inf
         k = min(n, s.shape[1])
         order = np.argsort(-s, axis=1, kind="stable")[:, :k]
         idx.append(order)

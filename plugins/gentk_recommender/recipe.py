@@ -8,12 +8,14 @@ import dataclasses
 import io
 from pathlib import Path
 
+import click
 import keras
 import numpy as np
+import scipy.sparse as sp
 
 from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
-from gentk.saving import atomic_path, atomic_write_text
+from gentk.saving import atomic_write_text, save_weights
 
 __all__ = [
     "RecommenderConfig",
@@ -21,7 +23,12 @@ __all__ = [
     "DAERecipe",
     "ValidationNDCG",
     "write_recommendations",
+    "exclusion",
 ]
+
+
+IMPLICIT = ("auto", "true", "false")
+EXCLUDE = ("seen", "positives", "none")
 
 
 @dataclasses.dataclass
@@ -35,9 +42,22 @@ class RecommenderConfig(TrainConfig):
     delimiter: str = option("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
     header: str = option("auto", "auto, true or false")
     min_rating: float = option(4.0, "ratings >= this are positives (files with ratings)")
+    implicit: str = option(
+        "auto", "every row is a positive: auto (no rating column, or one rating value), true, false"
+    )
     min_user_interactions: int = option(5, "drop users with fewer positives")
-    validation_users: int = option(0, "held-out validation users (0: validation_fraction)")
-    test_users: int = option(0, "held-out test users (0: test_fraction)")
+    validation_users: int | None = option(
+        None, "held-out validation users (none: validation_fraction; 0: no model selection)"
+    )
+    test_users: int | None = option(None, "held-out test users (none: test_fraction; 0: none)")
+    validation_data: str | None = option(
+        None, "file of validation users (new users; their items split fold-in/target)"
+    )
+    test_data: str | None = option(None, "file of test users (as validation_data)")
+    exclude: str = option(
+        "seen",
+        "what recommendations.csv leaves out: seen (any rating), positives (model input), none",
+    )
     fold_in_fraction: float = option(0.8, "share of a held-out user's items given as input")
     hidden: tuple[int, ...] = option((600,), "encoder widths")
     decoder_hidden: tuple[int, ...] | None = option(
@@ -60,6 +80,15 @@ class RecommenderConfig(TrainConfig):
     )
 
     def validate(self):
+        for name, allowed in (("implicit", IMPLICIT), ("exclude", EXCLUDE)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"`{name}` must be one of {', '.join(allowed)}. "
+                    f"Received: {name}={getattr(self, name)!r}"
+                )
+        for name in ("validation_users", "test_users"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0. Received: {getattr(self, name)}")
         if self.input_mode not in ("auto", "dense", "sparse"):
             raise ValueError(
                 "`input_mode` must be auto, dense or sparse. "
@@ -105,8 +134,7 @@ class ValidationNDCG(keras.callbacks.Callback):
             self.best, self.best_epoch = self.last, epoch + 1
             if getattr(self.model, "variational", False):
                 self.best_beta = float(self.model.current_beta())
-            with atomic_path(self.path) as tmp:
-                self.model.save_weights(tmp)
+            save_weights(self.model, self.path)
 
     def get_state(self):
         return {"best": self.best, "best_epoch": self.best_epoch, "best_beta": self.best_beta}
@@ -117,15 +145,31 @@ class ValidationNDCG(keras.callbacks.Callback):
         self.best_beta = state.get("best_beta")
 
 
-def write_recommendations(path, users, item_ids, indices, scores) -> None:
+def write_recommendations(path, users, item_ids, indices, scores, sources=None) -> None:
+    """``user,item,rank,score,source`` rows (``source``: ``model``, or ``popularity`` for a
+    user the model could not score); items excluded for a user (score -inf) are left out."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["user", "item", "rank", "score"])
-    for u, row_idx, row_val in zip(users, indices, scores):
-        for rank, (i, s) in enumerate(zip(row_idx, row_val), start=1):
+    writer.writerow(["user", "item", "rank", "score", "source"])
+    if sources is None:
+        sources = np.full(len(users), "model", dtype=object)
+    for u, row_idx, row_val, source in zip(users, indices, scores, sources):
+        rank = 0
+        for i, s in zip(row_idx, row_val):
             if np.isfinite(s):
-                writer.writerow([u, item_ids[i], rank, f"{s:.6g}"])
+                rank += 1
+                writer.writerow([u, item_ids[i], rank, f"{s:.6g}", source])
     atomic_write_text(path, buf.getvalue())
+
+
+def exclusion(mode: str, positives, rated):
+    """The CSR of items to leave out per user: ``seen`` every rated item, ``positives`` the
+    model's input items, ``none`` nothing."""
+    if mode == "seen" and rated is not None:
+        return rated
+    if mode == "none":
+        return sp.csr_matrix(positives.shape, dtype=np.float32)
+    return positives
 
 
 class RecommenderRecipe(Recipe):
@@ -134,11 +178,6 @@ class RecommenderRecipe(Recipe):
     config = RecommenderConfig
     variational = True
     smoke = {"epochs": 2, "hidden": (16,), "latent_dim": 8, "batch_size": 128}
-
-    def load_data(self, config, path):
-        from gentk_recommender.data import prepare
-
-        return prepare(config, path)
 
     def _dense(self, config, data):
         return use_dense(config, data.n_items)
@@ -180,11 +219,21 @@ class RecommenderRecipe(Recipe):
         jit = jit_compile and use_dense(config, n_items)  # XLA cannot compile sparse ops
         super().compile(model, config, jit_compile=jit)
 
+    def load_data(self, config, path):
+        from gentk_recommender.data import prepare
+
+        data = prepare(config, path)
+        click.echo(data.stats["summary"], err=True)
+        return data
+
     def callbacks(self, model, config, data, run_dir):
         from gentk_recommender.data import split_csv
 
         atomic_write_text(Path(run_dir) / "split.csv", split_csv(data))
         atomic_write_text(Path(run_dir) / "items.txt", "\n".join(data.item_ids) + "\n")
+        if len(data.validation_users) == 0:
+            self._validation = None  # no model selection: the last epoch is the model
+            return []
         self._validation = ValidationNDCG(data, run_dir, self._dense(config, data))
         return [self._validation]
 
@@ -197,20 +246,16 @@ class RecommenderRecipe(Recipe):
         from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
 
         dense = self._dense(config, data)
-        out = {
-            f"test_{k}": v
-            for k, v in ranking_metrics(
-                model_scorer(model, dense), data.test_fold_in, data.test_targets
-            ).items()
-        }
-        out.update(
-            {
-                f"popularity_test_{k}": v
-                for k, v in ranking_metrics(
-                    popularity_scorer(data.train), data.test_fold_in, data.test_targets
-                ).items()
-            }
-        )
+        out = {}
+        if len(data.test_users) == 0:
+            click.echo("No test users (test_users=0): metrics.json has no test metrics.", err=True)
+        else:
+            for prefix, scorer in (
+                ("test_", model_scorer(model, dense)),
+                ("popularity_test_", popularity_scorer(data.train)),
+            ):
+                metrics = ranking_metrics(scorer, data.test_fold_in, data.test_targets)
+                out.update({f"{prefix}{k}": v for k, v in metrics.items()})
         val = getattr(self, "_validation", None)
         if val is not None and val.best_epoch:
             out["best_epoch"] = val.best_epoch
@@ -225,7 +270,9 @@ class RecommenderRecipe(Recipe):
         from gentk_recommender.evaluation import model_scorer, top_n
 
         users, x = data.all_users()
-        idx, val = top_n(model_scorer(model, self._dense(config, data)), x, config.top_n)
+        leave_out = exclusion(config.exclude, x, data.rated)
+        scorer = model_scorer(model, self._dense(config, data))
+        idx, val = top_n(scorer, x, config.top_n, exclude=leave_out)
         write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids, idx, val)
         return ["recommendations.csv", "split.csv", "items.txt"]
 

@@ -1,15 +1,25 @@
-"""Recommendations for users the model never saw (fold-in, no retraining) and the SavedModel
-export whose serving signature maps item identifiers to the top-N items and scores."""
+"""Recommendations for users the model never saw (fold-in, no retraining; the popularity ranking
+for users it cannot score) and the SavedModel export whose serving signature maps a user's
+items, and the items to leave out, to the top-N items and scores."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from gentk.errors import DataError
 
-__all__ = ["read_items", "fold_in_users", "export_saved_model"]
+__all__ = [
+    "read_items",
+    "read_popularity",
+    "FoldIn",
+    "fold_in_users",
+    "export_saved_model",
+]
 
 
 def read_items(run_dir) -> np.ndarray:
@@ -19,36 +29,71 @@ def read_items(run_dir) -> np.ndarray:
     return np.asarray(path.read_text(encoding="utf-8").splitlines(), dtype=object)
 
 
-def fold_in_users(config, path, item_ids):
+def read_popularity(run_dir, item_ids) -> np.ndarray:
+    """Training positives per item (from the run's ``split.csv``): the cold-start ranking."""
+    path = Path(run_dir) / "split.csv"
+    if not path.is_file():
+        raise DataError("run has no split.csv to rank items by popularity", path)
+    index = {item: j for j, item in enumerate(item_ids)}
+    counts = np.zeros(len(item_ids), dtype=np.float64)
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("set") == "train" and row.get("item") in index:
+                counts[index[row["item"]]] += 1
+    return counts
+
+
+@dataclasses.dataclass
+class FoldIn:
+    """New users mapped onto the model's items: ``positives`` (the model's input) and ``rated``
+    (every known item at any rating) as CSR rows in ``users`` order; ``cold`` marks the users
+    with no known positive item, whom the model cannot score."""
+
+    users: np.ndarray
+    positives: sp.csr_matrix
+    rated: sp.csr_matrix
+    cold: np.ndarray
+    report: dict
+
+
+def fold_in_users(config, path, item_ids) -> FoldIn:
     """Read new users' interactions and map them onto the model's items.
 
-    Returns:
-        (user ids, CSR fold-in matrix, report) where the report counts unknown items and users
-        left with no known item (who get no recommendations).
+    Every user of the file is kept: users with no known positive item (all their items unknown
+    to the model, or all rated below ``min_rating``) are marked ``cold`` and counted in the
+    report, which also counts rows of unknown items.
     """
     from gentk_recommender.data import load_interactions, to_matrix
 
-    users, items, report = load_interactions(config, path)
-    if len(users) == 0:
-        raise DataError(f"no interactions with rating >= {config.min_rating}", path)
+    rows = load_interactions(config, path)
+    report = dict(rows.report)
+    if len(rows.users) == 0:
+        raise DataError("no interactions", path)
     known = set(item_ids)
-    is_known = np.fromiter((i in known for i in items), bool, count=len(items))
+    is_known = np.fromiter((i in known for i in rows.items), bool, count=len(rows.items))
     report["unknown_item_rows"] = int((~is_known).sum())
-    report["unknown_items"] = int(len(set(items[~is_known])))
-    all_users = np.unique(users)
-    kept = np.unique(users[is_known])
-    report["users"] = len(all_users)
-    report["users_without_known_items"] = int(len(all_users) - len(kept))
-    if len(kept) == 0:
-        raise DataError("none of the users has an item the model knows; nothing to recommend", path)
-    return kept, to_matrix(users[is_known], items[is_known], kept, item_ids), report
+    report["unknown_items"] = int(len(set(rows.items[~is_known])))
+    users = np.unique(rows.users)
+    use = is_known & rows.positive
+    positives = to_matrix(rows.users[use], rows.items[use], users, item_ids)
+    rated = to_matrix(rows.users[is_known], rows.items[is_known], users, item_ids)
+    cold = np.diff(positives.indptr) == 0
+    with_positive = set(rows.users[rows.positive])
+    report["users"] = len(users)
+    report["cold_users"] = int(cold.sum())
+    report["users_without_positives"] = int(sum(u not in with_positive for u in users))
+    return FoldIn(users, positives, rated, cold, report)
 
 
-def export_saved_model(model, item_ids, out_dir, top_n: int = 100) -> Path:
-    """A TF SavedModel with endpoint ``serve(items: string[None]) -> {items, scores}``.
+def export_saved_model(model, item_ids, out_dir, top_n: int = 100, exclude_inputs=True) -> Path:
+    """A TF SavedModel with endpoint ``serve(items, exclude) -> {items, scores}``.
 
-    The vocabulary is inside (a ``StringLookup``), so a process with TensorFlow alone serves it.
-    Items the model does not know are ignored; input items are never recommended.
+    ``items`` (string[None]) are the user's positive items, the model's input; ``exclude``
+    (string[None], may be empty) are further items never to return, such as those the user
+    rated below the positive threshold. With ``exclude_inputs`` the input items are never
+    returned either. Fewer than ``top_n`` rows come back when fewer items are left. The
+    vocabulary is inside (a ``StringLookup``), so a process with TensorFlow alone serves it;
+    items the model does not know are ignored.
     """
     import keras
     import tensorflow as tf
@@ -64,16 +109,29 @@ def export_saved_model(model, item_ids, out_dir, top_n: int = 100) -> Path:
     archive.track(model)
     archive.track(lookup)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="items")])
-    def serve(items):
+    def one_hot(items):
         idx = tf.cast(lookup(items), tf.int64) - 1
         idx = tf.boolean_mask(idx, idx >= 0)
         x = tf.scatter_nd(idx[:, None], tf.ones_like(idx, tf.float32), [n_items])
-        x = tf.minimum(x, 1.0)[None, :]
-        logits = model(x, training=False)[0]
-        logits = tf.where(x[0] > 0, tf.constant(-np.inf, logits.dtype), logits)
+        return tf.minimum(x, 1.0)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="items"),
+            tf.TensorSpec([None], tf.string, name="exclude"),
+        ]
+    )
+    def serve(items, exclude):
+        x = one_hot(items)
+        logits = model(x[None, :], training=False)[0]
+        banned = one_hot(exclude) + (x if exclude_inputs else 0.0)
+        logits = tf.where(banned > 0, tf.constant(-np.inf, logits.dtype), logits)
         top = tf.math.top_k(logits, k=k)
-        return {"items": tf.gather(ids, top.indices), "scores": top.values}
+        keep = tf.math.is_finite(top.values)
+        return {
+            "items": tf.boolean_mask(tf.gather(ids, top.indices), keep),
+            "scores": tf.boolean_mask(top.values, keep),
+        }
 
     archive.add_endpoint("serve", serve)
     archive.write_out(str(out_dir), verbose=False)

@@ -56,7 +56,7 @@ def test_run_writes_metrics_and_recommendations(trained_run):
     assert stats["min_rating"] == 4.0 and stats["rows_below_min_rating"] > 0
     with open(trained_run / "recommendations.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["user", "item", "rank", "score"]
+    assert list(rows[0]) == ["user", "item", "rank", "score", "source"]
     split = (trained_run / "split.csv").read_text().splitlines()
     assert {r["user"] for r in rows} == {line.split(",")[0] for line in split[1:]}
     assert len({r["user"] for r in rows}) == stats["n_users"]
@@ -80,11 +80,15 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
     result = run_cli("recommend", trained_run, "--data", new, "-n", "10", "-o", out)
     assert result.returncode == 0, result.stderr
     assert "Skipped 2 rows of 2 items" in result.stderr
-    assert "1 user(s) have no item the model knows" in result.stderr
+    assert "1 user(s) have no positive item the model knows" in result.stderr
     with open(out) as f:
-        rows = list(csv.DictReader(f))
-    assert {r["user"] for r in rows} == {"new1"} and len(rows) == 10
+        all_rows = list(csv.DictReader(f))
+    assert list(all_rows[0]) == ["user", "item", "rank", "score", "source"]
+    rows = [r for r in all_rows if r["user"] == "new1"]
+    assert len(rows) == 10 and {r["source"] for r in rows} == {"model"}
     assert not {"50", "100", "181"} & {r["item"] for r in rows}
+    cold = [r for r in all_rows if r["user"] == "new2"]  # knows no item: popularity
+    assert len(cold) == 10 and {r["source"] for r in cold} == {"popularity"}
 
     export_dir = tmp_path / "export"
     exported = run_cli("export", trained_run, "-o", export_dir, "-n", "10")
@@ -93,10 +97,19 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
         import json, sys, tensorflow as tf
         assert "gentk" not in sys.modules
         served = tf.saved_model.load({str(export_dir)!r})
-        out = served.serve(tf.constant(["50", "100", "181", "no-such"]))
+        none = tf.constant([], tf.string)
+        out = served.serve(tf.constant(["50", "100", "181", "no-such"]), none)
         assert not any(m.startswith("gentk") for m in sys.modules)
-        print(json.dumps({{"items": [i.decode() for i in out["items"].numpy()],
-                           "scores": out["scores"].numpy().tolist()}}))
+        items = [i.decode() for i in out["items"].numpy()]
+        # the items to exclude (say, rated below min_rating) never come back
+        again = served.serve(tf.constant(["50", "100", "181"]), tf.constant(items[:2]))
+        assert [i.decode() for i in again["items"].numpy()][:8] == items[2:], again
+        # a history of nearly the whole catalogue: only the items left, no -inf rows
+        vocab = open({str(trained_run / "items.txt")!r}).read().split()
+        rest = served.serve(tf.constant(vocab[3:]), none)
+        assert sorted(i.decode() for i in rest["items"].numpy()) == sorted(vocab[:3])
+        assert all(abs(s) < 1e30 for s in rest["scores"].numpy())
+        print(json.dumps({{"items": items, "scores": out["scores"].numpy().tolist()}}))
     """)
     proc = subprocess.run(
         [sys.executable, "-c", script],
@@ -112,13 +125,109 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
         assert a == pytest.approx(b, rel=1e-4, abs=1e-4)
 
 
-def test_recommend_with_no_known_items_is_a_clear_error(trained_run, tmp_path):
-    new = tmp_path / "new.csv"
-    new.write_text("user,item\nx,nope\n")
-    result = run_cli("recommend", trained_run, "--data", new, "-o", tmp_path / "r.csv")
-    assert result.returncode == 2
-    assert "none of the users has an item the model knows" in error_lines(result.stderr)[0]
-    assert not (tmp_path / "r.csv").exists()
+def test_recommend_leaves_out_every_rated_item_by_default(trained_run, movielens_sample, tmp_path):
+    """The reported defect: five MovieLens users folded in got items they had rated 2 and 3
+    back. Only ratings >= min_rating are the input, but no rated item comes back (``seen``)."""
+    from tests.conftest import SHARED_DATA
+
+    lines = [
+        line.split("\t")
+        for line in (SHARED_DATA / "ml-100k" / "u.data").read_text().splitlines()
+        if 901 <= int(line.split("\t")[0]) <= 905
+    ]
+    new = tmp_path / "five.data"
+    new.write_text("\n".join("\t".join(f) for f in lines) + "\n")
+    rated = {(u, i) for u, i, r, _ in lines}
+    low = {(u, i) for u, i, r, _ in lines if float(r) < 4}
+    assert low  # the five users did rate some items 1-3
+
+    def recommend(*extra):
+        out = tmp_path / f"recs{len(extra)}{''.join(extra)}.csv"
+        result = run_cli("recommend", trained_run, "--data", new, "-n", "100", "-o", out, *extra)
+        assert result.returncode == 0, result.stderr
+        with open(out) as f:
+            return {(r["user"], r["item"]) for r in csv.DictReader(f)}, result.stderr
+
+    seen, stderr = recommend()
+    assert "rows read; " in stderr and "kept as positives" in stderr
+    assert {u for u, _ in seen} == {"901", "902", "903", "904", "905"}
+    assert not seen & rated
+    positives_only, _ = recommend("--exclude", "positives")
+    assert not positives_only & (rated - low) and positives_only & low
+    everything, _ = recommend("--exclude", "none")
+    assert everything & (rated - low)
+
+
+def test_cold_start_users_get_the_popularity_ranking(trained_run, tmp_path):
+    new = tmp_path / "cold.csv"
+    new.write_text("user,item,rating\nx,nope,5\ny,50,2\ny,100,1\n")
+    out = tmp_path / "r.csv"
+    result = run_cli("recommend", trained_run, "--data", new, "-n", "5", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "2 user(s) have no positive item the model knows (1 with every rating below 4)" in (
+        result.stderr
+    )
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    by_user = {u: [r for r in rows if r["user"] == u] for u in ("x", "y")}
+    assert {r["source"] for r in rows} == {"popularity"}
+    assert len(by_user["x"]) == 5 and len(by_user["y"]) == 5
+    assert not {"50", "100"} & {r["item"] for r in by_user["y"]}  # rated: left out
+    # the popularity ranking is the training one: x's list is y's with 50/100 removed
+    ranked_x = [r["item"] for r in by_user["x"]]
+    assert [i for i in ranked_x if i not in ("50", "100")] == [r["item"] for r in by_user["y"]][
+        : len([i for i in ranked_x if i not in ("50", "100")])
+    ]
+
+
+def test_run_recommendations_leave_out_low_rated_items(trained_run, movielens_sample):
+    rated = {tuple(line.split("\t")[:2]) for line in movielens_sample.read_text().splitlines()}
+    with open(trained_run / "recommendations.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["source"] for r in rows} == {"model"}
+    assert not {(r["user"], r["item"]) for r in rows} & rated
+
+
+def test_own_validation_and_test_files_and_no_selection(movielens_sample, tmp_path):
+    lines = movielens_sample.read_text().splitlines()
+
+    def by_user(lo, hi):
+        return [line for line in lines if lo <= int(line.split("\t")[0]) <= hi]
+
+    train, val, test = tmp_path / "train.data", tmp_path / "val.data", tmp_path / "test.data"
+    train.write_text("\n".join(by_user(1, 200)) + "\n")
+    val.write_text("\n".join(by_user(201, 250)) + "\n")
+    test.write_text("\n".join(by_user(251, 300)) + "\n")
+    out = tmp_path / "own"
+    result = run_cli(
+        "run", "recommender-vae", "--data", train, "--validation", val, "--test", test,
+        "-o", out, *TINY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((out / "metrics.json").read_text())["data"]
+    split = [r.split(",") for r in (out / "split.csv").read_text().splitlines()[1:]]
+    val_users = {u for u, _, s in split if s.startswith("validation")}
+    test_users = {u for u, _, s in split if s.startswith("test")}
+    train_users = {u for u, _, s in split if s == "train"}
+    assert val_users <= {str(u) for u in range(201, 251)} and len(val_users) > 40
+    assert test_users <= {str(u) for u in range(251, 301)} and len(test_users) > 40
+    assert train_users <= {str(u) for u in range(1, 201)}
+    assert stats["n_validation_users"] == len(val_users)
+    # the same users as validation data and training data: refused, naming the file
+    clash = run_cli("run", "recommender-vae", "--data", train, "--validation", train,
+                    "-o", tmp_path / "clash", *TINY)  # fmt: skip
+    assert clash.returncode == 2
+    assert "also appear in the training data" in error_lines(clash.stderr)[0]
+    # zero held-out users: every user trains, the last epoch is kept, no test metrics
+    out0 = tmp_path / "all"
+    result = run_cli("run", "recommender-vae", "--data", train, "-o", out0, *TINY,
+                     "--set", "validation_users=0", "--set", "test_users=0")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out0 / "metrics.json").read_text())
+    assert not any(k.startswith("test_") for k in metrics) and "best_epoch" not in metrics
+    assert metrics["data"]["n_train_users"] == metrics["data"]["n_users"]
+    assert "val_ndcg@100" not in (out0 / "history.csv").read_text()
+    assert "No test users" in result.stderr
 
 
 @pytest.mark.parametrize(

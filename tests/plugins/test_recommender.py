@@ -17,6 +17,7 @@ from gentk_recommender.model import LinearAnnealing, MultVAE
 from gentk_recommender.recipe import RecommenderConfig
 
 from gentk.config import resolve_config
+from gentk.errors import UserError
 from gentk.objectives import multinomial_log_likelihood
 
 
@@ -178,3 +179,43 @@ def test_decoder_widths_mirror_the_encoder_or_are_set(tmp_path, decoder_hidden, 
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert loaded.decoder_hidden == model.decoder_hidden
     np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_implicit_feedback_files_are_all_positives(tmp_path):
+    """A rating column that is all 1 (or no rating column) is a file of positives: min_rating=4
+    must not drop every row; implicit=false restores the threshold."""
+    from gentk_recommender.data import load_interactions
+
+    ones = tmp_path / "clicks.csv"
+    ones.write_text("user,item,rating\n" + "".join(f"u{k % 7},i{k},1\n" for k in range(40)))
+    rows = load_interactions(_config(), ones)
+    assert rows.positive.all() and rows.report["implicit"]
+    assert "40 rows read as implicit feedback (every rating is 1)" in rows.report["summary"]
+    bare = tmp_path / "bare.csv"
+    bare.write_text("user,item\n" + "".join(f"u{k % 7},i{k}\n" for k in range(40)))
+    assert "(no rating column)" in load_interactions(_config(), bare).report["summary"]
+    strict = load_interactions(_config(implicit="false"), ones)
+    assert not strict.positive.any() and "0 with rating >= 4" in strict.report["summary"]
+
+
+def test_rated_holds_every_interaction_and_exclusion_modes(tmp_path):
+    from gentk_recommender.recipe import exclusion
+
+    path = tmp_path / "r.csv"
+    rows = [f"{u},{i},{1 if (u, i) == ('a', 6) else 5}" for u in "abcdefg" for i in range(7)]
+    path.write_text("\n".join(rows) + "\n")
+    data = prepare(_config(validation_users=0, test_users=0), path)
+    users, x = data.all_users()
+    assert len(data.validation_users) == 0 and len(data.test_users) == 0 and len(users) == 7
+    a, col6 = list(users).index("a"), list(data.item_ids).index("6")
+    assert x[a, col6] == 0 and data.rated[a, col6] == 1  # rated 1: not input, but seen
+    assert (exclusion("seen", x, data.rated) != data.rated).nnz == 0
+    assert (exclusion("positives", x, data.rated) != x).nnz == 0
+    assert exclusion("none", x, data.rated).nnz == 0
+
+
+def test_negative_held_out_counts_and_unknown_modes_are_refused():
+    with pytest.raises(UserError, match="validation_users"):
+        _config(validation_users=-1)
+    with pytest.raises(UserError, match="`exclude` must be one of seen, positives, none"):
+        _config(exclude="all")
