@@ -8,7 +8,13 @@ import numpy as np
 
 from gentk.saving import atomic_path
 
-__all__ = ["image_grid", "reconstructions", "latent_scatter", "training_curves"]
+__all__ = [
+    "image_grid",
+    "reconstructions",
+    "latent_scatter",
+    "scatter_over",
+    "training_curves",
+]
 
 
 def _pyplot():
@@ -98,6 +104,28 @@ def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
         fig.colorbar(sc, ax=ax, label="label")
     ax.set_xlabel(f"{method} 1")
     ax.set_ylabel(f"{method} 2")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def scatter_over(samples, real, path, title: str = "samples") -> Path:
+    """2-D generated points (orange) over real points (grey): which modes a model covers."""
+    plt = _pyplot()
+    samples = np.asarray(samples, dtype=np.float64)
+    samples = samples[np.all(np.isfinite(samples), axis=1)]
+    real = np.asarray(real, dtype=np.float64)
+    if len(samples) == 0:
+        samples = real[:0]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(real[:, 0], real[:, 1], s=4, c="0.6", alpha=0.5, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=4, c="tab:orange", alpha=0.6, label="samples")
+    both = np.concatenate([real, samples]) if len(samples) else real
+    lo = np.minimum(real.min(0), np.percentile(both, 1, axis=0)) - 0.5
+    hi = np.maximum(real.max(0), np.percentile(both, 99, axis=0)) + 0.5
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title)
     return _save(fig, path)
 

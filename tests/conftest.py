@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ["GENTK_PLUGINS"] = "autoencoders,vae,vqvae,recommender,example"
+os.environ["GENTK_PLUGINS"] = "autoencoders,vae,vqvae,recommender,gan,example"
 os.environ.pop("GENTK_DISABLE_PLUGINS", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

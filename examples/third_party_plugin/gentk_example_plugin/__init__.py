@@ -1,4 +1,4 @@
-"""An example third-party gentk plugin: one component and one model recipe.
+"""An example third-party gentk plugin: a decoder, an adversarial divergence and a model recipe.
 
 Everything here uses gentk's public API only: ``gentk.hookimpl``, the interfaces, the
 ``ImageRecipe`` base and the registry (to reuse the built-in ``mlp`` encoder by name).
@@ -66,6 +66,17 @@ def _decoder_class():
 def register_components(register):
     import numpy as np
 
+    divergence = _divergence_class()
+    register(
+        "divergence",
+        "symmetric-least-squares",
+        divergence,
+        help="Example plugin: LSGAN with targets (-1, 1, 0)",
+        example=lambda: (
+            divergence(),
+            tuple(np.random.default_rng(0).normal(size=(2, 6)).astype("float32")),
+        ),
+    )
     cls = _decoder_class()
     register(
         "decoder",
@@ -78,6 +89,35 @@ def register_components(register):
             (np.random.default_rng(0).normal(size=(3, 2)).astype("float32"),),
         ),
     )
+
+
+class SymmetricLeastSquares:
+    """LSGAN with targets (a, b, c) = (-1, 1, 0) (Mao et al., 2017, eq. 8): the critic pushes
+    real scores to 1 and fake to -1; the generator pulls fake scores to 0. Any GAN recipe takes
+    it: ``gentk run dcgan --set divergence=symmetric-least-squares``."""
+
+    supports = ("adversarial",)
+
+    def critic_loss(self, real_scores, fake_scores):
+        import tensorflow as tf
+
+        return 0.5 * tf.reduce_mean(tf.square(real_scores - 1.0)) + 0.5 * tf.reduce_mean(
+            tf.square(fake_scores + 1.0)
+        )
+
+    def generator_loss(self, fake_scores):
+        import tensorflow as tf
+
+        return 0.5 * tf.reduce_mean(tf.square(fake_scores))
+
+    def get_config(self):
+        return {}
+
+
+def _divergence_class():
+    from gentk.interfaces import Divergence
+
+    return type("SymmetricLeastSquares", (SymmetricLeastSquares, Divergence), {})
 
 
 @hookimpl

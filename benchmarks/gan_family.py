@@ -1,0 +1,160 @@
+"""GAN family quality and speed, printed as tables; every figure has its baseline from the same run.
+
+``toy``: the ring of 8 and the grid of 25 Gaussians (std 0.05). For each loss and trick, over
+several seeds: modes covered and the high-quality share (within 3 std of a mode), mean +- sd,
+beside the same figures for real data (the ceiling).
+
+``images``: digits (or MNIST from ../shared/data): Fréchet distance and k-NN precision/recall in
+the feature space of a classifier trained on the same data, for DCGAN (non-saturating),
+WGAN-GP and hinge + spectral norm, beside the real-vs-real floor (two halves of the test set);
+training images/s with and without XLA, and epochs and minutes.
+
+    python benchmarks/gan_family.py toy --epochs 60 --seeds 1 2 3
+    python benchmarks/gan_family.py images --dataset digits --epochs 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+from _common import mnist_files, table
+
+TOY = {
+    "nonsaturating": [],
+    "minimax": ["divergence=minimax"],
+    "wgan-gp": ["divergence=wasserstein", "gradient_penalty=0.1", "critic_steps=5"],
+    "hinge+sn": ["divergence=hinge", "spectral_norm=true"],
+    "least-squares": ["divergence=least-squares"],
+    "ns+minibatch-std": ["minibatch_std=true"],
+    "ns+instance-noise": ["instance_noise=0.3"],
+    "ns+label-smoothing": ["label_smoothing=0.1"],
+    "ns+ema": ["ema_decay=0.999"],
+    "f-hellinger": ["divergence=f-hellinger"],
+    "f-kl": ["divergence=f-kl"],
+}
+IMAGES = {
+    "dcgan (non-saturating)": ("dcgan", []),
+    "wgan-gp": ("wgan-gp", []),
+    "hinge + spectral norm": ("sngan", []),
+}
+
+
+def _run(name, overrides, epochs, seed, data=None):
+    import gentk
+    from gentk.plugins import get_registry
+
+    recipe = get_registry().get("model", name).factory
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        result = gentk.run(
+            recipe,
+            data=data,
+            output=f"{out}/run",
+            verbose=0,
+            epochs=epochs,
+            seed=seed,
+            overrides=overrides,
+        )
+        return result.metrics, time.perf_counter() - started, len(result.data.train)
+
+
+def _mean_sd(values):
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.2f} +- {values.std():.2f}"
+
+
+def toy(args):
+    from gentk.data import gaussian_grid, gaussian_ring
+
+    rows = []
+    for dataset, loader in (("ring-8", gaussian_ring), ("grid-25", gaussian_grid)):
+        real = None
+        for trick, overrides in TOY.items():
+            covered, quality = [], []
+            for seed in args.seeds:
+                data = loader(seed=seed)
+                metrics, _, _ = _run(
+                    "gan", [*overrides, f"batch_size={args.batch_size}"], args.epochs, seed, data
+                )
+                covered.append(metrics["modes_covered"])
+                quality.append(metrics["high_quality_share"])
+                real = (metrics["real_modes_covered"], metrics["real_high_quality_share"])
+            rows.append(
+                {
+                    "data": dataset,
+                    "loss / trick": trick,
+                    "modes covered": _mean_sd(covered),
+                    "high-quality share": _mean_sd(quality),
+                }
+            )
+            print(rows[-1], flush=True)
+        rows.append(
+            {
+                "data": dataset,
+                "loss / trick": "real data (ceiling)",
+                "modes covered": f"{real[0]}",
+                "high-quality share": f"{real[1]:.2f}",
+            }
+        )
+    print()
+    print(f"{args.epochs} epochs, seeds {args.seeds}, batch {args.batch_size}")
+    print(table(rows, ["data", "loss / trick", "modes covered", "high-quality share"]))
+
+
+def images(args):
+    data = None
+    if args.dataset == "mnist":
+        data = str(mnist_files()[0])
+    rows = []
+    for label, (name, overrides) in IMAGES.items():
+        for jit in (False, True):
+            metrics, seconds, n = _run(
+                name, [*overrides, f"jit_compile={str(jit).lower()}"], args.epochs, args.seed, data
+            )
+            fd = next(k for k in metrics if k.startswith("fd_") and not k.endswith("floor"))
+            train = metrics["train_seconds_this_session"]
+            rows.append(
+                {
+                    "model": label,
+                    "XLA": "on" if jit else "off",
+                    fd: f"{metrics[fd]:.2f}",
+                    "FD floor": f"{metrics[fd + '_real_floor']:.2f}",
+                    "precision": f"{metrics['precision']:.3f}",
+                    "recall": f"{metrics['recall']:.3f}",
+                    "P/R floor": f"{metrics['precision_real_floor']:.3f}/"
+                    f"{metrics['recall_real_floor']:.3f}",
+                    "images/s": f"{n * args.epochs / train:,.0f}",
+                    "minutes": f"{seconds / 60:.1f}",
+                }
+            )
+            print(rows[-1], flush=True)
+    fd_key = next(k for k in rows[0] if k.startswith("fd_"))
+    base = float(rows[0]["images/s"].replace(",", ""))
+    for r in rows:
+        r["speed vs dcgan no-XLA"] = f"{float(r['images/s'].replace(',', '')) / base:.2f}x"
+    print()
+    print(f"{args.dataset}, {args.epochs} epochs, seed {args.seed}")
+    columns = ["model", "XLA", fd_key, "FD floor", "precision", "recall", "P/R floor"]
+    print(table(rows, [*columns, "images/s", "speed vs dcgan no-XLA", "minutes"]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("toy", help="modes covered on 2-D mixtures")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    i = sub.add_parser("images", help="FD / precision / recall on digits or MNIST")
+    i.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+    i.add_argument("--epochs", type=int, default=60)
+    i.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    {"toy": toy, "images": images}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

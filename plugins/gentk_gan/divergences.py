@@ -1,0 +1,87 @@
+"""Adversarial divergences as registered ``Divergence`` components: thin wrappers over the pure
+loss pairs of ``gentk.objectives.adversarial``, so a recipe picks one by name
+(``--set divergence=hinge``) and a third-party plugin adds its own the same way."""
+
+from __future__ import annotations
+
+from gentk.interfaces import Divergence
+
+__all__ = ["AdversarialDivergence", "LOSS_PAIRS", "F_NAMES"]
+
+
+def _pairs():
+    from gentk.objectives import adversarial as a
+
+    return {
+        "minimax": (a.minimax_critic_loss, a.minimax_generator_loss),
+        "nonsaturating": (a.minimax_critic_loss, a.nonsaturating_generator_loss),
+        "softmax-minimax": (a.softmax_minimax_critic_loss, a.softmax_minimax_generator_loss),
+        "softmax-nonsaturating": (
+            a.softmax_minimax_critic_loss,
+            a.softmax_nonsaturating_generator_loss,
+        ),
+        "wasserstein": (a.wasserstein_critic_loss, a.wasserstein_generator_loss),
+        "hinge": (a.hinge_critic_loss, a.hinge_generator_loss),
+        "least-squares": (a.least_squares_critic_loss, a.least_squares_generator_loss),
+    }
+
+
+LOSS_PAIRS = (
+    "minimax",
+    "nonsaturating",
+    "softmax-minimax",
+    "softmax-nonsaturating",
+    "wasserstein",
+    "hinge",
+    "least-squares",
+)
+F_NAMES = ("kl", "reverse-kl", "pearson", "hellinger", "jensen-shannon", "gan")
+HELP = {
+    "minimax": "GAN minimax: critic -log D(x) - log(1 - D(G(z))); generator log(1 - D(G(z)))",
+    "nonsaturating": "GAN non-saturating: the minimax critic; generator -log D(G(z))",
+    "softmax-minimax": "minimax with a two-class softmax critic head ([B, 2] logits)",
+    "softmax-nonsaturating": "non-saturating with a two-class softmax critic head",
+    "wasserstein": "WGAN: critic E[s(fake)] - E[s(real)] (needs clipping, GP or spectral norm)",
+    "hinge": "hinge: E[relu(1 - s(real))] + E[relu(1 + s(fake))]; generator -E[s(fake)]",
+    "least-squares": "LSGAN: 0.5 E[(s(real) - 1)^2] + 0.5 E[s(fake)^2]; generator 0.5 E[(s - 1)^2]",
+}
+
+
+class AdversarialDivergence(Divergence):
+    """A registered adversarial loss pair by name: one of ``LOSS_PAIRS``, or ``f-<name>`` for
+    the f-GAN bound of an f-divergence in ``F_NAMES`` (Nowozin et al., 2016).
+
+    Args:
+        name: the loss pair.
+    """
+
+    supports = ("adversarial",)
+
+    def __init__(self, name: str = "nonsaturating"):
+        if name not in LOSS_PAIRS and not (name.startswith("f-") and name[2:] in F_NAMES):
+            raise ValueError(
+                f"unknown adversarial loss {name!r}; choose from "
+                f"{', '.join(LOSS_PAIRS + tuple('f-' + n for n in F_NAMES))}"
+            )
+        self.name = name
+
+    def critic_loss(self, real_scores, fake_scores):
+        if self.name.startswith("f-"):
+            from gentk.objectives.adversarial import f_critic_loss
+
+            return f_critic_loss(self.name[2:], real_scores, fake_scores)
+        return _pairs()[self.name][0](real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores):
+        if self.name.startswith("f-"):
+            from gentk.objectives.adversarial import f_generator_loss
+
+            return f_generator_loss(self.name[2:], fake_scores)
+        return _pairs()[self.name][1](fake_scores)
+
+    def __call__(self, real_scores, fake_scores):
+        """``(critic_loss, generator_loss)``: what the conformance suite checks."""
+        return self.critic_loss(real_scores, fake_scores), self.generator_loss(fake_scores)
+
+    def get_config(self) -> dict:
+        return {"name": self.name}

@@ -1,0 +1,536 @@
+"""``AdversarialModel``: one ``keras.Model`` that trains any registered generator x critic x
+adversarial divergence, with two optimizers, the update schedule and the stabilising tricks.
+
+Modes: ``unconditional``; ``conditional`` (the label goes to both networks: one-hot
+concatenation or a projection critic); ``acgan`` (the critic's outputs are one adversarial
+score and C class logits; both networks also minimise the class cross-entropy, Odena et al.
+2017); ``ssgan`` (a C-output critic read as C real classes plus an implicit fake class with logit
+0, so D(x) = Z / (Z + 1) with Z = sum_k exp(l_k): the adversarial logit is logsumexp(l);
+labelled examples add a supervised cross-entropy, Salimans et al. 2016).
+
+Schedule: ``alternating`` updates the critic on every batch and the generator on every
+``critic_steps``-th one (each critic step sees a new batch, as in WGAN); ``simultaneous`` takes
+both gradients from one forward pass.
+
+Tricks (options): gradient penalty on interpolates (WGAN-GP), R1 penalty on real data, weight
+clipping (WGAN), one-sided label smoothing (sigmoid losses), instance noise annealed to zero,
+DiffAugment (translation, cutout, colour) applied to real and fake critic inputs, and an
+exponential moving average of the generator's weights used for sampling.
+
+Both optimizers are attributes, built on their own variables and saved with the model (in
+``model.keras`` and in every checkpoint); ``get_compile_config``/``compile_from_config`` let
+``load_model`` restore them.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+__all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
+
+MODES = ("unconditional", "conditional", "acgan", "ssgan")
+SCHEDULES = ("alternating", "simultaneous")
+AUGMENTS = ("translation", "cutout", "color")
+SIGMOID_LOSSES = ("minimax", "nonsaturating")
+
+
+def diff_augment(x, policy: tuple[str, ...], seed):
+    """Differentiable augmentation (Zhao et al., 2020) of images ``[B, H, W, C]``: random
+    translation by up to 1/8 of the side (zero fill), a cutout of half the side, brightness,
+    saturation and contrast jitter. Gradients flow through to the generator."""
+    if not policy or len(x.shape) != 4:
+        return x
+    b = tf.shape(x)[0]
+    h, w = x.shape[1], x.shape[2]
+    if "color" in policy:
+        x = x + (keras.random.uniform((b, 1, 1, 1), seed=seed) - 0.5)
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        x = (x - mean) * (keras.random.uniform((b, 1, 1, 1), seed=seed) * 2.0) + mean
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = (x - mean) * (keras.random.uniform((b, 1, 1, 1), seed=seed) + 0.5) + mean
+    if "translation" in policy:
+        shift = max(1, h // 8)
+        dy = tf.cast(keras.random.uniform((b,), -shift, shift + 1, seed=seed), tf.int32)
+        dx = tf.cast(keras.random.uniform((b,), -shift, shift + 1, seed=seed), tf.int32)
+        rows = tf.range(h)[None, :] - dy[:, None]  # [B, H] source row of each target row
+        cols = tf.range(w)[None, :] - dx[:, None]
+        valid = (
+            tf.cast((rows >= 0) & (rows < h), x.dtype)[:, :, None, None]
+            * tf.cast((cols >= 0) & (cols < w), x.dtype)[:, None, :, None]
+        )
+        x = tf.gather(x, tf.clip_by_value(rows, 0, h - 1), axis=1, batch_dims=1)
+        x = tf.gather(x, tf.clip_by_value(cols, 0, w - 1), axis=2, batch_dims=1)
+        x = x * valid
+    if "cutout" in policy:
+        ch, cw = max(1, h // 2), max(1, w // 2)
+        cy = tf.cast(keras.random.uniform((b,), 0, h + 1 - ch % 2, seed=seed), tf.int32)
+        cx = tf.cast(keras.random.uniform((b,), 0, w + 1 - cw % 2, seed=seed), tf.int32)
+        ys = tf.range(h)[None, :]
+        xs = tf.range(w)[None, :]
+        in_y = (ys >= cy[:, None] - ch // 2) & (ys < cy[:, None] - ch // 2 + ch)
+        in_x = (xs >= cx[:, None] - cw // 2) & (xs < cx[:, None] - cw // 2 + cw)
+        hole = tf.cast(in_y[:, :, None] & in_x[:, None, :], x.dtype)[..., None]
+        x = x * (1.0 - hole)
+    return x
+
+
+def _losses(name):
+    from gentk.plugins import get_registry
+
+    divergence = get_registry().get("divergence", name).create()
+    if "adversarial" not in getattr(divergence, "supports", ()):
+        raise ValueError(f"divergence {name!r} is not an adversarial divergence")
+    return divergence
+
+
+@keras.saving.register_keras_serializable(package="gentk_gan")
+class AdversarialModel(keras.Model):
+    """A GAN: generator, critic, an adversarial divergence and the training schedule.
+
+    Args:
+        generator: a ``Generator`` layer (or its serialized config).
+        critic: a ``Critic`` layer (or its serialized config).
+        divergence: name of a registered adversarial divergence (``nonsaturating``,
+            ``wasserstein``, ``hinge``, ``f-hellinger``, ...).
+        latent_dim: size of z ~ N(0, I).
+        mode: ``unconditional``, ``conditional``, ``acgan`` or ``ssgan``.
+        num_classes: C, for every mode but ``unconditional``.
+        critic_steps: critic updates per generator update (alternating schedule).
+        schedule: ``alternating`` or ``simultaneous``.
+        gradient_penalty: lambda of E[(||grad D(x_hat)|| - 1)^2] on real/fake interpolates.
+        r1_penalty: gamma of gamma/2 E[||grad D(x_real)||^2].
+        clip_value: clip every critic weight to [-c, c] after each update (WGAN); 0: off.
+        label_smoothing: one-sided: real targets 1 - alpha (minimax / non-saturating only).
+        instance_noise: sigma_0 of N(0, sigma_t^2) added to every critic input, annealed
+            linearly to 0 over ``instance_noise_steps`` critic updates.
+        ema_decay: decay of the generator weights' moving average used for sampling; 0: off.
+        diffaugment: comma-separated subset of translation, cutout, color.
+        aux_weight: weight of the class cross-entropy (acgan) or of the supervised term (ssgan).
+        seed: seed of z, interpolation, noise and augmentation draws.
+
+    #### Examples
+
+    ```python
+    gan = AdversarialModel(MLPGenerator((2,), 8, output_activation="linear"), MLPCritic(),
+                           divergence="nonsaturating", latent_dim=8)
+    gan.compile(generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                critic_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    gan.fit(points, batch_size=128, epochs=50)
+    new_points = gan.sample(1000)
+    ```
+    """
+
+    def __init__(
+        self,
+        generator,
+        critic,
+        divergence="nonsaturating",
+        latent_dim=64,
+        mode="unconditional",
+        num_classes=0,
+        critic_steps=1,
+        schedule="alternating",
+        gradient_penalty=0.0,
+        r1_penalty=0.0,
+        clip_value=0.0,
+        label_smoothing=0.0,
+        instance_noise=0.0,
+        instance_noise_steps=0,
+        ema_decay=0.0,
+        diffaugment="",
+        aux_weight=1.0,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(generator, dict):
+            generator = keras.saving.deserialize_keras_object(generator)
+        if isinstance(critic, dict):
+            critic = keras.saving.deserialize_keras_object(critic)
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: {schedule!r}")
+        if mode != "unconditional" and int(num_classes) < 2:
+            raise ValueError(f"mode {mode!r} needs num_classes >= 2. Received: {num_classes}")
+        if int(critic_steps) < 1 or (schedule == "simultaneous" and int(critic_steps) != 1):
+            raise ValueError(
+                "`critic_steps` must be >= 1 (and 1 with the simultaneous schedule). "
+                f"Received: critic_steps={critic_steps}, schedule={schedule!r}"
+            )
+        for name, value in (
+            ("gradient_penalty", gradient_penalty),
+            ("r1_penalty", r1_penalty),
+            ("clip_value", clip_value),
+            ("instance_noise", instance_noise),
+            ("aux_weight", aux_weight),
+        ):
+            if float(value) < 0:
+                raise ValueError(f"`{name}` must be >= 0. Received: {name}={value}")
+        if not 0 <= float(label_smoothing) < 0.5:
+            raise ValueError(f"`label_smoothing` must lie in [0, 0.5). Received: {label_smoothing}")
+        if float(label_smoothing) and divergence not in SIGMOID_LOSSES:
+            raise ValueError(
+                "one-sided label smoothing applies to the sigmoid losses (minimax, "
+                f"nonsaturating). Received: divergence={divergence!r}"
+            )
+        if not 0 <= float(ema_decay) < 1:
+            raise ValueError(f"`ema_decay` must lie in [0, 1). Received: {ema_decay}")
+        policy = tuple(p.strip() for p in str(diffaugment).split(",") if p.strip())
+        unknown = set(policy) - set(AUGMENTS)
+        if unknown:
+            raise ValueError(
+                f"`diffaugment` takes {', '.join(AUGMENTS)}. Received: {diffaugment!r}"
+            )
+        self.generator = generator
+        self.critic = critic
+        self.divergence_name = divergence
+        self.divergence = _losses(divergence)
+        self.latent_dim = int(latent_dim)
+        self.mode = mode
+        self.num_classes = int(num_classes)
+        self.critic_steps = int(critic_steps)
+        self.schedule = schedule
+        self.gradient_penalty = float(gradient_penalty)
+        self.r1_penalty = float(r1_penalty)
+        self.clip_value = float(clip_value)
+        self.label_smoothing = float(label_smoothing)
+        self.instance_noise = float(instance_noise)
+        self.instance_noise_steps = int(instance_noise_steps)
+        self.ema_decay = float(ema_decay)
+        self.policy = policy
+        self.aux_weight = float(aux_weight)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.ema_generator = None
+        if self.ema_decay:
+            self.ema_generator = keras.saving.deserialize_keras_object(
+                keras.saving.serialize_keras_object(generator)
+            )
+            self.ema_generator.trainable = False
+        self.critic_updates = keras.Variable(
+            0, dtype="int64", trainable=False, name="critic_updates"
+        )
+        # what each optimizer minimises, and the sub-model whose variables it updates
+        self.objectives = {"critic_loss": "critic", "generator_loss": "generator"}
+        names = ["critic_loss", "generator_loss"]
+        if self.gradient_penalty:
+            names.append("gradient_penalty")
+        if self.r1_penalty:
+            names.append("r1_penalty")
+        if mode in ("acgan", "ssgan"):
+            names += ["class_loss", "class_accuracy"]
+        self.loss_names = tuple(names)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names}
+
+    # -- compile, build, save -----------------------------------------------------------
+    def compile(self, generator_optimizer=None, critic_optimizer=None, **kwargs):
+        """Two optimizers (Adam(2e-4, beta_1=0.5) each by default); ``model.optimizer`` is the
+        generator's. Other arguments (``jit_compile``, ``steps_per_execution``) go to Keras."""
+        kwargs.pop("optimizer", None)
+        self.generator_optimizer = keras.optimizers.get(
+            generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        )
+        self.critic_optimizer = keras.optimizers.get(
+            critic_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        )
+        super().compile(optimizer=self.generator_optimizer, **kwargs)
+
+    @property
+    def optimizers(self):
+        return [self.generator_optimizer, self.critic_optimizer]
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
+            "critic_optimizer": keras.saving.serialize_keras_object(self.critic_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            generator_optimizer=keras.saving.deserialize_keras_object(
+                config["generator_optimizer"]
+            ),
+            critic_optimizer=keras.saving.deserialize_keras_object(config["critic_optimizer"]),
+        )
+        if self.built:
+            self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create both optimizers' state on their own variables (before ``load_weights``, or
+        Keras skips the saved optimizer state)."""
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.critic_optimizer.build(self.critic.trainable_variables)
+
+    def build(self, input_shape):
+        x_shape = input_shape["x"] if isinstance(input_shape, dict) else input_shape
+        # deserialized sub-layers arrive built (from their own build config)
+        if not self.generator.built:
+            self.generator.build((None, self.latent_dim))
+        if self.ema_generator is not None and not self.ema_generator.built:
+            self.ema_generator.build((None, self.latent_dim))
+            for a, b in zip(self.ema_generator.weights, self.generator.weights):
+                a.assign(b)
+        if not self.critic.built:
+            self.critic.build(tuple(x_shape))
+        self.built = True
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit`` after building the networks and both optimizers on one batch."""
+        if not self.built and x is not None:
+            first = next(iter(x)) if isinstance(x, tf.data.Dataset) else x
+            if isinstance(first, dict):
+                self({k: v[:2] for k, v in first.items()})
+            else:
+                self(first[:2] if not isinstance(first, tuple) else first[0][:2])
+        if getattr(self, "compiled", False) and not self.generator_optimizer.built:
+            self.build_optimizers()
+        return super().fit(x, *args, **kwargs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "critic": keras.saving.serialize_keras_object(self.critic),
+            "divergence": self.divergence_name,
+            "latent_dim": self.latent_dim,
+            "mode": self.mode,
+            "num_classes": self.num_classes,
+            "critic_steps": self.critic_steps,
+            "schedule": self.schedule,
+            "gradient_penalty": self.gradient_penalty,
+            "r1_penalty": self.r1_penalty,
+            "clip_value": self.clip_value,
+            "label_smoothing": self.label_smoothing,
+            "instance_noise": self.instance_noise,
+            "instance_noise_steps": self.instance_noise_steps,
+            "ema_decay": self.ema_decay,
+            "diffaugment": ",".join(self.policy),
+            "aux_weight": self.aux_weight,
+            "seed": self.seed,
+        }
+
+    # -- the generative API ---------------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if isinstance(data, dict):
+            return data["x"], tf.cast(tf.reshape(data["label"], [-1]), tf.int32)
+        return data, None
+
+    def call(self, inputs, training=False):
+        """The critic's scores of ``inputs`` (``x`` or ``{"x", "label"}``)."""
+        x, labels = self._unpack(inputs)
+        return self.critic(x, self._critic_condition(labels), training=training)
+
+    def _critic_condition(self, labels):
+        return labels if self.mode == "conditional" else None
+
+    def _generator_condition(self, labels):
+        return labels if self.mode in ("conditional", "acgan") else None
+
+    def sample(self, n, seed=0, label=None):
+        """``n`` samples from the generator (its moving average when ``ema_decay``)."""
+        gen = self.ema_generator if self.ema_generator is not None else self.generator
+        z = keras.random.normal((int(n), self.latent_dim), seed=int(seed))
+        condition = None
+        if self._generator_condition(0) is not None:
+            if label is None:
+                condition = tf.range(int(n)) % self.num_classes
+            else:
+                condition = tf.fill([int(n)], int(label))
+        return gen(z, condition, training=False)
+
+    def classify(self, x):
+        """Class probabilities from the critic (acgan, ssgan)."""
+        if self.mode not in ("acgan", "ssgan"):
+            raise ValueError(f"mode {self.mode!r} has no classifier")
+        scores = self.critic(x, None, training=False)
+        logits = scores[:, 1:] if self.mode == "acgan" else scores
+        return tf.nn.softmax(logits, axis=-1)
+
+    # -- losses -----------------------------------------------------------------------------
+    def _split(self, scores):
+        """(adversarial score [B], class logits [B, C] or None) of the critic's output."""
+        if self.mode == "acgan":
+            return scores[:, 0], scores[:, 1:]
+        if self.mode == "ssgan":
+            return tf.reduce_logsumexp(scores, axis=-1), scores
+        return scores, None
+
+    def _noise_scale(self):
+        if not self.instance_noise:
+            return None
+        if self.instance_noise_steps <= 0:
+            return tf.constant(self.instance_noise, tf.float32)
+        left = 1.0 - tf.cast(self.critic_updates, tf.float32) / float(self.instance_noise_steps)
+        return self.instance_noise * tf.maximum(left, 0.0)
+
+    def _critic_input(self, x, sigma):
+        x = diff_augment(x, self.policy, self.seed_generator)
+        if sigma is not None:
+            x = x + sigma * keras.random.normal(tf.shape(x), seed=self.seed_generator)
+        return x
+
+    def _fake(self, batch, labels, training):
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        return self.generator(z, self._generator_condition(labels), training=training)
+
+    def _penalties(self, real, fake, labels):
+        out = {}
+        condition = self._critic_condition(labels)
+        if self.gradient_penalty:
+            shape = tf.concat([tf.shape(real)[:1], tf.ones([tf.rank(real) - 1], tf.int32)], 0)
+            eps = keras.random.uniform(shape, seed=self.seed_generator)
+            mixed = eps * real + (1.0 - eps) * fake
+            with tf.GradientTape() as tape:
+                tape.watch(mixed)
+                score = tf.reduce_sum(self._split(self.critic(mixed, condition, training=True))[0])
+            grad = tape.gradient(score, mixed)
+            norm = tf.sqrt(
+                tf.reduce_sum(tf.square(tf.reshape(grad, (tf.shape(grad)[0], -1))), 1) + 1e-12
+            )
+            out["gradient_penalty"] = tf.reduce_mean(tf.square(norm - 1.0))
+        if self.r1_penalty:
+            with tf.GradientTape() as tape:
+                tape.watch(real)
+                score = tf.reduce_sum(self._split(self.critic(real, condition, training=True))[0])
+            grad = tape.gradient(score, real)
+            out["r1_penalty"] = tf.reduce_mean(
+                tf.reduce_sum(tf.square(tf.reshape(grad, (tf.shape(grad)[0], -1))), 1)
+            )
+        return out
+
+    def _class_terms(self, real_logits, fake_logits, labels):
+        """AC-GAN: CE of real and fake; SSGAN: CE of the labelled real examples (label >= 0)."""
+        if self.mode == "acgan":
+            ce_real = keras.losses.sparse_categorical_crossentropy(labels, real_logits, True)
+            ce_fake = keras.losses.sparse_categorical_crossentropy(labels, fake_logits, True)
+            hit = tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == labels, tf.float32)
+            return tf.reduce_mean(ce_real) + tf.reduce_mean(ce_fake), tf.reduce_mean(hit)
+        mask = tf.cast(labels >= 0, tf.float32)
+        safe = tf.maximum(labels, 0)
+        ce = keras.losses.sparse_categorical_crossentropy(safe, real_logits, True)
+        hit = tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == safe, tf.float32)
+        count = tf.maximum(tf.reduce_sum(mask), 1.0)
+        return tf.reduce_sum(ce * mask) / count, tf.reduce_sum(hit * mask) / count
+
+    def compute_losses(self, data, training=False):
+        """Every term for one batch: ``critic_loss`` (with penalties and class terms),
+        ``generator_loss`` and the extras in ``loss_names``."""
+        x, labels = self._unpack(data)
+        x = tf.cast(x, tf.float32)
+        fake = self._fake(tf.shape(x)[0], labels, training)
+        sigma = self._noise_scale() if training else None
+        real_in, fake_in = self._critic_input(x, sigma), self._critic_input(fake, sigma)
+        condition = self._critic_condition(labels)
+        real_adv, real_cls = self._split(self.critic(real_in, condition, training=training))
+        fake_adv, fake_cls = self._split(self.critic(fake_in, condition, training=training))
+        critic_loss = self.divergence.critic_loss(real_adv, fake_adv)
+        if self.label_smoothing:
+            # target 1 - a for real: a*softplus(s) + (1 - a)*softplus(-s) = softplus(-s) + a*s
+            critic_loss += self.label_smoothing * tf.reduce_mean(real_adv)
+        out = {"generator_loss": self._generator_objective(fake_adv, fake_cls, labels)}
+        penalties = self._penalties(real_in, fake_in, labels)
+        out.update(penalties)
+        critic_loss += self.gradient_penalty * penalties.get("gradient_penalty", 0.0)
+        critic_loss += 0.5 * self.r1_penalty * penalties.get("r1_penalty", 0.0)
+        if self.mode in ("acgan", "ssgan"):
+            class_loss, accuracy = self._class_terms(real_cls, fake_cls, labels)
+            critic_loss += self.aux_weight * class_loss
+            out["class_loss"], out["class_accuracy"] = class_loss, accuracy
+        out["critic_loss"] = critic_loss
+        return out
+
+    def _generator_objective(self, fake_adv, fake_cls, labels):
+        loss = self.divergence.generator_loss(fake_adv)
+        if self.mode == "acgan":
+            ce = keras.losses.sparse_categorical_crossentropy(labels, fake_cls, True)
+            loss += self.aux_weight * tf.reduce_mean(ce)
+        return loss
+
+    def generator_loss(self, data, training=True):
+        """The generator's objective on a fresh draw of z (its update needs nothing else)."""
+        x, labels = self._unpack(data)
+        fake = self._fake(tf.shape(x)[0], labels, training)
+        fake_in = self._critic_input(fake, self._noise_scale() if training else None)
+        scores = self.critic(fake_in, self._critic_condition(labels), training=training)
+        return self._generator_objective(*self._split(scores), labels)
+
+    # -- steps --------------------------------------------------------------------------
+    def _apply(self, optimizer, loss, tape, variables):
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def _record(self, losses):
+        for name, tracker in self._trackers.items():
+            tracker.update_state(losses[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def _clip(self):
+        if self.clip_value:
+            for w in self.critic.trainable_variables:
+                w.assign(tf.clip_by_value(w, -self.clip_value, self.clip_value))
+
+    def _update_ema(self):
+        if self.ema_generator is None:
+            return
+        d = self.ema_decay
+        for avg, w in zip(self.ema_generator.weights, self.generator.weights):
+            if w.trainable:
+                avg.assign(d * avg + (1.0 - d) * w)
+            else:
+                avg.assign(w)  # batch-norm statistics are copied
+
+    def _generator_step(self, data):
+        with tf.GradientTape() as tape:
+            value = self.generator_loss(data, training=True)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = self.generator_optimizer.scale_loss(value / replicas)
+        self._apply(self.generator_optimizer, loss, tape, self.generator.trainable_variables)
+        self._update_ema()
+        return value
+
+    def train_step(self, data):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        simultaneous = self.schedule == "simultaneous"
+        with tf.GradientTape(persistent=simultaneous) as tape:
+            losses = self.compute_losses(data, training=True)
+            critic_loss = self.critic_optimizer.scale_loss(losses["critic_loss"] / replicas)
+            generator_loss = self.generator_optimizer.scale_loss(
+                losses["generator_loss"] / replicas
+            )
+        critic_vars = self.critic.trainable_variables
+        generator_vars = self.generator.trainable_variables
+        if simultaneous:
+            g_grads = tape.gradient(generator_loss, generator_vars)
+            c_grads = tape.gradient(critic_loss, critic_vars)
+            del tape
+            self.critic_optimizer.apply_gradients(zip(c_grads, critic_vars))
+            self.generator_optimizer.apply_gradients(zip(g_grads, generator_vars))
+            self._update_ema()
+        else:
+            self._apply(self.critic_optimizer, critic_loss, tape, critic_vars)
+        self._clip()
+        self.critic_updates.assign_add(1)
+        if not simultaneous:
+            if self.critic_steps == 1:
+                losses["generator_loss"] = self._generator_step(data)
+            else:
+                due = tf.equal(self.critic_updates % self.critic_steps, 0)
+                losses["generator_loss"] = tf.cond(
+                    due,
+                    lambda: self._generator_step(data),
+                    lambda: tf.identity(losses["generator_loss"]),
+                )
+        return self._record(losses)
+
+    def test_step(self, data):
+        return self._record(self.compute_losses(data, training=False))

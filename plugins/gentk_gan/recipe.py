@@ -1,0 +1,494 @@
+"""The GAN recipes: one ``GANRecipe`` over registered generators, critics and adversarial
+divergences, and the named variants (``gan``, ``dcgan``, ``wgan``, ``wgan-gp``, ``sngan``,
+``lsgan``, ``fgan``, ``cgan``, ``acgan``, ``ssgan``) that differ only in their defaults.
+
+Data come through ``ImageRecipe`` (digits by default; the toy recipe defaults to the ring of 8
+Gaussians). Metrics: the Fréchet distance and precision/recall in the feature space of a
+classifier trained on the same data (``fd_<data>``), beside the same figures between two halves
+of the real test data (the floor); on 2-D data, modes covered and the high-quality share; for
+``ssgan``, the test accuracy of its classifier beside the same critic trained on the labelled
+examples alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gentk.config import TrainConfig, option
+from gentk.errors import UserError
+from gentk.image_recipe import ImageRecipe
+from gentk.recipe import Recipe
+
+__all__ = ["GANConfig", "GANRecipe", "SampleGrid", "RECIPES"]
+
+
+@dataclasses.dataclass
+class GANConfig(TrainConfig):
+    epochs: int = option(30, "passes over the training data")
+    batch_size: int = option(64, "examples per update")
+    learning_rate: float = option(2e-4, "generator Adam step size")
+    critic_learning_rate: float = option(2e-4, "critic Adam step size")
+    beta_1: float = option(0.5, "Adam beta_1 of both optimizers")
+    beta_2: float = option(0.999, "Adam beta_2 of both optimizers")
+    generator: str = option("mlp-generator", "registered generator (mlp-generator, dcgan, ...)")
+    critic: str = option("mlp-critic", "registered critic (mlp-critic, dcgan-critic, ...)")
+    divergence: str = option("nonsaturating", "registered adversarial divergence")
+    latent_dim: int = option(32, "size of z ~ N(0, I)")
+    hidden: tuple[int, ...] = option((128, 128), "MLP widths (generator and critic)")
+    filters: tuple[int, ...] = option((64, 32), "DCGAN generator filters per stage")
+    critic_filters: tuple[int, ...] = option((32, 64), "DCGAN critic filters per stage")
+    batch_norm: bool = option(True, "batch norm in the DCGAN generator")
+    critic_batch_norm: bool = option(False, "batch norm in the DCGAN critic")
+    spectral_norm: bool = option(False, "spectral normalisation of every critic layer")
+    minibatch_std: bool = option(False, "minibatch standard-deviation feature in the critic")
+    critic_steps: int = option(1, "critic updates per generator update")
+    schedule: str = option("alternating", "alternating or simultaneous updates")
+    gradient_penalty: float = option(0.0, "WGAN-GP lambda (0: off)")
+    r1_penalty: float = option(0.0, "R1 gamma on real data (0: off)")
+    clip_value: float = option(0.0, "WGAN weight clipping c (0: off)")
+    label_smoothing: float = option(0.0, "one-sided label smoothing (sigmoid losses)")
+    instance_noise: float = option(0.0, "instance noise sigma, annealed to 0")
+    instance_noise_epochs: int = option(0, "epochs to anneal instance noise (0: all)")
+    ema_decay: float = option(0.0, "generator weight EMA for sampling (0: off)")
+    diffaugment: str = option("", "DiffAugment policy: translation,cutout,color")
+    conditioning: str = option("concat", "label into the critic: concat or projection")
+    labelled: int = option(100, "ssgan: labelled training examples (the rest unlabelled)")
+    aux_weight: float = option(1.0, "weight of the class terms (acgan, ssgan)")
+    quality_samples: int = option(1000, "generated samples for the quality metrics")
+    label_column: str | None = option(None, "label column of a CSV input")
+
+    def validate(self):
+        from gentk_gan.model import SCHEDULES
+
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"`schedule` must be one of {', '.join(SCHEDULES)}. Received: {self.schedule!r}"
+            )
+        if self.conditioning not in ("concat", "projection"):
+            raise ValueError(
+                f"`conditioning` must be concat or projection. Received: {self.conditioning!r}"
+            )
+        for name in ("learning_rate", "critic_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be positive. Received: {getattr(self, name)}")
+        if self.latent_dim < 1 or self.critic_steps < 1 or self.quality_samples < 10:
+            raise ValueError("`latent_dim` and `critic_steps` must be >= 1, quality_samples >= 10")
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every epoch, samples of the same fixed noise: ``progress/epoch-NNNN.png`` (a grid
+    of images, or a scatter of 2-D points over the data)."""
+
+    def __init__(self, run_dir, data, n: int = 64, seed: int = 0):
+        super().__init__()
+        self.dir = Path(run_dir) / "progress"
+        self.data = data
+        self.n = n
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        samples = np.asarray(self.model.sample(self.n if self._images() else 500, seed=self.seed))
+        if not np.all(np.isfinite(samples)):
+            return  # a diverged epoch: the NaN guard reports it; nothing to draw
+        _picture(samples, self.data, self.dir / f"epoch-{epoch + 1:04d}.png", f"epoch {epoch + 1}")
+
+    def _images(self):
+        return len(self.data.shape) >= 2
+
+
+def _picture(samples, data, path, title):
+    from gentk import plots
+
+    if samples.ndim >= 3:
+        plots.image_grid(samples[:64], path, title=title)
+    else:
+        plots.scatter_over(samples, data.test, path, title=title)
+
+
+class GANRecipe(ImageRecipe):
+    name = "gan"
+    help = "GAN on 2-D toy data (ring of 8 Gaussians): MLP generator and critic, non-saturating"
+    config = GANConfig
+    mode = "unconditional"
+    toy = True
+    defaults: dict = {}
+    smoke = {"epochs": 1, "hidden": (16,), "filters": (8, 4), "critic_filters": (4, 8),
+             "batch_size": 64, "latent_dim": 4, "quality_samples": 50}  # fmt: skip
+
+    # -- data ---------------------------------------------------------------------------
+    def read_rows(self, config, path):
+        if path is None and self.toy:
+            from gentk.data import gaussian_ring
+
+            return gaussian_ring()
+        return super().read_rows(config, path)
+
+    def load_data(self, config, path):
+        data = super().load_data(config, path)
+        if self.mode != "unconditional":
+            if data.train_labels is None:
+                raise UserError(
+                    f"{self.name} needs labels: digits, an NPZ with 'y', IDX with labels, or a "
+                    "CSV with --set label_column=NAME"
+                )
+            for labels in (data.train_labels, data.validation_labels, data.test_labels):
+                if (
+                    labels is not None
+                    and len(labels)
+                    and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0)
+                ):
+                    raise UserError(f"{self.name} needs integer class labels 0..C-1")
+        if self.mode == "ssgan":
+            # the quality metrics' feature extractor still learns from every label, so that
+            # fd_<data> means the same for every recipe on these data
+            data.extractor_labels = data.train_labels
+            data.train_labels = _keep_labelled(data.train_labels, config.labelled, config.seed)
+        return data
+
+    def slices(self, x, labels):
+        import tensorflow as tf
+
+        if self.mode == "unconditional" or labels is None:
+            return tf.data.Dataset.from_tensor_slices(x)
+        return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})
+
+    def _classes(self, data):
+        labels = [v for v in (data.train_labels, data.test_labels) if v is not None]
+        return int(max(int(v.max()) for v in labels) + 1) if labels else 0
+
+    # -- model --------------------------------------------------------------------------
+    def build(self, config, data):
+        from gentk.plugins import get_registry
+        from gentk_gan.model import AdversarialModel
+
+        divergence = config.divergence
+        registry = get_registry()
+        if ("divergence", divergence) not in registry and ("divergence", f"f-{divergence}") in (
+            registry
+        ):
+            divergence = f"f-{divergence}"  # fgan --set divergence=hellinger
+        shape = data.shape
+        images = len(shape) == 3
+        classes = self._classes(data) if self.mode != "unconditional" else 0
+        gen_opts = {
+            "output_shape": shape,
+            "latent_dim": config.latent_dim,
+            "output_activation": "sigmoid" if images else "linear",
+            "num_classes": classes if self.mode in ("conditional", "acgan") else 0,
+        }
+        if config.generator == "dcgan":
+            gen_opts.update(filters=config.filters, batch_norm=config.batch_norm)
+        else:
+            gen_opts["hidden"] = config.hidden
+        outputs = {"acgan": 1 + classes, "ssgan": classes}.get(self.mode, 1)
+        if divergence.startswith("softmax-"):
+            outputs = 2
+        critic_opts = {
+            "spectral_norm": config.spectral_norm,
+            "minibatch_std": config.minibatch_std,
+            "num_classes": classes if self.mode == "conditional" else 0,
+            "conditioning": config.conditioning,
+            "outputs": outputs,
+            # E[s(fake)] - E[s(real)] ignores a constant shift of the scores, and hinge's two
+            # margins pull a shift equally while the scores lie in (-1, 1): no score bias
+            "output_bias": divergence not in ("wasserstein", "hinge"),
+        }
+        if config.critic == "dcgan-critic":
+            critic_opts.update(filters=config.critic_filters, batch_norm=config.critic_batch_norm)
+        else:
+            critic_opts["hidden"] = tuple(reversed(config.hidden))
+        generator = self.component("generator", config.generator, **gen_opts)
+        critic = self.component("critic", config.critic, **critic_opts)
+        steps_per_epoch = -(-len(data.train) // config.batch_size)
+        noise_epochs = config.instance_noise_epochs or config.epochs
+        try:
+            return AdversarialModel(
+                generator,
+                critic,
+                divergence=divergence,
+                latent_dim=config.latent_dim,
+                mode=self.mode,
+                num_classes=classes,
+                critic_steps=config.critic_steps,
+                schedule=config.schedule,
+                gradient_penalty=config.gradient_penalty,
+                r1_penalty=config.r1_penalty,
+                clip_value=config.clip_value,
+                label_smoothing=config.label_smoothing,
+                instance_noise=config.instance_noise,
+                instance_noise_steps=noise_epochs * steps_per_epoch,
+                ema_decay=config.ema_decay,
+                diffaugment=config.diffaugment,
+                aux_weight=config.aux_weight,
+                seed=config.seed,
+                name=self.name.replace("-", "_"),
+            )
+        except ValueError as err:
+            raise UserError(str(err)) from None
+
+    def component(self, kind, name, **options):
+        """The registered component with the options it declares (a third-party critic need
+        not take every option gentk passes); a bad combination is a one-line UserError."""
+        from gentk.plugins import get_registry
+
+        entry = get_registry().get(kind, name)
+        fields = {f.name for f in dataclasses.fields(entry.config)} if entry.config else None
+        if fields is not None:
+            options = {k: v for k, v in options.items() if k in fields}
+        try:
+            return entry.create(**options)
+        except ValueError as err:
+            raise UserError(f"{kind} {name!r}: {err}") from None
+
+    # a GAN has no encoder: these commands say so in one line
+    codes = Recipe.codes
+    decode_codes = Recipe.decode_codes
+    scores = Recipe.scores
+
+    def compile(self, model, config, *, jit_compile):
+        def adam(lr):
+            return keras.optimizers.Adam(
+                lr,
+                beta_1=config.beta_1,
+                beta_2=config.beta_2,
+                weight_decay=config.weight_decay or None,
+            )
+
+        model.compile(
+            generator_optimizer=adam(config.learning_rate),
+            critic_optimizer=adam(config.critic_learning_rate),
+            jit_compile=jit_compile,
+        )
+
+    def callbacks(self, model, config, data, run_dir):
+        return [SampleGrid(run_dir, data, seed=config.seed)]
+
+    # -- results ------------------------------------------------------------------------
+    def evaluate(self, model, config, data):
+        out = {"n_train": len(data.train), "n_test": len(data.test)}
+        n = min(config.quality_samples, max(10, 2 * len(data.test)))
+        fake = np.asarray(model.sample(n, seed=config.seed + 1))
+        if len(data.shape) == 1 and data.shape[0] == 2 and data.test_labels is not None:
+            from gentk.metrics.sample_quality import mode_coverage
+
+            centers, stds = _modes(data)
+            out.update(mode_coverage(fake, centers, stds))
+            out.update({f"real_{k}": v for k, v in mode_coverage(data.test, centers, stds).items()})
+        out.update(self.quality(config, data, fake))
+        if self.mode in ("acgan", "ssgan") and data.test_labels is not None:
+            probs = np.asarray(model.classify(data.test))
+            out["test_classifier_accuracy"] = float(np.mean(probs.argmax(1) == data.test_labels))
+            if self.mode == "ssgan":
+                out["labelled"] = int((data.train_labels >= 0).sum())
+                out["supervised_only_accuracy"] = _supervised_baseline(
+                    model, config, data, self._classes(data)
+                )
+        return out
+
+    def quality(self, config, data, fake) -> dict:
+        """FD and precision/recall against the test split, beside the real-vs-real floor."""
+        from gentk.metrics.sample_quality import (
+            FeatureExtractor,
+            frechet_distance,
+            precision_recall,
+        )
+
+        test = data.test
+        half = len(test) // 2
+        if half < 10:
+            return {}
+        labels = getattr(data, "extractor_labels", data.train_labels)
+        name = _data_name(data)
+        if labels is not None:
+            extractor = FeatureExtractor(data.train, labels, seed=0)
+            feats = extractor.features
+            space = name
+        else:
+
+            def feats(x):
+                return np.asarray(x, np.float64).reshape(len(x), -1)
+
+            space = f"{name}_pixels"
+        real_a, real_b = feats(test[:half]), feats(test[half : 2 * half])
+        generated = feats(fake)
+        p, r = precision_recall(np.concatenate([real_a, real_b]), generated)
+        fp, fr = precision_recall(real_a, real_b)
+        return {
+            f"fd_{space}": frechet_distance(np.concatenate([real_a, real_b]), generated),
+            f"fd_{space}_real_floor": frechet_distance(real_a, real_b),
+            "precision": p,
+            "recall": r,
+            "precision_real_floor": fp,
+            "recall_real_floor": fr,
+        }
+
+    def write_artifacts(self, model, config, data, run_dir):
+        samples = np.asarray(model.sample(64 if len(data.shape) >= 2 else 1000, seed=config.seed))
+        _picture(samples, data, Path(run_dir) / "samples.png", f"{self.name} samples")
+        return ["samples.png", "progress/"]
+
+    def sample(self, model, n, config, *, seed=0, label=None, **options):
+        if label is not None and self.mode not in ("conditional", "acgan"):
+            raise UserError(f"model {self.name!r} is not class-conditional; --label needs cgan")
+        if label is not None and not 0 <= int(label) < model.num_classes:
+            raise UserError(f"--label must lie in 0..{model.num_classes - 1}. Received: {label}")
+        return np.asarray(model.sample(n, seed=seed, label=label))
+
+
+def _data_name(data) -> str:
+    source = str(data.source)
+    base = source.split(":")[-1] if ":" in source else Path(source).stem
+    return "".join(c if c.isalnum() else "_" for c in base.lower()) or "data"
+
+
+def _modes(data):
+    labels = np.concatenate([data.train_labels, data.test_labels])
+    x = np.concatenate([data.train, data.test])
+    classes = np.unique(labels)
+    centers = np.stack([x[labels == k].mean(0) for k in classes])
+    stds = np.array([x[labels == k].std(0).mean() for k in classes])
+    return centers, stds
+
+
+def _keep_labelled(labels, n, seed):
+    """Labels of ``n`` training examples, stratified by class; -1 for the rest."""
+    rng = np.random.default_rng(seed)
+    out = np.full_like(labels, -1)
+    classes = np.unique(labels)
+    per = max(1, n // len(classes))
+    for k in classes:
+        idx = np.flatnonzero(labels == k)
+        keep = rng.choice(idx, size=min(per, len(idx)), replace=False)
+        out[keep] = k
+    return out
+
+
+def _supervised_baseline(model, config, data, classes) -> float:
+    """The ssgan critic's architecture trained on the labelled examples alone (same run)."""
+    import tensorflow as tf
+
+    keep = data.train_labels >= 0
+    critic = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(model.critic)
+    )
+    x = tf.constant(data.train[keep])
+    y = tf.constant(data.train_labels[keep].astype("int32"))
+    if not critic.built:
+        critic.build((None, *data.shape))
+    opt = keras.optimizers.Adam(config.critic_learning_rate, beta_1=config.beta_1)
+    steps = max(200, config.epochs * (-(-len(data.train) // config.batch_size)))
+
+    @tf.function
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            logits = critic(xb, None, training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(yb, logits, True))
+        grads = tape.gradient(loss, critic.trainable_variables)
+        opt.apply_gradients(zip(grads, critic.trainable_variables))
+
+    rng = np.random.default_rng(config.seed)
+    for _ in range(steps):
+        idx = rng.integers(0, len(y), size=min(config.batch_size, len(y)))
+        step(tf.gather(x, idx), tf.gather(y, idx))
+    logits = np.asarray(critic(data.test, None, training=False))
+    return float(np.mean(logits.argmax(1) == data.test_labels))
+
+
+def _variant(name, help, mode="unconditional", toy=False, **defaults):
+    cls = type(
+        name.replace("-", "_").upper() + "Recipe",
+        (GANRecipe,),
+        {"name": name, "help": help, "mode": mode, "toy": toy, "defaults": defaults},
+    )
+    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
+    changed = [
+        (k, type(v) if not isinstance(v, tuple) else tuple[int, ...], dataclasses.field(
+            default=v, metadata=fields[k].metadata))
+        for k, v in defaults.items()
+    ]  # fmt: skip
+    cls.config = dataclasses.make_dataclass(
+        f"{cls.__name__[:-6]}Config", changed, bases=(GANConfig,)
+    )
+    cls.config.__module__ = __name__
+    return cls()
+
+
+_DC = {"generator": "dcgan", "critic": "dcgan-critic"}
+
+RECIPES = [
+    GANRecipe(),
+    _variant(
+        "dcgan",
+        "DCGAN on digits: transposed-conv generator, strided-conv critic, non-saturating loss",
+        critic_batch_norm=True,
+        **_DC,
+    ),
+    _variant(
+        "wgan",
+        "WGAN on digits: Wasserstein loss, weight clipping 0.01, 5 critic steps, RMSprop-like Adam",
+        divergence="wasserstein",
+        clip_value=0.01,
+        critic_steps=5,
+        learning_rate=5e-5,
+        critic_learning_rate=5e-5,
+        beta_1=0.0,
+        **_DC,
+    ),
+    _variant(
+        "wgan-gp",
+        "WGAN-GP on digits: gradient penalty 10 on interpolates, 5 critic steps, Adam(1e-4, 0, .9)",
+        divergence="wasserstein",
+        gradient_penalty=10.0,
+        critic_steps=5,
+        learning_rate=1e-4,
+        critic_learning_rate=1e-4,
+        beta_1=0.0,
+        beta_2=0.9,
+        **_DC,
+    ),
+    _variant(
+        "sngan",
+        "SN-GAN on digits: hinge loss with a spectrally normalised critic",
+        divergence="hinge",
+        spectral_norm=True,
+        beta_1=0.0,
+        beta_2=0.9,
+        **_DC,
+    ),
+    _variant(
+        "lsgan",
+        "Least-squares GAN on digits",
+        divergence="least-squares",
+        **_DC,
+    ),
+    _variant(
+        "fgan",
+        "f-GAN on the 2-D ring: --set divergence=f-kl|f-reverse-kl|f-pearson|f-hellinger|"
+        "f-jensen-shannon",
+        toy=True,
+        divergence="f-jensen-shannon",
+    ),
+    _variant(
+        "cgan",
+        "Conditional GAN on digits: one-hot label into generator and critic (or projection)",
+        mode="conditional",
+        **_DC,
+    ),
+    _variant(
+        "acgan",
+        "AC-GAN on digits: label into the generator; the critic also classifies",
+        mode="acgan",
+        **_DC,
+    ),
+    _variant(
+        "ssgan",
+        "Semi-supervised GAN on digits: C-class critic with an implicit fake class; "
+        "labelled=N labelled examples",
+        mode="ssgan",
+        **_DC,
+    ),
+]

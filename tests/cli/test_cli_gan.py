@@ -1,0 +1,191 @@
+"""The GAN recipes end to end: run, pictures and quality metrics, class-conditional sampling,
+SIGKILL + resume with both optimizers, the NaN guard, and one-line errors for bad input."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gentk
+from gentk.errors import TrainingError
+from gentk.plugins import get_registry
+from tests.conftest import error_lines, run_cli
+
+SMALL = ["--set", "filters=16,8", "--set", "critic_filters=8,16", "--set", "latent_dim=8",
+         "--set", "jit_compile=false", "-q"]  # fmt: skip
+
+
+def test_dcgan_run_writes_quality_metrics_against_the_real_floor_and_pictures(tmp_path):
+    out = tmp_path / "dcgan"
+    result = run_cli("run", "dcgan", "-o", out, "--epochs", "2", *SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("fd_digits", "fd_digits_real_floor", "precision", "recall"):
+        assert np.isfinite(metrics[key]), key
+    assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
+    assert metrics["fd_digits_real_floor"] < metrics["fd_digits"]  # 2 epochs: not real yet
+    assert (out / "samples.png").is_file() and (out / "training_curves.png").is_file()
+    assert sorted(p.name for p in (out / "progress").iterdir()) == [
+        "epoch-0001.png",
+        "epoch-0002.png",
+    ]
+    history = (out / "history.csv").read_text().splitlines()[0]
+    assert "critic_loss" in history and "generator_loss" in history
+    sampled = run_cli("sample", out, "-n", "5", "-o", tmp_path / "s.npz")
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert np.load(tmp_path / "s.npz")["samples"].shape == (5, 8, 8, 1)
+
+
+def test_conditional_gan_samples_one_class_and_refuses_a_bad_label(tmp_path):
+    out = tmp_path / "cgan"
+    result = run_cli("run", "cgan", "-o", out, "--epochs", "1", *SMALL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sampled = run_cli("sample", out, "-n", "6", "--label", "3", "-o", tmp_path / "three.npz")
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert np.load(tmp_path / "three.npz")["samples"].shape == (6, 8, 8, 1)
+    assert (tmp_path / "three.png").is_file()
+    bad = run_cli("sample", out, "-n", "6", "--label", "12", "-o", tmp_path / "x.npz")
+    assert bad.returncode == 2
+    assert error_lines(bad.stderr) == ["Error: --label must lie in 0..9. Received: 12"]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (
+            [
+                "cgan",
+                "--data",
+                "gaussian-grid",
+                "--set",
+                "generator=mlp-generator",
+                "--set",
+                "critic=mlp-critic",
+            ],
+            None,
+        ),
+        (["dcgan", "--data", "gaussian-ring"], "generator 'dcgan': DCGAN needs (H, W, C) images"),
+        (["gan", "--set", "divergence=nope"], "unknown divergence 'nope'"),
+        (["gan", "--set", "label_smoothing=0.1", "--set", "divergence=hinge"], "one-sided"),
+    ],
+    ids=["unlabelled-ok", "dcgan-on-points", "unknown-divergence", "smoothing-hinge"],
+)
+def test_bad_options_are_one_line_errors(tmp_path, args, needle):
+    result = run_cli("run", *args, "-o", tmp_path / "r", "--epochs", "1", "-q")
+    if needle is None:  # the 2-D grid has labels: a conditional GAN trains on it
+        assert result.returncode == 0, result.stderr[-2000:]
+        return
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert "Traceback" not in result.stderr
+
+
+def test_unlabelled_data_for_a_conditional_gan_is_refused(tmp_path):
+    data = tmp_path / "points.csv"
+    rng = np.random.default_rng(0)
+    data.write_text("a,b\n" + "".join(f"{x:.3f},{y:.3f}\n" for x, y in rng.normal(size=(200, 2))))
+    result = run_cli("run", "cgan", "--data", data, "-o", tmp_path / "r", "--epochs", "1", "-q")
+    assert result.returncode == 2
+    assert "cgan needs labels" in error_lines(result.stderr)[0]
+
+
+def test_a_diverging_gan_stops_on_the_nan_guard(tmp_path):
+    recipe = get_registry().get("model", "gan").factory
+    with pytest.raises(TrainingError, match="became (nan|inf)"):
+        gentk.run(
+            recipe,
+            output=tmp_path / "r",
+            verbose=0,
+            epochs=3,
+            overrides=["learning_rate=1e30", "critic_learning_rate=1e30", "hidden=16"],
+        )
+
+
+def _optimizer_steps(run_dir):
+    model = gentk.load_model(run_dir)
+    ema_moved = any(
+        not np.allclose(a.numpy(), b.numpy())
+        for a, b in zip(model.ema_generator.weights, model.generator.weights)
+    )
+    return (
+        int(model.generator_optimizer.iterations),
+        int(model.critic_optimizer.iterations),
+        ema_moved,
+    )
+
+
+def test_sigkill_and_resume_restore_both_optimizers_and_the_ema(tmp_path):
+    args = ["--epochs", "12", "--batch-size", "32", "--set", "hidden=16", "--set", "ema_decay=0.9",
+            "--set", "critic_steps=2", "--set", "jit_compile=false", "-q"]  # fmt: skip
+    killed = tmp_path / "killed"
+    exe = [str(Path(sys.executable).with_name("gentk")), "run", "gan", "-o", str(killed), *args]
+    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed / "checkpoints" / "state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text() or "{}").get("epoch", 0) >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "model.keras").exists()
+    resumed = run_cli("run", "gan", "-o", killed, "--resume", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    whole = run_cli("run", "gan", "-o", tmp_path / "whole", *args)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    k_gen, k_critic, k_ema = _optimizer_steps(killed)
+    w_gen, w_critic, _ = _optimizer_steps(tmp_path / "whole")
+    steps = 12 * 100  # 3,200 training points in batches of 32
+    assert (k_critic, k_gen) == (w_critic, w_gen) == (steps, steps // 2)
+    assert json.loads((killed / "metrics.json").read_text())["epochs"] == 12
+    assert k_ema  # the average lags the generator: it was trained and saved, not reset
+
+
+def test_a_third_party_divergence_trains_in_a_built_in_gan_recipe(tmp_path):
+    recipe = get_registry().get("model", "gan").factory
+    entry = get_registry().get("divergence", "symmetric-least-squares")
+    assert entry.plugin == "example"
+    result = gentk.run(
+        recipe,
+        output=tmp_path / "r",
+        verbose=0,
+        epochs=1,
+        overrides=["divergence=symmetric-least-squares", "hidden=16"],
+    )
+    assert result.model.divergence_name == "symmetric-least-squares"
+    assert np.isfinite(result.history[-1]["critic_loss"])
+
+
+def test_the_readme_gan_from_python(tmp_path):
+    """The README's block, shortened: components, two optimizers, fit, save, load, sample."""
+    import keras
+    from gentk_gan.components import MLPCritic, MLPGenerator
+    from gentk_gan.model import AdversarialModel
+
+    from gentk.data import gaussian_ring
+
+    points = gaussian_ring(n=512).x
+    gan = AdversarialModel(
+        MLPGenerator((2,), latent_dim=8, output_activation="linear"),
+        MLPCritic(hidden=(32, 32), spectral_norm=True),
+        divergence="hinge",
+        latent_dim=8,
+        ema_decay=0.999,
+    )
+    gan.compile(
+        generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9),
+        critic_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9),
+    )
+    history = gan.fit(points, batch_size=128, epochs=2, verbose=0)
+    assert np.isfinite(history.history["critic_loss"]).all()
+    gan.save(tmp_path / "gan.keras")
+    same = gentk.load_model(tmp_path / "gan.keras")
+    assert int(same.critic_optimizer.iterations) == int(gan.critic_optimizer.iterations) == 8
+    assert same.sample(10).shape == (10, 2)
