@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import tomllib
 import types
 import typing
@@ -13,39 +15,103 @@ import tomli_w
 
 from gentk.errors import UserError
 
-__all__ = ["TrainConfig", "resolve_config", "config_to_toml", "config_to_dict", "parse_value"]
+__all__ = [
+    "TrainConfig",
+    "option",
+    "check_ranges",
+    "field_bounds",
+    "resolve_config",
+    "config_to_toml",
+    "config_to_dict",
+    "parse_value",
+]
 
 
-def _help(text: str) -> dict:
-    return {"help": text}
+_BOUNDS = ("ge", "gt", "le", "lt")
 
 
-def option(default, text: str):
-    """A config dataclass field with its ``--set`` help text (mutable defaults are fine for
-    the tuples configs use)."""
-    return dataclasses.field(default=default, metadata=_help(text))
+def option(default, text: str, **bounds):
+    """A config dataclass field with its ``--set`` help text and its range.
+
+    Numbers (and the items of tuples of numbers) are checked when a config is made, from the
+    CLI, TOML or Python alike: ``ge``/``gt``/``le``/``lt`` bound them (``ge=None`` lifts the
+    default). A field that states no bounds inherits those of the field it overrides, and is
+    otherwise ``>= 0``: counts, sizes, rates and weights are never negative.
+    """
+    unknown = set(bounds) - set(_BOUNDS)
+    if unknown:
+        raise TypeError(f"option() takes bounds {_BOUNDS}. Received: {sorted(unknown)}")
+    return dataclasses.field(default=default, metadata={"help": text, **bounds})
+
+
+def field_bounds(cls, name: str) -> dict:
+    """The bounds of option ``name`` of config class ``cls`` (see ``option``)."""
+    for klass in cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and any(k in f.metadata for k in _BOUNDS):
+            return {k: f.metadata.get(k) for k in _BOUNDS}
+    return {"ge": 0, "gt": None, "le": None, "lt": None}
+
+
+def describe_bounds(b: dict) -> str:
+    lo = f"[{b['ge']}" if b["ge"] is not None else f"({b['gt']}" if b["gt"] is not None else None
+    hi = f"{b['le']}]" if b["le"] is not None else f"{b['lt']})" if b["lt"] is not None else None
+    if lo and hi:
+        return f"in {lo}, {hi}"
+    if lo:
+        return f">= {b['ge']}" if b["ge"] is not None else f"> {b['gt']}"
+    if hi:
+        return f"<= {b['le']}" if b["le"] is not None else f"< {b['lt']}"
+    return "finite"
+
+
+def check_ranges(config) -> None:
+    """Raise ``ValueError`` naming the first option outside its range (see ``option``)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if not numbers:
+            continue
+        b = field_bounds(type(config), f.name)
+        for v in numbers:
+            ok = math.isfinite(v)
+            ok = ok and (b["ge"] is None or v >= b["ge"]) and (b["gt"] is None or v > b["gt"])
+            ok = ok and (b["le"] is None or v <= b["le"]) and (b["lt"] is None or v < b["lt"])
+            if not ok:
+                what = "hold numbers" if len(items) != 1 or value is not v else "be"
+                raise ValueError(
+                    f"`{f.name}` must {what} {describe_bounds(b)}. Received: {f.name}={value}"
+                )
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Options every recipe shares; a recipe's config inherits from this and adds its own."""
+    """Options every recipe shares; a recipe's config inherits from this and adds its own.
 
-    epochs: int = dataclasses.field(default=20, metadata=_help("passes over the training set"))
-    batch_size: int = dataclasses.field(default=128, metadata=_help("examples per update"))
-    learning_rate: float = dataclasses.field(default=1e-3, metadata=_help("Adam step size"))
-    weight_decay: float = dataclasses.field(
-        default=0.0, metadata=_help("decoupled weight decay of Adam (AdamW); 0: none")
+    Making a config checks every option's range, then the config's ``validate()``, so a bad
+    value is refused the same way from ``--set``, ``--epochs``, TOML and Python.
+    """
+
+    epochs: int = option(20, "passes over the training set", ge=0)
+    batch_size: int = option(128, "examples per update", ge=1)
+    learning_rate: float = option(1e-3, "Adam step size", gt=0)
+    weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)
+    seed: int = option(0, "seed for splits, init and sampling", ge=0)
+    jit_compile: bool = option(True, "compile train steps with XLA where the model supports it")
+    validation_fraction: float = option(
+        0.1, "fraction of the data held out for validation", ge=0, lt=1
     )
-    seed: int = dataclasses.field(default=0, metadata=_help("seed for splits, init and sampling"))
-    jit_compile: bool = dataclasses.field(
-        default=True, metadata=_help("compile train steps with XLA where the model supports it")
+    test_fraction: float = option(
+        0.1, "fraction of the data held out for the test metrics", ge=0, lt=1
     )
-    validation_fraction: float = dataclasses.field(
-        default=0.1, metadata=_help("fraction of the data held out for validation")
-    )
-    test_fraction: float = dataclasses.field(
-        default=0.1, metadata=_help("fraction of the data held out for the test metrics")
-    )
+
+    def __post_init__(self):
+        check_ranges(self)
+        self.validate()
+
+    def validate(self):
+        """Checks across options (subclasses extend it); raise ``ValueError``."""
 
 
 def config_to_dict(config) -> dict[str, Any]:
@@ -126,8 +192,10 @@ def resolve_config(cls, toml_path=None, overrides=(), **direct):
 
     def put(key, value, source):
         if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise UserError(
-                f"unknown option {key!r} in {source}; options: {', '.join(sorted(fields))}"
+                f"unknown option {key!r} in {source}; {hint}options: {', '.join(sorted(fields))}"
             )
         values[key] = parse_value(key, hints[key], value)
 
@@ -147,11 +215,7 @@ def resolve_config(cls, toml_path=None, overrides=(), **direct):
     for key, value in direct.items():
         if value is not None:
             put(key, value, f"--{key.replace('_', '-')}")
-    config = cls(**values)
-    validate = getattr(config, "validate", None)
-    if validate is not None:
-        try:
-            validate()
-        except ValueError as err:
-            raise UserError(str(err)) from None
-    return config
+    try:
+        return cls(**values)  # checks ranges and runs validate()
+    except ValueError as err:
+        raise UserError(str(err)) from None

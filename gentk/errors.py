@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 __all__ = [
+    "printable",
     "GentkError",
     "UserError",
     "DataError",
@@ -12,6 +13,12 @@ __all__ = [
     "TrainingError",
     "DiskFullError",
 ]
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\x1b``, ``\n``, ...): messages quote file
+    names, headers and values from untrusted input, which must not drive the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
 
 
 class GentkError(Exception):
@@ -27,7 +34,7 @@ class UserError(click.UsageError, GentkError):
         click.UsageError.__init__(self, message)
 
     def show(self, file=None) -> None:
-        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+        click.echo(f"Error: {printable(self.format_message())}", file=file, err=True)
 
 
 class DataError(UserError):

@@ -48,7 +48,7 @@ class ImageDataConfig(TrainConfig):
         "bernoulli",
         "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
     )
-    sigma: float = option(1.0, "observation noise of the fixed-sigma Gaussian likelihood")
+    sigma: float = option(1.0, "observation noise of the fixed-sigma Gaussian likelihood", gt=0)
     label_column: str | None = option(None, "label column of a CSV input (coloured latent plot)")
 
     def validate(self):
@@ -67,9 +67,9 @@ class ImageConfig(ImageDataConfig):
 
     encoder: str = option("mlp", "registered encoder (mlp, conv, ...)")
     decoder: str = option("mlp", "registered decoder (mlp, conv, ...)")
-    latent_dim: int = option(2, "size of the code z")
-    hidden: tuple[int, ...] = option((256, 128), "MLP widths, input side first")
-    filters: tuple[int, ...] = option((32, 64), "conv filters per stride-2 stage")
+    latent_dim: int = option(2, "size of the code z", ge=1)
+    hidden: tuple[int, ...] = option((256, 128), "MLP widths, input side first", ge=1)
+    filters: tuple[int, ...] = option((32, 64), "conv filters per stride-2 stage", ge=1)
     activation: str = option("relu", "hidden activation")
     downsample: str = option("stride", "conv encoder: stride, max-pool or avg-pool")
     upsample: str = option("transpose", "conv decoder: transpose or avg-unpool")
@@ -129,6 +129,14 @@ class ImageRecipe(Recipe):
         tr, va, te = split_indices(
             len(data.x), config.validation_fraction, config.test_fraction, config.seed
         )
+        if len(te) == 0:
+            from gentk.errors import UserError
+
+            raise UserError(
+                f"the test split of {len(data.x)} examples is empty (test_fraction="
+                f"{config.test_fraction}); the run reports test metrics: give more data or a "
+                "larger test_fraction"
+            )
         labels = data.labels
         return ImageSplits(
             data.x[tr],

@@ -10,6 +10,7 @@ from gentk.saving import atomic_path
 
 __all__ = [
     "image_grid",
+    "mosaic",
     "reconstructions",
     "latent_scatter",
     "scatter_over",
@@ -48,27 +49,41 @@ def _as_images(x: np.ndarray, image_shape=None) -> np.ndarray:
     return x
 
 
+def mosaic(images, columns: int = 8, pad: int = 1) -> np.ndarray:
+    """Images ``[N, H, W]`` or ``[N, H, W, C]`` tiled into one array, ``columns`` per row, with
+    ``pad`` pixels of background (0.5 grey) between them."""
+    n = len(images)
+    rows = max(1, int(np.ceil(n / columns)))
+    h, w = images.shape[1:3]
+    extra = images.shape[3:]
+    out = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, *extra), 0.5, np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y : y + h, x : x + w] = img
+    return out
+
+
 def image_grid(
     images, path, *, image_shape=None, columns: int = 8, title: str | None = None, row_labels=None
 ) -> Path:
-    """A grid of images (values in [0, 1]); rows of ``columns`` images."""
+    """A grid of images (values in [0, 1]); rows of ``columns`` images, drawn as one mosaic
+    (fast enough to write after every epoch)."""
     plt = _pyplot()
     imgs = np.clip(_as_images(images, image_shape), 0.0, 1.0)
+    columns = max(1, min(columns, len(imgs)))
     rows = int(np.ceil(len(imgs) / columns))
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4), squeeze=False
-    )
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.axis("off")
-        if i < len(imgs):
-            ax.imshow(imgs[i], cmap="gray" if imgs[i].ndim == 2 else None, vmin=0, vmax=1)
+    tiled = mosaic(imgs, columns)
+    fig, ax = plt.subplots(figsize=(columns * 1.1, rows * 1.1 + 0.4))
+    ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=1,
+              interpolation="nearest")  # fmt: skip
+    ax.set_axis_off()
     if row_labels is not None:
+        h = imgs.shape[1] + 1
         for r, label in enumerate(row_labels[:rows]):
-            axes[r, 0].set_title(str(label), fontsize=8, loc="left")
+            ax.text(-1, 1 + r * h + h / 2, str(label), ha="right", va="center", fontsize=8)
     if title:
-        fig.suptitle(title)
+        ax.set_title(title)
     return _save(fig, path)
 
 

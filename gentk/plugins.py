@@ -11,6 +11,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.metadata
 import os
@@ -27,6 +28,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginLoadWarning",
     "get_plugin_manager",
+    "default_plugin_manager",
     "build_registry",
     "get_registry",
     "reset",
@@ -70,10 +72,14 @@ def get_plugin_manager(extra_plugins=(), entry_points=None) -> pluggy.PluginMana
             raise PluginError(
                 f"plugin name {ep.name!r} is used twice: by {seen[ep.name]} and by {dist_label}"
             )
+        plugin = None
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
+            _check_hooks(pm, plugin)
         except Exception as err:  # noqa: BLE001 - isolation is the point
+            if plugin is not None and pm.is_registered(plugin):
+                pm.unregister(plugin)
             warnings.warn(
                 f"gentk plugin {ep.name!r} ({dist_label}) failed to load and was skipped: "
                 f"{type(err).__name__}: {err}",
@@ -85,12 +91,46 @@ def get_plugin_manager(extra_plugins=(), entry_points=None) -> pluggy.PluginMana
         _versions[ep.name] = dist.version if dist is not None else "?"
         _packages.add(ep.value.split(":")[0].split(".")[0])
     for name, plugin in extra_plugins:
-        pm.register(plugin, name=name)
+        try:
+            pm.register(plugin, name=name)
+            _check_hooks(pm, plugin)
+        except Exception as err:  # noqa: BLE001
+            if pm.is_registered(plugin):
+                pm.unregister(plugin)
+            warnings.warn(
+                f"gentk plugin {name!r} (local) failed to load and was skipped: "
+                f"{type(err).__name__}: {err}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+            continue
         _versions.setdefault(name, "local")
         if isinstance(plugin, types.ModuleType):
             _packages.add(plugin.__name__.split(".")[0])
-    pm.check_pending()
     return pm
+
+
+class UnknownHookError(Exception):
+    """A plugin implements a hook gentk does not define (a misspelling, usually)."""
+
+
+def _check_hooks(pm: pluggy.PluginManager, plugin) -> None:
+    """Refuse a plugin whose hook names gentk does not know, naming the closest real one.
+    (pluggy's ``check_pending`` would raise for every plugin at once, with a traceback.)"""
+    known = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; hooks: {', '.join(known)}"
+        raise UnknownHookError(f"unknown hook {caller.name!r}{hint}")
+
+
+@functools.cache
+def default_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager of the installed plugins (loaded once, so a broken
+    plugin warns once)."""
+    return get_plugin_manager()
 
 
 _versions: dict[str, str] = {}
@@ -155,12 +195,14 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
 @functools.cache
 def get_registry() -> Registry:
     """The process-wide registry built from the installed plugins (cached)."""
-    return build_registry(get_plugin_manager())
+    return build_registry(default_plugin_manager())
 
 
 def reset() -> None:
-    """Forget the cached registry (tests, or after installing a plugin in-process)."""
+    """Forget the cached plugin manager and registry (tests, or after installing a plugin
+    in-process)."""
     get_registry.cache_clear()
+    default_plugin_manager.cache_clear()
 
 
 def module_plugin(name: str, **hooks) -> types.SimpleNamespace:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-os.environ["GENTK_PLUGINS"] = "autoencoders,vae,vqvae,recommender,gan,example"
+TEST_PLUGINS = "autoencoders,vae,vqvae,recommender,gan,example"
+os.environ["GENTK_PLUGINS"] = TEST_PLUGINS
 os.environ.pop("GENTK_DISABLE_PLUGINS", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the GAN metrics' feature extractors are cached here, not in the user's home
+os.environ.setdefault("GENTK_CACHE", tempfile.mkdtemp(prefix="gentk-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -60,16 +60,59 @@ def test_duplicate_names_are_an_error_naming_both_plugins():
         build_registry(pm)
 
 
-def test_misspelled_hook_fails_loudly():
+def test_misspelled_hook_is_one_warning_naming_the_closest_hook_and_the_rest_loads():
     class Bad:
         @hookimpl
         def register_modles(self, register):  # typo on purpose
             pass
 
-    from pluggy import PluginValidationError
+    with pytest.warns(PluginLoadWarning) as caught:
+        pm = get_plugin_manager(
+            entry_points=[EP("vae", "gentk_vae", "gentk.plugins")], extra_plugins=[("bad", Bad())]
+        )
+    assert len(caught) == 1
+    assert "'bad'" in str(caught[0].message)
+    assert "unknown hook 'register_modles'; did you mean 'register_models'?" in str(
+        caught[0].message
+    )
+    assert {name for name, _ in pm.list_name_plugin()} == {"vae"}
+    assert ("model", "vae") in build_registry(pm)
 
-    with pytest.raises(PluginValidationError):
-        get_plugin_manager(entry_points=[], extra_plugins=[("bad", Bad())])
+
+def test_cli_warns_once_for_an_installed_plugin_with_a_misspelled_hook(tmp_path):
+    """An installed distribution (a dist-info folder on the path) whose hook is misspelled:
+    every command still works, with one ``Warning:`` line, not a traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import TEST_PLUGINS
+
+    site = tmp_path / "site"
+    (site / "typo_plugin-0.1.dist-info").mkdir(parents=True)
+    (site / "typo_plugin.py").write_text(
+        "from gentk import hookimpl\n\n@hookimpl\ndef register_modles(register):\n    pass\n"
+    )
+    info = site / "typo_plugin-0.1.dist-info"
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: typo-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gentk.plugins]\ntypo = typo_plugin\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "GENTK_PLUGINS": TEST_PLUGINS + ",typo",
+    }
+    exe = Path(sys.executable).with_name("gentk")
+    proc = subprocess.run(
+        [str(exe), "plugins"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [line for line in proc.stderr.splitlines() if "typo" in line]
+    assert warnings == [
+        "Warning: gentk plugin 'typo' (typo-plugin 0.1) failed to load and was skipped: "
+        "UnknownHookError: unknown hook 'register_modles'; did you mean 'register_models'?"
+    ]
+    assert "Traceback" not in proc.stderr and "recommender-vae" in proc.stdout
 
 
 def test_allow_and_block_lists(monkeypatch):

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gentk.errors import GentkError
+from gentk.errors import GentkError, printable
 
 __all__ = ["cli", "main"]
 
@@ -17,12 +17,16 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as err:
+            message = err.format_message
+            err.format_message = lambda: printable(message())  # values quoted from input
             raise
         except (GentkError, OSError) as err:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {err}", err=True)
+            click.echo(f"Error: {printable(str(err))}", err=True)
             ctx.exit(getattr(err, "exit_code", 2 if isinstance(err, OSError) else 1))
         except KeyboardInterrupt:
             click.echo("Interrupted; completed checkpoints are kept (use --resume).", err=True)
@@ -31,7 +35,7 @@ class _Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             click.echo(
-                f"Error: internal error: {type(err).__name__}: {err} "
+                f"Error: internal error: {type(err).__name__}: {printable(str(err))} "
                 "(rerun with --debug for the traceback)",
                 err=True,
             )
@@ -56,16 +60,26 @@ def _add_commands():
 
 
 def _add_plugin_commands():
+    from gentk.plugins import default_plugin_manager
+
+    default_plugin_manager().hook.register_commands(cli=cli)
+
+
+def _show_plugin_warnings():
+    """Plugin warnings as one ``Warning: ...`` line each on stderr (no file:line prefix)."""
     import warnings
 
-    from gentk.plugins import get_plugin_manager
+    from gentk.plugins import PluginLoadWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pm = get_plugin_manager()
-    for w in caught:
-        click.echo(f"Warning: {w.message}", err=True)
-    pm.hook.register_commands(cli=cli)
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PluginLoadWarning):
+            click.echo(f"Warning: {printable(str(message))}", err=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 _add_commands()
@@ -73,9 +87,10 @@ _add_commands()
 
 def main(argv=None):
     """Console entry point."""
+    _show_plugin_warnings()
     try:
         _add_plugin_commands()
     except GentkError as err:
-        click.echo(f"Error: {err}", err=True)
+        click.echo(f"Error: {printable(str(err))}", err=True)
         sys.exit(2)
     cli.main(args=argv, prog_name="gentk")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gentk.errors import UserError
@@ -28,12 +27,10 @@ def open_run(run_dir) -> RunInfo:
     is amiss."""
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
+    from gentk.training.runner import read_run_json
 
     run_dir = Path(run_dir)
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise UserError(f"{run_dir} is not a gentk run directory (no run.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_run_json(run_dir)
     if not (run_dir / "model.keras").is_file():
         raise UserError(f"run {run_dir} has no model.keras yet; finish it with --resume")
     recipe = get_registry().get("model", meta["model"]).factory

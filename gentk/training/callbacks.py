@@ -45,10 +45,20 @@ class NanGuard(keras.callbacks.Callback):
 
 
 def read_checkpoint_state(run_dir) -> dict | None:
+    """The last complete checkpoint's ``state.json``, None when there is none; a damaged one
+    is a one-line ``UserError`` naming it."""
+    from gentk.errors import UserError
+
     path = Path(run_dir) / "checkpoints" / "state.json"
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a valid checkpoint record ({type(err).__name__})") from None
+    if not isinstance(state, dict) or not {"epoch", "weights", "history"} <= set(state):
+        raise UserError(f"{path}: not a valid checkpoint record (missing fields)")
+    return state
 
 
 def write_history_csv(path, history: list[dict]) -> None:

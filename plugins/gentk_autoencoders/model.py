@@ -245,7 +245,9 @@ class AutoencoderConfig(ImageConfig):
     contractive_weight: float = option(0.0, "lambda of the contractive penalty ||dh/dx||_F^2")
     l1_weight: float = option(0.0, "L1 penalty on the code")
     sparsity_weight: float = option(0.0, "KL sparsity penalty weight")
-    sparsity_target: float = option(0.05, "target mean activation rho of the KL penalty")
+    sparsity_target: float = option(
+        0.05, "target mean activation rho of the KL penalty", gt=0, lt=1
+    )
     pretrain_epochs: int = option(0, "stacked training: epochs per layer before fine-tuning (mlp)")
 
     def validate(self):

@@ -52,6 +52,7 @@ def recommend(run_dir, data, top, exclude, output):
     at any rating, is left out. Users the model cannot score (no known positive item) get the
     training popularity ranking, marked 'popularity' in the source column.
     """
+    from gentk.errors import printable
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, top_n
     from gentk_recommender.recipe import exclusion, use_dense, write_recommendations
     from gentk_recommender.serving import fold_in_users, read_items, read_popularity
@@ -59,7 +60,7 @@ def recommend(run_dir, data, top, exclude, output):
     info = _open(run_dir)
     item_ids = read_items(run_dir)
     users = fold_in_users(info.config, data, item_ids)
-    click.echo(users.report["summary"], err=True)
+    click.echo(printable(users.report["summary"]), err=True)
     leave_out = exclusion(exclude, users.positives, users.rated)
     idx, val = top_n(
         popularity_scorer(read_popularity(run_dir, item_ids)),

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gentk.config import TrainConfig, option
+from gentk.errors import printable
 from gentk.recipe import Recipe
 from gentk.saving import atomic_write_text, save_weights
 
@@ -41,11 +42,11 @@ class RecommenderConfig(TrainConfig):
     timestamp_column: str = option("auto", "timestamp column (name, position, auto, or none)")
     delimiter: str = option("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
     header: str = option("auto", "auto, true or false")
-    min_rating: float = option(4.0, "ratings >= this are positives (files with ratings)")
+    min_rating: float = option(4.0, "ratings >= this are positives (files with ratings)", ge=None)
     implicit: str = option(
         "auto", "every row is a positive: auto (no rating column, or one rating value), true, false"
     )
-    min_user_interactions: int = option(5, "drop users with fewer positives")
+    min_user_interactions: int = option(5, "drop users with fewer positives", ge=1)
     validation_users: int | None = option(
         None, "held-out validation users (none: validation_fraction; 0: no model selection)"
     )
@@ -58,21 +59,25 @@ class RecommenderConfig(TrainConfig):
         "seen",
         "what recommendations.csv leaves out: seen (any rating), positives (model input), none",
     )
-    fold_in_fraction: float = option(0.8, "share of a held-out user's items given as input")
-    hidden: tuple[int, ...] = option((600,), "encoder widths")
-    decoder_hidden: tuple[int, ...] | None = option(
-        None, "decoder widths (none: mirror the encoder, as in the paper; (): linear decoder)"
+    fold_in_fraction: float = option(
+        0.8, "share of a held-out user's items given as input", gt=0, lt=1
     )
-    latent_dim: int = option(200, "size of z")
-    dropout: float = option(0.5, "input dropout rate")
+    hidden: tuple[int, ...] = option((600,), "encoder widths", ge=1)
+    decoder_hidden: tuple[int, ...] | None = option(
+        None,
+        "decoder widths (none: mirror the encoder, as in the paper; (): linear decoder)",
+        ge=1,
+    )
+    latent_dim: int = option(200, "size of z", ge=1)
+    dropout: float = option(0.5, "input dropout rate", ge=0, lt=1)
     anneal_cap: float = option(0.2, "largest KL weight beta")
     anneal_steps: int = option(0, "updates to reach the cap (0: 80% of the planned updates)")
     select_beta: bool = option(False, "anneal to 1.0 and report the beta of the best epoch")
     input_mode: str = option("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
     dense_max_items: int = option(
-        8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)"
+        8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)", ge=1
     )
-    top_n: int = option(100, "recommendations per user in recommendations.csv")
+    top_n: int = option(100, "recommendations per user in recommendations.csv", ge=1)
     jit_compile: bool = option(
         False,
         "XLA for dense batches; off by default: on CPU it measured 7x slower than oneDNN "
@@ -223,7 +228,7 @@ class RecommenderRecipe(Recipe):
         from gentk_recommender.data import prepare
 
         data = prepare(config, path)
-        click.echo(data.stats["summary"], err=True)
+        click.echo(printable(data.stats["summary"]), err=True)
         return data
 
     def callbacks(self, model, config, data, run_dir):

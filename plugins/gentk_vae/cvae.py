@@ -164,7 +164,7 @@ class CVAEConfig(VAEConfig):
         default=False, metadata={"help": "a parallel classifier, so encoding needs no label"}
     )
     classifier_hidden: tuple[int, ...] = dataclasses.field(
-        default=(256,), metadata={"help": "classifier MLP widths"}
+        default=(256,), metadata={"help": "classifier MLP widths", "ge": 1}
     )
     classifier_weight: float = dataclasses.field(
         default=1.0, metadata={"help": "alpha: weight of the classifier's cross-entropy"}

@@ -225,7 +225,7 @@ def score_function_surrogate(log_lik, log_q):
 @dataclasses.dataclass
 class VAEConfig(ImageConfig):
     beta: float = dataclasses.field(default=1.0, metadata={"help": "KL weight (beta-VAE)"})
-    n_samples: int = dataclasses.field(default=1, metadata={"help": "z draws per example"})
+    n_samples: int = dataclasses.field(default=1, metadata={"help": "z draws per example", "ge": 1})
     kl_anneal_steps: int = dataclasses.field(
         default=0, metadata={"help": "updates over which the KL weight rises from 0 to beta"}
     )

@@ -205,15 +205,15 @@ class VQVAE(GenerativeModel):
 
 @dataclasses.dataclass
 class VQVAEConfig(ImageDataConfig):
-    filters: tuple[int, ...] = option((32,), "filters per stride-2 encoder stage")
-    num_codes: int = option(64, "K: codebook size")
-    code_dim: int = option(16, "D: size of a code vector")
+    filters: tuple[int, ...] = option((32,), "filters per stride-2 encoder stage", ge=1)
+    num_codes: int = option(64, "K: codebook size", ge=1)
+    code_dim: int = option(16, "D: size of a code vector", ge=1)
     commitment: float = option(0.25, "beta: weight of the commitment loss")
     ema: bool = option(False, "EMA codebook updates instead of the codebook loss")
-    ema_decay: float = option(0.99, "decay of the EMA codebook")
+    ema_decay: float = option(0.99, "decay of the EMA codebook", ge=0, lt=1)
     restart_after: int = option(100, "restart a code unused for this many updates (0: never)")
-    prior_filters: int = option(64, "width of the PixelCNN prior")
-    prior_layers: int = option(3, "masked type-B layers of the prior")
+    prior_filters: int = option(64, "width of the PixelCNN prior", ge=1)
+    prior_layers: int = option(3, "masked type-B layers of the prior", ge=1)
     epochs: int = option(60, "passes over the data")
 
     def validate(self):

@@ -129,7 +129,10 @@ def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
         (["run", "vae", "--data", "/no/such/file.npz"], "no such file or folder, and no dataset"),
         (["run", "vae", "--set", "latent_dim=abc"], "option 'latent_dim' expects int"),
         (["run", "vae", "--set", "colour=red"], "unknown option 'colour'"),
-        (["run", "vae", "--set", "latent_dim=0"], "`latent_dim` must be a positive integer"),
+        (
+            ["run", "vae", "--set", "latent_dim=0"],
+            "`latent_dim` must be >= 1. Received: latent_dim=0",
+        ),
         (["run", "vae", "--epochs", "-1"], "--epochs"),
         (["sample", "."], "not a gentk run directory"),
         (["info", "nothing-here"], "unknown model"),

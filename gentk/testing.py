@@ -1,0 +1,304 @@
+"""The conformance suite as a library: the checks gentk runs on every registered entry, for
+plugin authors to run on their own entries with one command.
+
+    python -m gentk.testing PLUGIN            # every entry the plugin registered
+    python -m gentk.testing PLUGIN --entry model:NAME
+
+Components: built from their ``example()``, finite outputs, gradients reaching every trainable
+weight, a ``get_config`` round trip with identical outputs (adversarial divergences: finite
+losses with gradients to the scores they read, and a config round trip). Models: built from the
+recipe's ``smoke`` options on its default data, three training steps with finite logs, each
+optimizer's loss reaching every weight it updates, a config round trip, ``save`` ->
+``gentk.load_model(safe_mode=True)`` with the same outputs and every optimizer's state, and
+finally every saved model loaded again in a fresh interpreter (what a class registered only in
+the running process would fail). Each failed check raises ``ConformanceError`` naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "ConformanceError",
+    "check_component",
+    "check_adversarial_divergence",
+    "check_model",
+    "check_fresh_load",
+    "fresh_load_errors",
+    "check_plugin",
+    "main",
+]
+
+
+class ConformanceError(AssertionError):
+    """An entry broke the contract; the message names the entry and the check."""
+
+
+def _require(condition, message: str) -> None:
+    if not condition:
+        raise ConformanceError(message)
+
+
+def _close(a, b, rtol=1e-5, atol=1e-6) -> bool:
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
+
+
+def _tensors_of(out):
+    """Differentiable tensors that summarise an output (a distribution or a tensor)."""
+    import tensorflow as tf
+
+    if isinstance(out, (tf.Tensor, np.ndarray)):
+        return [tf.convert_to_tensor(out)]
+    tensors = []
+    for method in ("mean", "stddev"):
+        try:
+            tensors.append(getattr(out, method)())
+        except (NotImplementedError, TypeError, ValueError):
+            pass
+    _require(tensors, f"cannot read an output of type {type(out).__name__}")
+    return tensors
+
+
+def _nonzero(grad) -> bool:
+    import tensorflow as tf
+
+    return grad is not None and bool(np.any(tf.convert_to_tensor(grad).numpy() != 0))
+
+
+def check_adversarial_divergence(divergence, args) -> None:
+    """Finite scalar losses, gradients to the scores each reads, and a config round trip."""
+    import tensorflow as tf
+
+    real, fake = (tf.Variable(a) for a in args)
+    with tf.GradientTape(persistent=True) as tape:
+        critic = divergence.critic_loss(real, fake)
+        generator = divergence.generator_loss(fake)
+    for value in (critic, generator):
+        _require(value.shape == () and np.isfinite(float(value)), "losses must be finite scalars")
+    _require(_nonzero(tape.gradient(critic, real)), "the critic loss ignores the real scores")
+    _require(_nonzero(tape.gradient(critic, fake)), "the critic loss ignores the fake scores")
+    _require(_nonzero(tape.gradient(generator, fake)), "the generator loss ignores its scores")
+    clone = type(divergence)(**divergence.get_config())
+    _require(_close(clone.critic_loss(*args), critic), "get_config round trip changes losses")
+    _require(_close(clone.generator_loss(args[1]), generator), "get_config round trip differs")
+
+
+def check_component(entry) -> None:
+    """The checks of one registered component (see the module docstring)."""
+    import keras
+    import tensorflow as tf
+
+    from gentk.interfaces import Divergence
+
+    _require(entry.example is not None, f"{entry.kind} {entry.name} has no example()")
+    component, args = entry.example()
+    if isinstance(component, Divergence) and "adversarial" in component.supports:
+        check_adversarial_divergence(component, args)
+        return
+    if isinstance(component, Divergence):
+        q, p = args
+        value = component.between(q, p, q.sample(seed=tf.constant([0, 1])))
+        _require("latent" in component.supports, "a divergence must declare what it supports")
+        _require(value.shape == q.batch_shape and np.all(np.isfinite(value)), "bad between()")
+        return
+    if not isinstance(component, keras.layers.Layer):
+        values = np.asarray(component(*args))
+        _require(np.all(np.isfinite(values)), "outputs must be finite")
+        clone = type(component)(**component.get_config())
+        _require(_close(clone(*args), values), "get_config round trip changes outputs")
+        return
+    rng = np.random.default_rng(0)
+    with tf.GradientTape() as tape:
+        tensors = _tensors_of(component(*args))
+        loss = tf.add_n(
+            [tf.reduce_sum(t * rng.normal(size=t.shape).astype("float32")) for t in tensors]
+        )
+    for t in tensors:
+        _require(np.all(np.isfinite(t.numpy())), "outputs must be finite")
+        _require(t.shape[0] == np.asarray(args[0]).shape[0], "outputs must keep the batch size")
+    _require(component.trainable_weights, "a component with no trainable weights")
+    for w, g in zip(component.trainable_weights, tape.gradient(loss, component.trainable_weights)):
+        _require(_nonzero(g), f"no gradient reaches {w.path}")
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(component), safe_mode=True
+    )
+    clone(*args)
+    clone.set_weights(component.get_weights())
+    for a, b in zip(_tensors_of(component(*args)), _tensors_of(clone(*args))):
+        _require(_close(a, b), "a serialization round trip changes the outputs")
+
+
+def _optimizers(model):
+    return list(getattr(model, "optimizers", None) or [model.optimizer])
+
+
+def check_model(entry, workdir) -> Path:
+    """The checks of one registered model recipe; returns the saved ``.keras`` file (with an
+    ``.npz`` of inputs and outputs beside it) for ``check_fresh_load``."""
+    import keras
+    import tensorflow as tf
+
+    import gentk
+    from gentk.config import resolve_config
+    from gentk.saving import unloadable_classes
+    from gentk.training.runner import build_compiled_model, seed_everything
+
+    recipe = entry.factory
+    _require(recipe.name == entry.name and entry.help, "a recipe needs its name and help")
+    config = resolve_config(recipe.config, None, [], **recipe.smoke)
+    seed_everything(0)
+    data = recipe.load_data(config, None)
+    model = build_compiled_model(recipe, config, data)
+    _require(isinstance(model, keras.Model) and model.built, "build() must return a keras.Model")
+    bad = unloadable_classes(keras.saving.serialize_keras_object(model))
+    _require(not bad, f"classes no other process can import: {', '.join(bad)}")
+    batch = next(iter(recipe.train_dataset(config, data)))
+    history = model.fit(
+        recipe.train_dataset(config, data).take(3), epochs=1, verbose=0, shuffle=False
+    )
+    for key, values in history.history.items():
+        _require(np.all(np.isfinite(values)), f"{key} is not finite after 3 steps")
+    objectives = getattr(model, "objectives", None) or {model.loss_names[0]: None}
+    covered = set()
+    for name, part in objectives.items():
+        variables = (getattr(model, part) if part else model).trainable_variables
+        with tf.GradientTape() as tape:
+            loss = model.compute_losses(batch, training=True)[name]
+        for w, g in zip(variables, tape.gradient(loss, variables)):
+            _require(_nonzero(g), f"{name} does not reach {w.path}")
+            covered.add(id(w))
+    _require(
+        covered == {id(w) for w in model.trainable_variables},
+        "some trainable weights belong to no objective",
+    )
+    clone = type(model).from_config(model.get_config())
+    _require(clone.get_config() == model.get_config(), "from_config(get_config()) differs")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"{entry.name}.keras"
+    model.save(path)
+    loaded = gentk.load_model(path)
+    x = batch[0] if isinstance(batch, tuple) else batch
+    _require(_close(model(x), loaded(x), atol=1e-5), "the loaded model's outputs differ")
+    mine, theirs = _optimizers(model), _optimizers(loaded)
+    _require(int(mine[-1].iterations) == 3, "three batches must make three optimizer steps")
+    _require(len(theirs) == len(mine), "an optimizer was not restored by load_model")
+    for a, b in zip(mine, theirs):
+        _require(int(a.iterations) == int(b.iterations), "an optimizer's step count was lost")
+        _require(len(a.variables) == len(b.variables), "an optimizer's state was lost")
+        for va, vb in zip(a.variables, b.variables):
+            _require(_close(va, vb), "an optimizer's state changed in the round trip")
+    y = np.asarray(model(x))
+    if isinstance(x, dict):
+        np.savez(path.with_suffix(".npz"), y=y, **{f"x_{k}": np.asarray(v) for k, v in x.items()})
+    else:
+        np.savez(path.with_suffix(".npz"), x=np.asarray(x), y=y)
+    return path
+
+
+_FRESH_LOAD = """
+import sys, json
+from pathlib import Path
+import numpy as np
+import gentk
+
+out = {}
+for path in map(Path, sys.argv[1:]):
+    try:
+        model = gentk.load_model(path)
+        arrays = np.load(path.with_suffix(".npz"))
+        x = arrays["x"] if "x" in arrays else {
+            k[2:]: arrays[k] for k in arrays.files if k.startswith("x_")}
+        out[path.stem] = float(np.max(np.abs(np.asarray(model(x)) - arrays["y"])))
+    except Exception as err:
+        out[path.stem] = f"{type(err).__name__}: {err}"
+print(json.dumps(out))
+"""
+
+
+def fresh_load_errors(paths, tolerance: float = 1e-4) -> dict[str, str | None]:
+    """Load every saved model again in one new interpreter and compare its outputs; return
+    each file's problem (None when it loads and agrees)."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        return {}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FRESH_LOAD, *paths], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode != 0:
+        return {Path(p).stem: f"the fresh interpreter failed: {proc.stderr[-1000:]}" for p in paths}
+    out = {}
+    for name, diff in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+        if not isinstance(diff, float):
+            out[name] = f"does not load in a new process: {diff}"
+        elif not diff < tolerance:
+            out[name] = f"outputs differ by {diff} after loading in a new process"
+        else:
+            out[name] = None
+    return out
+
+
+def check_fresh_load(paths, tolerance: float = 1e-4) -> None:
+    """``fresh_load_errors`` as a check: raise ``ConformanceError`` naming the first failure."""
+    for name, error in fresh_load_errors(paths, tolerance).items():
+        _require(error is None, f"{name}: {error}")
+
+
+def check_plugin(plugin: str, entries=None, workdir=None) -> list[tuple[str, str | None]]:
+    """Run every check on the entries ``plugin`` registered (or on ``entries``, given as
+    ``kind:name``); return ``(entry, error or None)`` pairs."""
+    from gentk.plugins import get_registry
+
+    registry = get_registry()
+    chosen = [
+        e
+        for e in registry.entries()
+        if e.plugin == plugin and e.kind != "dataset"
+        and (entries is None or f"{e.kind}:{e.name}" in entries)
+    ]  # fmt: skip
+    if not chosen:
+        raise SystemExit(f"no entries of plugin {plugin!r} (see `gentk plugins`)")
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="gentk-conformance-"))
+    results, saved = [], {}
+    for e in chosen:
+        label = f"{e.kind}:{e.name}"
+        try:
+            if e.kind == "model":
+                saved[label] = check_model(e, workdir)
+            else:
+                check_component(e)
+            results.append((label, None))
+        except Exception as err:  # noqa: BLE001 - reported per entry
+            results.append((label, f"{type(err).__name__}: {err}"))
+    fresh = fresh_load_errors(saved.values())
+    return [
+        (label, error or (fresh.get(Path(saved[label]).stem) if label in saved else None))
+        for label, error in results
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gentk.testing",
+        description="Run gentk's conformance checks on the entries a plugin registered.",
+    )
+    parser.add_argument("plugin", help="the plugin's entry-point name (see `gentk plugins`)")
+    parser.add_argument("--entry", action="append", help="only KIND:NAME (repeatable)")
+    args = parser.parse_args(argv)
+    results = check_plugin(args.plugin, args.entry)
+    for label, error in results:
+        print(f"ok   {label}" if error is None else f"FAIL {label}: {error}")
+    failed = sum(error is not None for _, error in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""One line and exit 2 instead of crashes: an empty test split, damaged run files, out-of-range
+options, and control characters from input files that must not reach the terminal raw."""
+
+import json
+
+import numpy as np
+import pytest
+
+import gentk
+from gentk.errors import UserError
+from gentk.plugins import get_registry
+from tests.conftest import error_lines, run_cli
+
+
+def _vae():
+    return get_registry().get("model", "vae").factory
+
+
+def test_an_empty_test_split_is_refused_before_training(tmp_path):
+    tiny = tmp_path / "three.npz"
+    np.savez(tiny, x=np.random.default_rng(0).random((3, 8, 8)))
+    result = run_cli("run", "vae", "--data", tiny, "-o", tmp_path / "r", "--epochs", "1")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "Error: the test split of 3 examples is empty (test_fraction=0.1); the run reports "
+        "test metrics: give more data or a larger test_fraction"
+    ]
+    assert not (tmp_path / "r" / "checkpoints").exists()
+    with pytest.raises(UserError, match="test split of 1797 examples is empty"):
+        gentk.run(_vae(), output=tmp_path / "r2", verbose=0, overrides=["test_fraction=0"])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    gentk.run(_vae(), output=out, verbose=0, epochs=1, overrides=["hidden=8", "nll_samples=5"])
+    return out
+
+
+@pytest.mark.parametrize(
+    "damage, command, needle",
+    [
+        ("run.json", "sample", "run.json: not a valid run record (JSONDecodeError)"),
+        ("model.keras", "sample", "model.keras: cannot read the saved model (truncated"),
+        ("checkpoints/state.json", "resume", "state.json: not a valid checkpoint record"),
+    ],
+)
+def test_damaged_run_files_are_one_line_naming_the_file(
+    finished, tmp_path, damage, command, needle
+):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    target = run / damage
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    if command == "sample":
+        result = run_cli("sample", run, "-n", "4", "-o", tmp_path / "s.npz")
+    else:
+        result = run_cli("run", "vae", "-o", run, "--resume", "--epochs", "2")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert "Traceback" not in result.stderr
+
+
+def test_out_of_range_options_exit_2_from_the_cli(tmp_path):
+    result = run_cli("run", "vae", "-o", tmp_path / "r", "--set", "learning_rate=-1")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "Error: `learning_rate` must be > 0. Received: learning_rate=-1.0"
+    ]
+    assert not (tmp_path / "r").exists()
+
+
+def test_control_characters_from_a_file_are_escaped(tmp_path):
+    bad = tmp_path / "evil.csv"
+    bad.write_text("user,it\x1b[2Jem,rating\n1,2,5\n")
+    result = run_cli(
+        "run", "recommender-vae", "--data", bad, "--set", "item_column=item", "-o", tmp_path / "r"
+    )
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "no item column named 'item'; header: user, it\\x1b[2Jem, rating" in line
+
+
+def test_run_json_records_what_resume_needs(finished):
+    meta = json.loads((finished / "run.json").read_text())
+    assert meta["model"] == "vae" and meta["data"] is None and meta["data_shape"] == [8, 8, 1]
