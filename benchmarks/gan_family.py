@@ -70,14 +70,20 @@ def toy(args):
     from gentk.data import gaussian_grid, gaussian_ring
 
     rows = []
-    for dataset, loader in (("ring-8", gaussian_ring), ("grid-25", gaussian_grid)):
+    sets = {"ring-8": gaussian_ring, "grid-25": gaussian_grid}
+    tricks = {k: v for k, v in TOY.items() if not args.only or k in args.only}
+    for dataset, loader in ((k, v) for k, v in sets.items() if k in args.data):
         real = None
-        for trick, overrides in TOY.items():
+        for trick, overrides in tricks.items():
             covered, quality = [], []
             for seed in args.seeds:
                 data = loader(seed=seed)
                 metrics, _, _ = _run(
-                    "gan", [*overrides, f"batch_size={args.batch_size}"], args.epochs, seed, data
+                    "gan",
+                    [*overrides, f"batch_size={args.batch_size}", "jit_compile=false"],
+                    args.epochs,
+                    seed,
+                    data,
                 )
                 covered.append(metrics["modes_covered"])
                 quality.append(metrics["high_quality_share"])
@@ -110,7 +116,7 @@ def images(args):
         data = str(mnist_files()[0])
     rows = []
     for label, (name, overrides) in IMAGES.items():
-        for jit in (False, True):
+        for jit in (False,) if args.no_xla else (False, True):
             metrics, seconds, n = _run(
                 name, [*overrides, f"jit_compile={str(jit).lower()}"], args.epochs, args.seed, data
             )
@@ -148,10 +154,13 @@ def main():
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    t.add_argument("--data", nargs="+", default=["ring-8", "grid-25"], help="ring-8, grid-25")
+    t.add_argument("--only", nargs="+", help=f"some of: {', '.join(TOY)}")
     i = sub.add_parser("images", help="FD / precision / recall on digits or MNIST")
     i.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
     i.add_argument("--epochs", type=int, default=60)
     i.add_argument("--seed", type=int, default=1)
+    i.add_argument("--no-xla", action="store_true", help="skip the XLA runs")
     args = parser.parse_args()
     {"toy": toy, "images": images}[args.what](args)
 

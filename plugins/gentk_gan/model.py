@@ -107,6 +107,10 @@ class AdversarialModel(keras.Model):
         ema_decay: decay of the generator weights' moving average used for sampling; 0: off.
         diffaugment: comma-separated subset of translation, cutout, color.
         aux_weight: weight of the class cross-entropy (acgan) or of the supervised term (ssgan).
+        unroll_steps: k of the unrolled GAN (Metz et al., 2017): the generator's loss is taken
+            against the critic after k differentiable gradient-descent steps on the current
+            batch (step ``unroll_learning_rate``), so the generator sees how the critic would
+            answer; the critic's own update is unchanged. 0: off.
         seed: seed of z, interpolation, noise and augmentation draws.
 
     #### Examples
@@ -140,6 +144,8 @@ class AdversarialModel(keras.Model):
         ema_decay=0.0,
         diffaugment="",
         aux_weight=1.0,
+        unroll_steps=0,
+        unroll_learning_rate=0.05,
         seed=0,
         **kwargs,
     ):
@@ -158,6 +164,11 @@ class AdversarialModel(keras.Model):
             raise ValueError(
                 "`critic_steps` must be >= 1 (and 1 with the simultaneous schedule). "
                 f"Received: critic_steps={critic_steps}, schedule={schedule!r}"
+            )
+        if int(unroll_steps) < 0 or float(unroll_learning_rate) <= 0:
+            raise ValueError(
+                "`unroll_steps` must be >= 0 and `unroll_learning_rate` > 0. Received: "
+                f"{unroll_steps}, {unroll_learning_rate}"
             )
         for name, value in (
             ("gradient_penalty", gradient_penalty),
@@ -201,6 +212,8 @@ class AdversarialModel(keras.Model):
         self.ema_decay = float(ema_decay)
         self.policy = policy
         self.aux_weight = float(aux_weight)
+        self.unroll_steps = int(unroll_steps)
+        self.unroll_learning_rate = float(unroll_learning_rate)
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.ema_generator = None
@@ -310,6 +323,8 @@ class AdversarialModel(keras.Model):
             "ema_decay": self.ema_decay,
             "diffaugment": ",".join(self.policy),
             "aux_weight": self.aux_weight,
+            "unroll_steps": self.unroll_steps,
+            "unroll_learning_rate": self.unroll_learning_rate,
             "seed": self.seed,
         }
 
@@ -457,12 +472,43 @@ class AdversarialModel(keras.Model):
         return loss
 
     def generator_loss(self, data, training=True):
-        """The generator's objective on a fresh draw of z (its update needs nothing else)."""
+        """The generator's objective on a fresh draw of z (against the unrolled critic when
+        ``unroll_steps``)."""
         x, labels = self._unpack(data)
         fake = self._fake(tf.shape(x)[0], labels, training)
-        fake_in = self._critic_input(fake, self._noise_scale() if training else None)
-        scores = self.critic(fake_in, self._critic_condition(labels), training=training)
+        sigma = self._noise_scale() if training else None
+        fake_in = self._critic_input(fake, sigma)
+        condition = self._critic_condition(labels)
+        if self.unroll_steps and training:
+            real_in = self._critic_input(tf.cast(x, tf.float32), sigma)
+            weights = self.unrolled_critic_weights(real_in, fake_in, condition)
+            scores = self._critic_with(weights, fake_in, condition)
+        else:
+            scores = self.critic(fake_in, condition, training=training)
         return self._generator_objective(*self._split(scores), labels)
+
+    def _critic_with(self, trainable, x, condition):
+        non_trainable = [v.value for v in self.critic.non_trainable_variables]
+        scores, _ = self.critic.stateless_call(trainable, non_trainable, x, condition)
+        return scores
+
+    def unrolled_critic_weights(self, real_in, fake_in, condition):
+        """The critic's trainable weights after ``unroll_steps`` steps of gradient descent on
+        its loss for this batch, w_{k+1} = w_k - eta * grad L_D(w_k), kept differentiable
+        with respect to the fake inputs (and so to the generator)."""
+        weights = [tf.convert_to_tensor(v) for v in self.critic.trainable_variables]
+        for _ in range(self.unroll_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                real = self._split(self._critic_with(weights, real_in, condition))[0]
+                fake = self._split(self._critic_with(weights, fake_in, condition))[0]
+                loss = self.divergence.critic_loss(real, fake)
+            grads = tape.gradient(loss, weights)
+            weights = [
+                w if g is None else w - self.unroll_learning_rate * tf.convert_to_tensor(g)
+                for w, g in zip(weights, grads)
+            ]
+        return weights
 
     # -- steps --------------------------------------------------------------------------
     def _apply(self, optimizer, loss, tape, variables):

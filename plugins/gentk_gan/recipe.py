@@ -58,6 +58,8 @@ class GANConfig(TrainConfig):
     conditioning: str = option("concat", "label into the critic: concat or projection")
     labelled: int = option(100, "ssgan: labelled training examples (the rest unlabelled)", ge=1)
     aux_weight: float = option(1.0, "weight of the class terms (acgan, ssgan)")
+    unroll_steps: int = option(0, "unrolled GAN: differentiable critic steps seen by G (0: off)")
+    unroll_learning_rate: float = option(0.05, "step size of the unrolled critic steps", gt=0)
     quality_samples: int = option(1000, "generated samples for the quality metrics", ge=10)
     label_column: str | None = option(None, "label column of a CSV input")
 
@@ -224,6 +226,8 @@ class GANRecipe(ImageRecipe):
                 ema_decay=config.ema_decay,
                 diffaugment=config.diffaugment,
                 aux_weight=config.aux_weight,
+                unroll_steps=config.unroll_steps,
+                unroll_learning_rate=config.unroll_learning_rate,
                 seed=config.seed,
                 name=self.name.replace("-", "_"),
             )
