@@ -424,7 +424,13 @@ def _variant(name, help, mode="unconditional", toy=False, **defaults):
 _DC = {"generator": "dcgan", "critic": "dcgan-critic"}
 
 RECIPES = [
-    GANRecipe(),
+    _variant(
+        "gan",
+        GANRecipe.help,
+        toy=True,
+        learning_rate=1e-3,  # the 2-D toys: 2e-4 had not left its first blob after 5k steps
+        critic_learning_rate=1e-3,
+    ),
     _variant(
         "dcgan",
         "DCGAN on digits: transposed-conv generator, strided-conv critic, non-saturating loss",
@@ -475,6 +481,8 @@ RECIPES = [
         "f-jensen-shannon",
         toy=True,
         divergence="f-jensen-shannon",
+        learning_rate=1e-3,
+        critic_learning_rate=1e-3,
     ),
     _variant(
         "cgan",
