@@ -113,21 +113,26 @@ def saved_vae(tmp_path):
     return tmp_path / "run" / "model.keras"
 
 
+def _with_model_class(source, target, module, registered_name):
+    """A copy of the ``.keras`` archive ``source`` whose model names another class."""
+    with zipfile.ZipFile(source) as archive:
+        config = json.loads(archive.read("config.json"))
+        files = {n: archive.read(n) for n in archive.namelist()}
+    config["registered_name"], config["module"] = registered_name, module
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, json.dumps(config) if name == "config.json" else content)
+    return target
+
+
 def test_a_truncated_or_tampered_model_is_one_error_naming_the_file(saved_vae, tmp_path):
     data = saved_vae.read_bytes()
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=rf"^{truncated}: cannot read the saved model \(trunc"):
         gentk.load_model(truncated)
-    with zipfile.ZipFile(saved_vae) as archive:
-        config = json.loads(archive.read("config.json"))
-        files = {n: archive.read(n) for n in archive.namelist()}
-    config["registered_name"] = "gentk_nowhere>Model"
-    config["module"] = "gentk_nowhere.model"
-    tampered = tmp_path / "tampered.keras"
-    with zipfile.ZipFile(tampered, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, json.dumps(config) if name == "config.json" else content)
+    tampered = _with_model_class(saved_vae, tmp_path / "tampered.keras", "gentk_nowhere.model",
+                                 "gentk_nowhere>Model")  # fmt: skip
     with pytest.raises(UserError, match=r"cannot load gentk_nowhere>Model .*no installed gentk"):
         gentk.load_model(tampered)
 
@@ -137,15 +142,8 @@ def test_loading_imports_modules_of_plugin_packages_only(saved_vae, tmp_path, mo
     marker = tmp_path / "imported"
     canary.write_text(f"open({str(marker)!r}, 'w').close()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with zipfile.ZipFile(saved_vae) as archive:
-        config = json.loads(archive.read("config.json"))
-        files = {n: archive.read(n) for n in archive.namelist()}
-    config["registered_name"] = "canary>Model"
-    config["module"] = "canary_module_xyz"
-    crafted = tmp_path / "crafted.keras"
-    with zipfile.ZipFile(crafted, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, json.dumps(config) if name == "config.json" else content)
+    crafted = _with_model_class(saved_vae, tmp_path / "crafted.keras", "canary_module_xyz",
+                                "canary>Model")  # fmt: skip
     with pytest.raises(UserError, match="cannot load canary>Model"):
         gentk.load_model(crafted)
     assert not marker.exists()

@@ -32,6 +32,19 @@ def _finished_run(out, epochs=1):
     return (out / "model.keras").read_bytes(), (out / "metrics.json").read_text()
 
 
+def _diverging_force_run(out):
+    """A --force run into ``out`` that the NaN guard stops before its first checkpoint."""
+    with pytest.raises(TrainingError, match="became (nan|inf)"):
+        gentk.run(
+            _vae(),
+            output=out,
+            force=True,
+            verbose=0,
+            epochs=1,
+            overrides=[*SMALL, "learning_rate=1e38"],
+        )
+
+
 def test_a_second_run_into_a_locked_directory_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "run"
     with RunLock(out):
@@ -99,15 +112,7 @@ def test_force_with_bad_input_leaves_the_finished_run_untouched(tmp_path, bad):
 def test_force_that_fails_before_its_first_checkpoint_gives_the_old_run_back(tmp_path):
     out = tmp_path / "run"
     model, _ = _finished_run(out)
-    with pytest.raises(TrainingError, match="became (nan|inf)"):
-        gentk.run(
-            _vae(),
-            output=out,
-            force=True,
-            verbose=0,
-            epochs=1,
-            overrides=[*SMALL, "learning_rate=1e38"],
-        )
+    _diverging_force_run(out)
     assert (out / "model.keras").read_bytes() == model
     assert not backup_path(out).exists()
 
@@ -132,15 +137,7 @@ def test_after_a_killed_force_run_the_finished_run_is_the_one_kept(tmp_path):
     out.rename(backup_path(out))  # what the killed --force run left: the old run aside ...
     (out / "checkpoints").mkdir(parents=True)  # ... and its own unfinished directory
     (out / "run.json").write_text('{"model": "vae"}')
-    with pytest.raises(TrainingError):
-        gentk.run(
-            _vae(),
-            output=out,
-            force=True,
-            verbose=0,
-            epochs=1,
-            overrides=[*SMALL, "learning_rate=1e38"],
-        )
+    _diverging_force_run(out)
     assert (out / "model.keras").read_bytes() == model
     assert not backup_path(out).exists()
 
