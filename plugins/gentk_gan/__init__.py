@@ -32,6 +32,7 @@ class MLPGeneratorOptions:
     output_activation: str = _field("sigmoid", "sigmoid, tanh or linear")
     batch_norm: bool = _field(False, "batch norm after hidden layers")
     num_classes: int = _field(0, "classes of a conditional generator (0: none)")
+    virtual_batch_norm: int = _field(0, "virtual batch norm with R reference noise vectors")
 
 
 @dataclasses.dataclass
@@ -90,7 +91,7 @@ def register_components(register):
         config=MLPGeneratorOptions,
         help="MLP generator: z (+ one-hot label) -> samples",
         example=lambda: (
-            c.MLPGenerator((8, 8, 1), 3, hidden=(8,), num_classes=2),
+            c.MLPGenerator((8, 8, 1), 3, hidden=(8,), num_classes=2, virtual_batch_norm=4),
             (_z(), np.array([0, 1, 0, 1])),
         ),
     )

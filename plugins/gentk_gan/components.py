@@ -25,6 +25,7 @@ __all__ = [
     "MLPCritic",
     "DCGANCritic",
     "MinibatchStdDev",
+    "VirtualBatchNorm",
     "CONDITIONING",
     "OUTPUT_ACTIVATIONS",
 ]
@@ -61,6 +62,40 @@ class MinibatchStdDev(keras.layers.Layer):
         return (*shape[:-1], None if shape[-1] is None else shape[-1] + 1)
 
 
+@keras.saving.register_keras_serializable(package="gentk_gan")
+class VirtualBatchNorm(keras.layers.Layer):
+    """Virtual batch normalisation (Salimans et al., 2016): the first ``reference`` rows of the
+    input are a fixed reference batch; every other row is normalised with the moments of the
+    reference batch and itself, mu_i = (R mu_ref + x_i) / (R + 1) (and likewise for the second
+    moment), so an example's output never depends on the other examples of its batch.
+    gamma and beta are learned as in batch normalisation."""
+
+    def __init__(self, reference, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.reference = int(reference)
+        self.epsilon = float(epsilon)
+
+    def build(self, shape):
+        width = int(shape[-1])
+        self.gamma = self.add_weight(shape=(width,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(width,), initializer="zeros", name="beta")
+
+    def call(self, h):
+        ref = h[: self.reference]
+        r = float(self.reference)
+        mean_ref = tf.reduce_mean(ref, axis=0, keepdims=True)
+        sq_ref = tf.reduce_mean(tf.square(ref), axis=0, keepdims=True)
+        mean = (r * mean_ref + h) / (r + 1.0)
+        var = (r * sq_ref + tf.square(h)) / (r + 1.0) - tf.square(mean)
+        return self.gamma * (h - mean) * tf.math.rsqrt(var + self.epsilon) + self.beta
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self):
+        return {**super().get_config(), "reference": self.reference, "epsilon": self.epsilon}
+
+
 class _Conditioned:
     """One-hot labels for layers that take ``num_classes``."""
 
@@ -82,6 +117,8 @@ class MLPGenerator(_Conditioned, Generator):
         output_activation: ``sigmoid`` (pixels in [0, 1]), ``tanh`` or ``linear`` (vectors).
         batch_norm: batch normalisation after each hidden layer.
         num_classes: > 0 for a class-conditional generator.
+        virtual_batch_norm: R > 0: virtual batch normalisation after each hidden layer with a
+            fixed reference batch of R noise vectors (saved with the weights).
     """
 
     def __init__(
@@ -93,12 +130,18 @@ class MLPGenerator(_Conditioned, Generator):
         output_activation="sigmoid",
         batch_norm=False,
         num_classes=0,
+        virtual_batch_norm=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.sample_shape = _positive_ints("output_shape", output_shape)
         self.latent_dim = int(latent_dim)
         self.hidden = _positive_ints("hidden", hidden)
+        self.virtual_batch_norm = int(virtual_batch_norm)
+        _check(
+            not (self.virtual_batch_norm and batch_norm),
+            "choose batch_norm or virtual_batch_norm, not both",
+        )
         _check(self.latent_dim >= 1, f"`latent_dim` must be >= 1. Received: {latent_dim}")
         _check(
             output_activation in OUTPUT_ACTIVATIONS,
@@ -111,9 +154,12 @@ class MLPGenerator(_Conditioned, Generator):
         self.num_classes = int(num_classes)
         self.body = []
         for width in self.hidden:
-            self.body.append(keras.layers.Dense(width, use_bias=not self.batch_norm))
+            normalised = self.batch_norm or self.virtual_batch_norm
+            self.body.append(keras.layers.Dense(width, use_bias=not normalised))
             if self.batch_norm:
                 self.body.append(keras.layers.BatchNormalization())
+            if self.virtual_batch_norm:
+                self.body.append(VirtualBatchNorm(self.virtual_batch_norm))
             self.body.append(keras.layers.Activation(activation))
         size = 1
         for s in self.sample_shape:
@@ -123,6 +169,13 @@ class MLPGenerator(_Conditioned, Generator):
 
     def build(self, z_shape):
         shape = (None, self.latent_dim + self.num_classes)
+        if self.virtual_batch_norm:  # the fixed reference batch of noise (and labels)
+            self.reference_z = self.add_weight(
+                shape=(self.virtual_batch_norm, self.latent_dim + self.num_classes),
+                initializer=_ReferenceNoise(self.latent_dim, self.num_classes),
+                trainable=False,
+                name="reference_z",
+            )
         for layer in self.body:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
@@ -132,8 +185,12 @@ class MLPGenerator(_Conditioned, Generator):
         h = z
         if self.num_classes:
             h = tf.concat([h, self._one_hot(condition, h.dtype)], axis=-1)
+        if self.virtual_batch_norm:
+            h = tf.concat([tf.cast(self.reference_z, h.dtype), h], axis=0)
         for layer in self.body:
             h = layer(h, training=training)
+        if self.virtual_batch_norm:
+            h = h[self.virtual_batch_norm :]
         return tf.reshape(self.head(h), (-1, *self.sample_shape))
 
     def get_config(self):
@@ -146,7 +203,26 @@ class MLPGenerator(_Conditioned, Generator):
             "output_activation": self.output_activation,
             "batch_norm": self.batch_norm,
             "num_classes": self.num_classes,
+            "virtual_batch_norm": self.virtual_batch_norm,
         }
+
+
+@keras.saving.register_keras_serializable(package="gentk_gan")
+class _ReferenceNoise(keras.initializers.Initializer):
+    """N(0, I) noise, then one-hot labels cycling through the classes (the VBN reference)."""
+
+    def __init__(self, latent_dim, num_classes=0, seed=1234):
+        self.latent_dim, self.num_classes, self.seed = int(latent_dim), int(num_classes), seed
+
+    def __call__(self, shape, dtype=None):
+        z = keras.random.normal((shape[0], self.latent_dim), seed=self.seed, dtype=dtype)
+        if not self.num_classes:
+            return z
+        labels = tf.range(shape[0]) % self.num_classes
+        return tf.concat([z, tf.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
+
+    def get_config(self):
+        return {"latent_dim": self.latent_dim, "num_classes": self.num_classes, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="gentk_gan")

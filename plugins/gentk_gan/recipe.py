@@ -42,6 +42,9 @@ class GANConfig(TrainConfig):
     filters: tuple[int, ...] = option((64, 32), "DCGAN generator filters per stage", ge=1)
     critic_filters: tuple[int, ...] = option((32, 64), "DCGAN critic filters per stage", ge=1)
     batch_norm: bool = option(True, "batch norm in the DCGAN generator")
+    virtual_batch_norm: int = option(
+        0, "MLP generator: virtual batch norm with R reference noise vectors (0: off)"
+    )
     critic_batch_norm: bool = option(False, "batch norm in the DCGAN critic")
     spectral_norm: bool = option(False, "spectral normalisation of every critic layer")
     minibatch_std: bool = option(False, "minibatch standard-deviation feature in the critic")
@@ -185,7 +188,7 @@ class GANRecipe(ImageRecipe):
         if config.generator == "dcgan":
             gen_opts.update(filters=config.filters, batch_norm=config.batch_norm)
         else:
-            gen_opts["hidden"] = config.hidden
+            gen_opts.update(hidden=config.hidden, virtual_batch_norm=config.virtual_batch_norm)
         outputs = {"acgan": 1 + classes, "ssgan": classes}.get(self.mode, 1)
         if divergence.startswith("softmax-"):
             outputs = 2

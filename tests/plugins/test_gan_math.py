@@ -274,3 +274,30 @@ def test_unrolled_critic_is_k_steps_of_gradient_descent_and_trains_the_generator
     model.compile()
     history = model.fit(real.numpy(), batch_size=32, epochs=2, verbose=0)
     assert np.isfinite(history.history["generator_loss"]).all()
+
+
+def test_virtual_batch_norm_uses_the_reference_and_the_example_alone(tmp_path):
+    from gentk_gan.components import VirtualBatchNorm
+
+    rng = np.random.default_rng(0)
+    ref, x = rng.normal(size=(6, 3)), rng.normal(2.0, 3.0, size=(4, 3))
+    layer = VirtualBatchNorm(6)
+    out = layer(tf.constant(np.concatenate([ref, x]), tf.float32)).numpy()[6:]
+    for i in range(4):  # mu_i, var_i from the 6 reference rows and row i: weights 1/7
+        both = np.concatenate([ref, x[i : i + 1]])
+        expected = (x[i] - both.mean(0)) / np.sqrt(both.var(0) + 1e-5)
+        np.testing.assert_allclose(out[i], expected, rtol=1e-4, atol=1e-5)
+    gen = MLPGenerator((2,), latent_dim=4, hidden=(8, 8), virtual_batch_norm=16)
+    z = tf.constant(rng.normal(size=(5, 4)), tf.float32)
+    alone = gen(z[:1]).numpy()
+    np.testing.assert_allclose(gen(z).numpy()[:1], alone, rtol=1e-5, atol=1e-6)  # no batch effect
+    assert gen.reference_z.shape == (16, 4) and not gen.reference_z.trainable
+    model = AdversarialModel(gen, MLPCritic(hidden=(8,)), latent_dim=4, ema_decay=0.9)
+    model.compile()
+    points = rng.normal(size=(64, 2)).astype("float32")
+    model.fit(points, batch_size=32, epochs=1, verbose=0)
+    model.save(tmp_path / "vbn.keras")
+    import gentk
+
+    loaded = gentk.load_model(tmp_path / "vbn.keras")
+    np.testing.assert_allclose(loaded.generator(z).numpy(), model.generator(z).numpy(), atol=1e-5)
