@@ -62,9 +62,10 @@ def read_checkpoint_state(run_dir) -> dict | None:
 
 
 def write_history_csv(path, history: list[dict]) -> None:
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
+    """``history.csv``: ``epoch`` first, then the other columns in alphabetical order (rows
+    read back from ``state.json`` after a resume carry no order of their own)."""
+    keys = sorted({k for row in history for k in row} - {"epoch"})
+    keys = (["epoch"] if any("epoch" in row for row in history) else []) + keys
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
     writer.writeheader()

@@ -104,6 +104,7 @@ def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    header = (out / "history.csv").read_text().splitlines()[0]
     killed_at = json.loads(state.read_text())["epoch"]
     assert 3 <= killed_at < 150, "the run finished before it could be killed"
     assert not (out / "model.keras").exists()
@@ -111,7 +112,9 @@ def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     assert refused.returncode == 2 and "--resume" in error_lines(refused.stderr)[0]
     resumed = run_cli("run", "autoencoder", "-o", out, "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr
-    history = (out / "history.csv").read_text().splitlines()[1:]
+    lines = (out / "history.csv").read_text().splitlines()
+    assert lines[0] == header  # the same columns in the same order after the resume
+    history = lines[1:]
     epochs = [int(line.split(",")[0]) for line in history]
     assert epochs == list(range(1, 151))
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 150

@@ -72,3 +72,15 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert metrics["epochs"] == 2 and metrics["test_mse"] < 0.2
     assert "2 replica(s)" in (tmp_path / "run" / "run.log").read_text()
+
+
+def test_history_columns_keep_their_order_after_a_resume(tmp_path):
+    """Rows read back from state.json come with sorted keys: the header must not change."""
+    from gentk.training.callbacks import write_history_csv
+
+    logged = [{"epoch": 1, "loss": 2.0, "elbo": -2.0}]  # as Keras logs them
+    resumed = [*logged, dict(sorted({"epoch": 2, "loss": 1.5, "elbo": -1.5}.items()))]
+    write_history_csv(tmp_path / "a.csv", logged)
+    write_history_csv(tmp_path / "b.csv", [dict(sorted(r.items())) for r in resumed])
+    first = (tmp_path / "a.csv").read_text().splitlines()[0]
+    assert first == (tmp_path / "b.csv").read_text().splitlines()[0] == "epoch,elbo,loss"
