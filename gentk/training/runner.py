@@ -33,7 +33,6 @@ from gentk.training.rundir import RunLock, inspect_run_dir, set_aside
 __all__ = [
     "RunResult",
     "run",
-    "prepare_run_dir",
     "build_compiled_model",
     "seed_everything",
     "data_fingerprint",
@@ -57,22 +56,6 @@ def seed_everything(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
-
-
-def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> dict | None:
-    """Check what ``run_dir`` holds; return the checkpoint state when resuming.
-
-    A directory holding only what a failed start writes (config, run.json, log) is reused, so
-    fixing a bad data file and running again needs no ``--force``. (``run`` itself checks
-    first and sets an old run aside only once the new one's config and data are valid.)
-    """
-    action = inspect_run_dir(run_dir, resume=resume, force=force)
-    if action == "resume":
-        return read_checkpoint_state(run_dir)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return None
 
 
 def data_fingerprint(data) -> str | None:
