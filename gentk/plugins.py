@@ -72,42 +72,39 @@ def get_plugin_manager(extra_plugins=(), entry_points=None) -> pluggy.PluginMana
             raise PluginError(
                 f"plugin name {ep.name!r} is used twice: by {seen[ep.name]} and by {dist_label}"
             )
-        plugin = None
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-            _check_hooks(pm, plugin)
-        except Exception as err:  # noqa: BLE001 - isolation is the point
-            if plugin is not None and pm.is_registered(plugin):
-                pm.unregister(plugin)
-            warnings.warn(
-                f"gentk plugin {ep.name!r} ({dist_label}) failed to load and was skipped: "
-                f"{type(err).__name__}: {err}",
-                PluginLoadWarning,
-                stacklevel=2,
-            )
+        if _register(pm, ep.load, ep.name, dist_label) is None:
             continue
         seen[ep.name] = dist_label
         _versions[ep.name] = dist.version if dist is not None else "?"
         _packages.add(ep.value.split(":")[0].split(".")[0])
     for name, plugin in extra_plugins:
-        try:
-            pm.register(plugin, name=name)
-            _check_hooks(pm, plugin)
-        except Exception as err:  # noqa: BLE001
-            if pm.is_registered(plugin):
-                pm.unregister(plugin)
-            warnings.warn(
-                f"gentk plugin {name!r} (local) failed to load and was skipped: "
-                f"{type(err).__name__}: {err}",
-                PluginLoadWarning,
-                stacklevel=2,
-            )
+        if _register(pm, lambda plugin=plugin: plugin, name, "local") is None:
             continue
         _versions.setdefault(name, "local")
         if isinstance(plugin, types.ModuleType):
             _packages.add(plugin.__name__.split(".")[0])
     return pm
+
+
+def _register(pm: pluggy.PluginManager, load, name: str, label: str):
+    """Load and register one plugin; on any failure unregister it, warn once naming it and
+    its error, and return None (isolation: the other plugins still load)."""
+    plugin = None
+    try:
+        plugin = load()
+        pm.register(plugin, name=name)
+        _check_hooks(pm, plugin)
+    except Exception as err:  # noqa: BLE001 - isolation is the point
+        if plugin is not None and pm.is_registered(plugin):
+            pm.unregister(plugin)
+        warnings.warn(
+            f"gentk plugin {name!r} ({label}) failed to load and was skipped: "
+            f"{type(err).__name__}: {err}",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
+        return None
+    return plugin
 
 
 class UnknownHookError(Exception):
