@@ -25,10 +25,12 @@ def register_components(register):
 
     :param register: ``register(kind, name, factory, *, config=None, help="", example=None)``.
         ``kind`` is one of ``gentk.registry.COMPONENT_KINDS``; ``factory(**options)`` returns
-        the component; ``config`` is a dataclass whose fields are the options (defaults and
-        ``metadata={"help": ...}``); ``example()`` returns ``(component, inputs)`` small enough
-        for the conformance suite. Registering a kind+name twice raises ``PluginError`` naming
-        both plugins.
+        the component. ``factory`` (and ``config``) may be a ``"package.module:attribute"``
+        string, imported on first use: then listing plugins imports no TensorFlow. ``config``
+        is a dataclass whose fields are the options (defaults, ``metadata={"help": ...}``, and
+        ``"set_by": "the data"`` for one a user cannot set); ``example()`` returns
+        ``(component, inputs)`` small enough for the conformance suite. Registering a
+        kind+name twice raises ``PluginError`` naming both plugins.
     :return: nothing.
     """
 
@@ -40,7 +42,10 @@ def register_models(register):
     Called once when the registry is first built.
 
     :param register: ``register(recipe)`` with a ``gentk.Recipe`` instance (name, config
-        dataclass, data loader, builder, evaluation and artifact writers).
+        dataclass, data loader, builder, evaluation and artifact writers), or
+        ``register("package.module:RecipeClass", name=..., help=...)``: the module is imported
+        (and the class instantiated) when the model is first used, so ``gentk plugins`` stays
+        fast. The recipe's ``name`` must equal ``name``.
     :return: nothing.
     """
 

@@ -107,7 +107,7 @@ class ImageRecipe(Recipe):
     """Shared data handling and pictures; subclasses implement ``build``."""
 
     config = ImageConfig
-    smoke = {"epochs": 1, "hidden": (16,), "filters": (4,), "batch_size": 64}
+    smoke = {"epochs": 1, "hidden": (16,), "batch_size": 64}
 
     def read_rows(self, config, path):
         """All rows of ``path`` (or the default digits, or a dataset object), unsplit: an
@@ -190,11 +190,13 @@ class ImageRecipe(Recipe):
         return encoder, decoder
 
     def encoder_options(self, config) -> dict:
-        opts = {"latent_dim": config.latent_dim, "activation": config.activation}
-        if config.encoder == "conv":
-            opts.update(filters=config.filters, downsample=config.downsample)
-        else:
-            opts["hidden"] = config.hidden
+        opts = {
+            "latent_dim": config.latent_dim,
+            "activation": config.activation,
+            "hidden": config.hidden,
+            "filters": config.filters,
+            "downsample": config.downsample,
+        }
         return self._supported("encoder", config.encoder, opts, config)
 
     def decoder_options(self, config, shape) -> dict:
@@ -203,11 +205,10 @@ class ImageRecipe(Recipe):
             "activation": config.activation,
             "likelihood": config.likelihood,
             "sigma": config.sigma,
+            "hidden": tuple(reversed(config.hidden)),
+            "filters": tuple(reversed(config.filters)),
+            "upsample": config.upsample,
         }
-        if config.decoder == "conv":
-            opts.update(filters=tuple(reversed(config.filters)), upsample=config.upsample)
-        else:
-            opts["hidden"] = tuple(reversed(config.hidden))
         return self._supported("decoder", config.decoder, opts, config)
 
     REQUIRED = ("latent_dim", "output_shape")
@@ -229,8 +230,8 @@ class ImageRecipe(Recipe):
                 out[key] = value
             elif key in defaults and getattr(config, key) != defaults[key]:
                 raise UserError(
-                    f"{kind} {name!r} has no option {key!r}, but {key}="
-                    f"{getattr(config, key)!r} was set; its options: {', '.join(sorted(known))}"
+                    f"{key}={getattr(config, key)!r} was set, but {kind} {name!r} has no option "
+                    f"{key!r} and would ignore it; its options: {', '.join(sorted(known))}"
                 )
         return out
 

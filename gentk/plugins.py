@@ -149,13 +149,35 @@ def _registrar(registry: Registry, plugin: str, version: str):
             )
         registry.add(Entry(kind, name, factory, config, help, plugin, version, example))
 
-    def register_model(recipe):
+    def register_model(recipe, *, name=None, help=None):
+        """``register(recipe)`` with a Recipe instance, or ``register("pkg.module:Recipe",
+        name=..., help=...)``: imported only when the model is used."""
         from gentk.recipe import Recipe
 
+        if isinstance(recipe, str):
+            if not name:
+                raise PluginError(
+                    f"plugin {plugin!r} registered model {recipe!r} by reference without name="
+                )
+            registry.add(Entry("model", name, recipe, None, help or "", plugin, version))
+            return
         if not isinstance(recipe, Recipe):
             raise PluginError(f"plugin {plugin!r} registered a model that is not a gentk.Recipe")
+        if name is not None and name != recipe.name:
+            raise PluginError(
+                f"plugin {plugin!r} registered model {name!r} but its recipe is named "
+                f"{recipe.name!r}"
+            )
         registry.add(
-            Entry("model", recipe.name, recipe, recipe.config, recipe.help, plugin, version)
+            Entry(
+                "model",
+                recipe.name,
+                recipe,
+                recipe.config,
+                recipe.help if help is None else help,
+                plugin,
+                version,
+            )
         )
 
     def register_dataset(name, loader, *, help="", config=None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,7 +25,6 @@ COMPONENT_KINDS = (
 KINDS = (*COMPONENT_KINDS, "model", "dataset")
 
 
-@dataclasses.dataclass(frozen=True)
 class Entry:
     """One registered thing.
 
@@ -32,22 +32,84 @@ class Entry:
         kind: one of ``KINDS``.
         name: unique within its kind, lower-case with dashes.
         factory: builds the thing: ``factory(**options)`` for components and datasets; the
-            ``Recipe`` itself for models.
-        config: a dataclass type whose fields are the options, or ``None``.
+            ``Recipe`` itself for models. A plugin may register it as a ``"module:attribute"``
+            string: the module is imported on first use, so listing the registry
+            (``gentk plugins``) imports no TensorFlow.
+        config: a dataclass type whose fields are the options, or ``None`` (also a
+            ``"module:attribute"`` string; for a model, its recipe's ``config``).
         help: one line for ``gentk plugins`` and ``gentk info``.
         plugin: the name of the plugin that registered it.
         version: the version of the distribution that ships the plugin.
         example: for components, ``example() -> (component, inputs)`` for the conformance suite.
     """
 
-    kind: str
-    name: str
-    factory: Any
-    config: type | None = None
-    help: str = ""
-    plugin: str = "?"
-    version: str = "?"
-    example: Callable[[], tuple[Any, Any]] | None = None
+    __slots__ = ("kind", "name", "_factory", "_config", "help", "plugin", "version", "example")
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        factory: Any,
+        config: Any = None,
+        help: str = "",
+        plugin: str = "?",
+        version: str = "?",
+        example: Callable[[], tuple[Any, Any]] | None = None,
+    ):
+        self.kind, self.name, self.help = kind, name, help
+        self.plugin, self.version, self.example = plugin, version, example
+        self._factory, self._config = factory, config
+
+    def __repr__(self) -> str:
+        return f"Entry({self.kind!r}, {self.name!r}, plugin={self.plugin!r})"
+
+    @property
+    def factory(self) -> Any:
+        if isinstance(self._factory, str):
+            value = self._resolve(self._factory)
+            if self.kind == "model":
+                value = self._recipe(value)
+            self._factory = value
+        return self._factory
+
+    @property
+    def config(self) -> type | None:
+        if self._config is None and self.kind == "model":
+            return getattr(self.factory, "config", None)
+        if isinstance(self._config, str):
+            self._config = self._resolve(self._config)
+        return self._config
+
+    def _resolve(self, ref: str) -> Any:
+        module_name, _, attribute = ref.partition(":")
+        try:
+            value = importlib.import_module(module_name)
+            for part in attribute.split(".") if attribute else ():
+                value = value[part] if isinstance(value, dict) else getattr(value, part)
+        except Exception as err:  # noqa: BLE001 - named in one line, whatever it was
+            raise PluginError(
+                f"plugin {self.plugin!r} registered {self.kind} {self.name!r} as {ref!r}, "
+                f"which cannot be imported: {type(err).__name__}: {err}"
+            ) from err
+        return value
+
+    def _recipe(self, value):
+        from gentk.recipe import Recipe
+
+        if isinstance(value, type) and issubclass(value, Recipe):
+            value = value()
+        if not isinstance(value, Recipe):
+            raise PluginError(
+                f"plugin {self.plugin!r} registered model {self.name!r} as {self._factory!r}, "
+                "which is not a gentk.Recipe"
+            )
+        value.help = value.help or self.help
+        if value.name != self.name:
+            raise PluginError(
+                f"plugin {self.plugin!r} registered model {self.name!r} but its recipe is "
+                f"named {value.name!r}"
+            )
+        return value
 
     def options(self) -> list[tuple[str, Any, str]]:
         """``(name, default, help)`` for every option of the entry."""

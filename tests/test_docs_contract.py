@@ -55,3 +55,23 @@ def test_every_cli_command_has_help_text():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts}"
+
+
+def test_every_recipe_method_is_documented_with_its_signature():
+    """#10 item 14: docs/plugins.md lists each Recipe method a plugin author may implement."""
+    from gentk.recipe import Recipe
+
+    doc = (ROOT / "docs" / "plugins.md").read_text()
+    for name, fn in vars(Recipe).items():
+        if name.startswith("_") or not inspect.isfunction(fn):
+            continue
+        params = list(inspect.signature(fn).parameters.values())[1:]  # without self
+        shown = ", ".join(
+            ("*, " if p.kind is p.KEYWORD_ONLY and i == next(
+                j for j, q in enumerate(params) if q.kind is q.KEYWORD_ONLY) else "")
+            + (f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name)
+            + ("" if p.default is p.empty else f"={p.default!r}")
+            for i, p in enumerate(params)
+        )  # fmt: skip
+        shown = re.sub(r"=None\b", "=None", shown).replace(": str | None", "")
+        assert f"{name}({shown})" in doc, f"docs/plugins.md lacks `{name}({shown})`"

@@ -182,5 +182,25 @@ def test_built_in_recipes_use_third_party_components_with_fewer_options():
     model = vae.build(config, data)
     assert type(model.decoder).__module__.startswith("gentk_example_plugin")
     changed = resolve_config(vae.config, None, ["decoder=tanh-mlp", "sigma=0.5"])
-    with pytest.raises(UserError, match="has no option 'sigma', but sigma=0.5 was set"):
+    with pytest.raises(UserError, match="sigma=0.5 was set, but decoder 'tanh-mlp' has no option"):
         vae.build(changed, data)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["filters=8,16"], "encoder 'mlp' has no option 'filters'"),
+        (["downsample=max-pool"], "encoder 'mlp' has no option 'downsample'"),
+        (["upsample=avg-unpool"], "decoder 'mlp' has no option 'upsample'"),
+        (["encoder=conv", "decoder=conv", "hidden=8"], "encoder 'conv' has no option 'hidden'"),
+    ],
+)
+def test_an_option_the_chosen_encoder_or_decoder_would_ignore_is_refused(options, named):
+    """#10 item 15: `--set filters=...` with the MLP encoder was silently ignored."""
+    from gentk.config import resolve_config
+    from gentk.plugins import get_registry
+
+    vae = get_registry().get("model", "vae").factory
+    config = resolve_config(vae.config, None, options)
+    with pytest.raises(UserError, match=named + ".*would ignore it"):
+        vae.build(config, vae.load_data(config, None))

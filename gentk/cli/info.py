@@ -1,10 +1,35 @@
-"""``gentk info NAME``: the options, defaults and help of a model or component."""
+"""``gentk info NAME``: the options, defaults and help of a model or component.
+
+A model's options are what ``--set`` takes. A component's are passed by the recipe that uses
+it, from the recipe's options of the same name; those a user cannot set at all (the data's
+shape, choices the recipe makes) carry ``set_by`` in their metadata and are listed apart.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import click
 
 __all__ = ["command"]
+
+
+def _shown(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return value
+
+
+def _set_by(entry) -> dict[str, str]:
+    if entry.config is None:
+        return {}
+    return {
+        f.name: f.metadata["set_by"]
+        for f in dataclasses.fields(entry.config)
+        if f.metadata.get("set_by")
+    }
 
 
 @click.command("info")
@@ -24,8 +49,16 @@ def command(name, kind):
         click.echo(f"{e.kind} {e.name} ({e.plugin} {e.version})")
         if e.help:
             click.echo(f"  {e.help}")
-        for opt, default, text in e.options():
-            shown = str(default).lower() if isinstance(default, bool) else default
-            if isinstance(shown, tuple):
-                shown = ",".join(map(str, shown))
-            click.echo(f"  {f'--set {opt}={shown}':<44} {text}")
+        fixed = _set_by(e)
+        options = [row for row in e.options() if row[0] not in fixed]
+        if e.kind == "model":
+            for opt, default, text in options:
+                click.echo(f"  {f'--set {opt}={_shown(default)}':<44} {text}")
+            continue
+        if options:
+            click.echo("  options (a recipe passes its own option of the same name, e.g. --set):")
+        for opt, default, text in options:
+            click.echo(f"    {f'{opt}={_shown(default)}':<42} {text}")
+        if fixed:
+            set_by = ", ".join(f"{opt} (by {who})" for opt, who in fixed.items())
+            click.echo(f"  set by gentk, not by --set: {set_by}")

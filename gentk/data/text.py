@@ -7,22 +7,55 @@ from pathlib import Path
 
 from gentk.errors import DataError
 
-__all__ = ["read_lines", "detect_delimiter", "split_line", "is_number", "to_float"]
+__all__ = ["iter_lines", "read_lines", "detect_delimiter", "split_line", "is_number", "to_float"]
 
 
-def read_lines(path) -> list[tuple[int, str]]:
-    """Non-blank lines with their 1-based line numbers; UTF-8 (with BOM) or Latin-1."""
-    path = Path(path)
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise DataError("no such file", path)
     if path.is_dir():
         raise DataError("is a folder, expected a file", path)
-    raw = path.read_bytes()
+
+
+def _decode(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+        return raw.decode("latin-1")
+
+
+def iter_lines(path, skip: int = 0):
+    """``(line number, text, bytes)`` of each non-blank line, streamed in 1 MiB blocks (bounded
+    memory), after the first ``skip`` non-blank lines; UTF-8 (with BOM) or, block by block,
+    Latin-1."""
+    path = Path(path)
+    _check_file(path)
+    seen, number = 0, 0
+    with open(path, "rb") as f:
+        while block := f.readlines(1 << 20):
+            if number == 0 and block[0].startswith(b"\xef\xbb\xbf"):
+                block[0] = block[0][3:]
+            sizes = [len(raw) for raw in block]
+            texts = _decode(b"".join(block)).split("\n")
+            if len(texts) > len(block):  # the block ends with a newline
+                texts.pop()
+            for text, size in zip(texts, sizes):
+                number += 1
+                if not text or text.isspace():
+                    continue
+                seen += 1
+                if seen > skip:
+                    yield number, text.rstrip("\r"), size
+
+
+def read_lines(path, limit: int | None = None) -> list[tuple[int, str]]:
+    """Non-blank lines (the first ``limit`` of them) with their 1-based line numbers."""
+    path = Path(path)
+    lines = []
+    for number, text, _ in iter_lines(path):
+        lines.append((number, text))
+        if limit is not None and len(lines) >= limit:
+            break
     if not lines:
         raise DataError("file is empty", path)
     return lines
@@ -38,7 +71,9 @@ def detect_delimiter(line: str) -> str | None:
 
 def split_line(line: str, delimiter: str | None) -> list[str]:
     parts = line.split(delimiter) if delimiter is not None else line.split()
-    return [p.strip().strip('"') for p in parts]
+    if '"' in line or " " in line:
+        return [p.strip().strip('"') for p in parts]
+    return parts
 
 
 def is_number(text: str) -> bool:

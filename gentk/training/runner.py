@@ -171,8 +171,10 @@ def run(
         force: replace whatever ``output`` holds.
         verbose: Keras progress (1 bar, 2 a line per epoch, 0 none); default by terminal.
     """
+    from gentk import progress
+
     run_dir = Path(output)
-    with RunLock(run_dir):
+    with RunLock(run_dir), progress.quiet(verbose == 0):
         return _run_locked(
             recipe,
             config,

@@ -12,50 +12,85 @@ from gentk import hookimpl
 
 __all__ = ["register_components", "register_datasets", "register_models"]
 
+MODELS = (
+    (
+        "autoencoder",
+        "gentk_autoencoders.model:AutoencoderRecipe",
+        "Deterministic autoencoder (MLP or conv), squared-error or Bernoulli loss",
+    ),
+    (
+        "denoising-autoencoder",
+        "gentk_autoencoders.model:DenoisingRecipe",
+        "Denoising AE: encodes a corrupted x (Gaussian or masking noise), reconstructs the clean x",
+    ),
+    (
+        "contractive-autoencoder",
+        "gentk_autoencoders.model:ContractiveRecipe",
+        "Contractive AE: reconstruction + lambda ||dh/dx||_F^2 (exact encoder Jacobian)",
+    ),
+    (
+        "sparse-autoencoder",
+        "gentk_autoencoders.model:SparseRecipe",
+        "Sparse AE: wide code with L1 and KL(rho || mean activation) penalties",
+    ),
+    (
+        "unpooling-autoencoder",
+        "gentk_autoencoders.unpooling:UnpoolingRecipe",
+        "Conv AE with pooling down and max-unpooling at the recorded argmax (or average) up",
+    ),
+)
+
 
 def _images(n=4, shape=(8, 8, 1)):
     return np.random.default_rng(0).random((n, *shape)).astype("float32")
 
 
+def _components():
+    from gentk_autoencoders import components
+
+    return components
+
+
 @hookimpl
 def register_components(register):
-    from gentk_autoencoders import components as c
-
+    c = "gentk_autoencoders.components:"
     register(
         "encoder",
         "mlp",
-        c.MLPEncoder,
-        config=c.EncoderOptions,
+        c + "MLPEncoder",
+        config=c + "EncoderOptions",
         help="MLP encoder: diagonal Gaussian or point-mass q(z|x)",
-        example=lambda: (c.MLPEncoder(latent_dim=3, hidden=(8,)), (_images(),)),
+        example=lambda: (_components().MLPEncoder(latent_dim=3, hidden=(8,)), (_images(),)),
     )
     register(
         "encoder",
         "conv",
-        c.ConvEncoder,
-        config=c.ConvEncoderOptions,
+        c + "ConvEncoder",
+        config=c + "ConvEncoderOptions",
         help="Strided-conv encoder: diagonal Gaussian or point-mass q(z|x)",
-        example=lambda: (c.ConvEncoder(latent_dim=3, filters=(4, 8)), (_images(),)),
+        example=lambda: (_components().ConvEncoder(latent_dim=3, filters=(4, 8)), (_images(),)),
     )
     register(
         "decoder",
         "mlp",
-        c.MLPDecoder,
-        config=c.DecoderOptions,
+        c + "MLPDecoder",
+        config=c + "DecoderOptions",
         help="MLP decoder: Bernoulli or Gaussian p(x|z)",
         example=lambda: (
-            c.MLPDecoder(output_shape=(8, 8, 1), hidden=(8,), likelihood="gaussian-learned"),
+            _components().MLPDecoder(
+                output_shape=(8, 8, 1), hidden=(8,), likelihood="gaussian-learned"
+            ),
             (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),),
         ),
     )
     register(
         "decoder",
         "conv",
-        c.ConvDecoder,
-        config=c.ConvDecoderOptions,
+        c + "ConvDecoder",
+        config=c + "ConvDecoderOptions",
         help="Transposed-conv decoder: Bernoulli or Gaussian p(x|z)",
         example=lambda: (
-            c.ConvDecoder(output_shape=(7, 7, 1), filters=(8, 4)),
+            _components().ConvDecoder(output_shape=(7, 7, 1), filters=(8, 4)),
             (np.random.default_rng(1).normal(size=(4, 3)).astype("float32"),),
         ),
     )
@@ -63,17 +98,8 @@ def register_components(register):
 
 @hookimpl
 def register_models(register):
-    from gentk_autoencoders.model import (
-        AutoencoderRecipe,
-        ContractiveRecipe,
-        DenoisingRecipe,
-        SparseRecipe,
-    )
-    from gentk_autoencoders.unpooling import UnpoolingRecipe
-
-    for recipe in (AutoencoderRecipe, DenoisingRecipe, ContractiveRecipe, SparseRecipe):
-        register(recipe())
-    register(UnpoolingRecipe())
+    for name, ref, text in MODELS:
+        register(ref, name=name, help=text)
 
 
 @hookimpl

@@ -314,20 +314,19 @@ class ConvDecoder(_PixelDecoder):
 
 
 def _options(name: str, **spec) -> type:
-    """An options dataclass from ``field=(type, default, help)`` triples."""
-    return dataclasses.make_dataclass(
-        name,
-        [
-            (key, tp, dataclasses.field(default=default, metadata={"help": text}))
-            for key, (tp, default, text) in spec.items()
-        ],
-    )
+    """An options dataclass from ``field=(type, default, help[, set_by])`` tuples; ``set_by``
+    names who sets an option users cannot (``gentk info`` lists those apart)."""
+    fields = []
+    for key, (tp, default, text, *set_by) in spec.items():
+        metadata = {"help": text, **({"set_by": set_by[0]} if set_by else {})}
+        fields.append((key, tp, dataclasses.field(default=default, metadata=metadata)))
+    return dataclasses.make_dataclass(name, fields)
 
 
 _INTS = tuple[int, ...]
 _LATENT = (int, 2, "size of z")
 _ACTIVATION = (str, "relu", "hidden activation")
-_DISTRIBUTION = (str, "gaussian", "gaussian or deterministic")
+_DISTRIBUTION = (str, "gaussian", "gaussian or deterministic", "the recipe")
 _LIKELIHOOD = (str, "bernoulli", ", ".join(LIKELIHOODS))
 _SIGMA = (float, 1.0, "sigma of the fixed-sigma Gaussian likelihood")
 
@@ -348,7 +347,7 @@ ConvEncoderOptions = _options(
 )
 DecoderOptions = _options(
     "DecoderOptions",
-    output_shape=(_INTS, (8, 8, 1), "data shape"),
+    output_shape=(_INTS, (8, 8, 1), "data shape", "the data"),
     hidden=(_INTS, (128, 256), "MLP widths"),
     activation=_ACTIVATION,
     likelihood=_LIKELIHOOD,
@@ -356,7 +355,7 @@ DecoderOptions = _options(
 )
 ConvDecoderOptions = _options(
     "ConvDecoderOptions",
-    output_shape=(_INTS, (8, 8, 1), "image shape (H, W, C)"),
+    output_shape=(_INTS, (8, 8, 1), "image shape (H, W, C)", "the data"),
     filters=(_INTS, (64, 32), "filters per stride-2 stage"),
     activation=_ACTIVATION,
     likelihood=_LIKELIHOOD,

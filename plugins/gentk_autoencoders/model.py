@@ -262,7 +262,6 @@ class AutoencoderConfig(ImageConfig):
 
 class AutoencoderRecipe(ImageRecipe):
     name = "autoencoder"
-    help = "Deterministic autoencoder (MLP or conv), squared-error or Bernoulli loss"
     config = AutoencoderConfig
     defaults: dict = {}
 
@@ -294,7 +293,7 @@ class AutoencoderRecipe(ImageRecipe):
         return [pretrain]
 
 
-def _variant(name, help_text, **defaults):
+def _variant(name, **defaults):
     """A recipe (and config) that is the autoencoder with other defaults."""
     base_help = {f.name: f.metadata["help"] for f in dataclasses.fields(AutoencoderConfig)}
     fields = [(key, type(value), option(value, base_help[key])) for key, value in defaults.items()]
@@ -304,25 +303,22 @@ def _variant(name, help_text, **defaults):
     return type(
         name.title().replace("-", "") + "Recipe",
         (AutoencoderRecipe,),
-        {"name": name, "help": help_text, "config": config},
+        {"name": name, "config": config},
     )
 
 
 DenoisingRecipe = _variant(
     "denoising-autoencoder",
-    "Denoising AE: encodes a corrupted x (Gaussian or masking noise), reconstructs the clean x",
     noise="masking",
     noise_level=0.3,
 )
 ContractiveRecipe = _variant(
     "contractive-autoencoder",
-    "Contractive AE: reconstruction + lambda ||dh/dx||_F^2 (exact encoder Jacobian)",
     contractive_weight=0.1,
     jit_compile=False,  # XLA took 50 s to compile the double backward of the Jacobian
 )
 SparseRecipe = _variant(
     "sparse-autoencoder",
-    "Sparse AE: wide code with L1 and KL(rho || mean activation) penalties",
     latent_dim=32,
     l1_weight=1e-3,
     sparsity_weight=0.1,

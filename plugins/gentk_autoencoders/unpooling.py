@@ -192,7 +192,6 @@ class UnpoolingConfig(ImageDataConfig):
 
 class UnpoolingRecipe(ImageRecipe):
     name = "unpooling-autoencoder"
-    help = "Conv AE with pooling down and max-unpooling at the recorded argmax (or average) up"
     config = UnpoolingConfig
     smoke = {"epochs": 1, "batch_size": 64, "filters": (4,)}
     supports_jit = False  # max_pool_with_argmax has no XLA kernel on every device

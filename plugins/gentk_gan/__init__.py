@@ -15,34 +15,37 @@ import functools
 import numpy as np
 
 from gentk import hookimpl
+from gentk_gan.catalogue import F_NAMES, HELP, LOSS_PAIRS, RECIPE_HELP
 
 __all__ = ["register_components", "register_models"]
 
 
-def _field(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
+def _field(default, text, set_by=None):
+    """An option; ``set_by`` names who sets one a user cannot (``gentk info`` lists it apart)."""
+    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass
 class MLPGeneratorOptions:
-    output_shape: tuple[int, ...] = _field((8, 8, 1), "shape of one sample")
+    output_shape: tuple[int, ...] = _field((8, 8, 1), "shape of one sample", "the data")
     latent_dim: int = _field(64, "size of z")
     hidden: tuple[int, ...] = _field((128, 128), "hidden widths")
     activation: str = _field("relu", "hidden activation")
     output_activation: str = _field("sigmoid", "sigmoid, tanh or linear")
     batch_norm: bool = _field(False, "batch norm after hidden layers")
-    num_classes: int = _field(0, "classes of a conditional generator (0: none)")
+    num_classes: int = _field(0, "classes of a conditional generator (0: none)", "the data")
     virtual_batch_norm: int = _field(0, "virtual batch norm with R reference noise vectors")
 
 
 @dataclasses.dataclass
 class DCGANGeneratorOptions:
-    output_shape: tuple[int, ...] = _field((8, 8, 1), "(H, W, C)")
+    output_shape: tuple[int, ...] = _field((8, 8, 1), "(H, W, C)", "the data")
     latent_dim: int = _field(64, "size of z")
     filters: tuple[int, ...] = _field((64, 32), "filters per stage (each doubles the size)")
     batch_norm: bool = _field(True, "batch norm in the hidden stages")
     output_activation: str = _field("sigmoid", "sigmoid, tanh or linear")
-    num_classes: int = _field(0, "classes of a conditional generator (0: none)")
+    num_classes: int = _field(0, "classes of a conditional generator (0: none)", "the data")
 
 
 @dataclasses.dataclass
@@ -50,9 +53,9 @@ class _CriticOptions:
     leaky_slope: float = _field(0.2, "LeakyReLU slope")
     spectral_norm: bool = _field(False, "spectral normalisation of every layer")
     minibatch_std: bool = _field(False, "minibatch standard-deviation feature")
-    num_classes: int = _field(0, "classes of a conditional critic (0: none)")
+    num_classes: int = _field(0, "classes of a conditional critic (0: none)", "the data")
     conditioning: str = _field("concat", "concat or projection")
-    outputs: int = _field(1, "1, 2 (softmax), 1 + C (AC-GAN) or C (semi-supervised)")
+    outputs: int = _field(1, "1, 2 (softmax), 1 + C (AC-GAN) or C (semi-supervised)", "the recipe")
     output_bias: bool = _field(True, "bias on the scores (off for a Wasserstein critic)")
 
 
@@ -79,49 +82,64 @@ def _images(n=4):
     return _rng().random((n, 8, 8, 1)).astype("float32")
 
 
+def _components():
+    from gentk_gan import components
+
+    return components
+
+
+def _divergence(name, **options):
+    from gentk_gan.divergences import AdversarialDivergence
+
+    return AdversarialDivergence(name, **options)
+
+
 @hookimpl
 def register_components(register):
-    from gentk_gan import components as c
-    from gentk_gan.divergences import F_NAMES, HELP, LOSS_PAIRS, AdversarialDivergence
-
     register(
         "generator",
         "mlp-generator",
-        c.MLPGenerator,
+        "gentk_gan.components:MLPGenerator",
         config=MLPGeneratorOptions,
         help="MLP generator: z (+ one-hot label) -> samples",
         example=lambda: (
-            c.MLPGenerator((8, 8, 1), 3, hidden=(8,), num_classes=2, virtual_batch_norm=4),
+            _components().MLPGenerator(
+                (8, 8, 1), 3, hidden=(8,), num_classes=2, virtual_batch_norm=4
+            ),
             (_z(), np.array([0, 1, 0, 1])),
         ),
     )
     register(
         "generator",
         "dcgan",
-        c.DCGANGenerator,
+        "gentk_gan.components:DCGANGenerator",
         config=DCGANGeneratorOptions,
         help="DCGAN generator: dense, then stride-2 transposed convs with batch norm and ReLU",
-        example=lambda: (c.DCGANGenerator((8, 8, 1), 3, filters=(8, 4)), (_z(),)),
+        example=lambda: (_components().DCGANGenerator((8, 8, 1), 3, filters=(8, 4)), (_z(),)),
     )
     register(
         "critic",
         "mlp-critic",
-        c.MLPCritic,
+        "gentk_gan.components:MLPCritic",
         config=MLPCriticOptions,
         help="MLP critic with LeakyReLU; spectral norm, minibatch std, concat/projection labels",
         example=lambda: (
-            c.MLPCritic(hidden=(8,), minibatch_std=True, num_classes=3, conditioning="projection"),
+            _components().MLPCritic(
+                hidden=(8,), minibatch_std=True, num_classes=3, conditioning="projection"
+            ),
             (_images(), np.array([0, 1, 2, 1])),
         ),
     )
     register(
         "critic",
         "dcgan-critic",
-        c.DCGANCritic,
+        "gentk_gan.components:DCGANCritic",
         config=DCGANCriticOptions,
         help="DCGAN critic: stride-2 convs with LeakyReLU; spectral norm, minibatch std, labels",
         example=lambda: (
-            c.DCGANCritic(filters=(4, 8), batch_norm=True, spectral_norm=True, outputs=3),
+            _components().DCGANCritic(
+                filters=(4, 8), batch_norm=True, spectral_norm=True, outputs=3
+            ),
             (_images(),),
         ),
     )
@@ -141,10 +159,10 @@ def register_components(register):
         register(
             "divergence",
             name,
-            functools.partial(AdversarialDivergence, name),
+            functools.partial(_divergence, name),
             help=HELP[name],
             example=lambda name=name: (
-                AdversarialDivergence(name),
+                _divergence(name),
                 two_class() if name.startswith("softmax-") else scores(),
             ),
         )
@@ -152,15 +170,13 @@ def register_components(register):
         register(
             "divergence",
             f"f-{name}",
-            functools.partial(AdversarialDivergence, f"f-{name}"),
+            functools.partial(_divergence, f"f-{name}"),
             help=f"f-GAN bound of the {name} divergence (Nowozin et al., 2016)",
-            example=lambda name=name: (AdversarialDivergence(f"f-{name}"), scores()),
+            example=lambda name=name: (_divergence(f"f-{name}"), scores()),
         )
 
 
 @hookimpl
 def register_models(register):
-    from gentk_gan.recipe import RECIPES
-
-    for recipe in RECIPES:
-        register(recipe)
+    for name, text in RECIPE_HELP.items():
+        register(f"gentk_gan.recipe:RECIPES.{name}", name=name, help=text)

@@ -5,6 +5,7 @@ loss pairs of ``gentk.objectives.adversarial``, so a recipe picks one by name
 from __future__ import annotations
 
 from gentk.interfaces import Divergence
+from gentk_gan.catalogue import F_NAMES, LOSS_PAIRS
 
 __all__ = ["AdversarialDivergence", "LOSS_PAIRS", "F_NAMES"]
 
@@ -24,27 +25,6 @@ def _pairs():
         "hinge": (a.hinge_critic_loss, a.hinge_generator_loss),
         "least-squares": (a.least_squares_critic_loss, a.least_squares_generator_loss),
     }
-
-
-LOSS_PAIRS = (
-    "minimax",
-    "nonsaturating",
-    "softmax-minimax",
-    "softmax-nonsaturating",
-    "wasserstein",
-    "hinge",
-    "least-squares",
-)
-F_NAMES = ("kl", "reverse-kl", "pearson", "hellinger", "jensen-shannon", "gan")
-HELP = {
-    "minimax": "GAN minimax: critic -log D(x) - log(1 - D(G(z))); generator log(1 - D(G(z)))",
-    "nonsaturating": "GAN non-saturating: the minimax critic; generator -log D(G(z))",
-    "softmax-minimax": "minimax with a two-class softmax critic head ([B, 2] logits)",
-    "softmax-nonsaturating": "non-saturating with a two-class softmax critic head",
-    "wasserstein": "WGAN: critic E[s(fake)] - E[s(real)] (needs clipping, GP or spectral norm)",
-    "hinge": "hinge: E[relu(1 - s(real))] + E[relu(1 + s(fake))]; generator -E[s(fake)]",
-    "least-squares": "LSGAN: 0.5 E[(s(real) - 1)^2] + 0.5 E[s(fake)^2]; generator 0.5 E[(s - 1)^2]",
-}
 
 
 class AdversarialDivergence(Divergence):

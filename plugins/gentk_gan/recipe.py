@@ -22,6 +22,7 @@ from gentk.config import TrainConfig, option
 from gentk.errors import UserError
 from gentk.image_recipe import ImageRecipe
 from gentk.recipe import Recipe
+from gentk_gan.catalogue import RECIPE_HELP
 
 __all__ = ["GANConfig", "GANRecipe", "SampleGrid", "RECIPES"]
 
@@ -123,7 +124,6 @@ def _picture(samples, data, path, title):
 
 class GANRecipe(ImageRecipe):
     name = "gan"
-    help = "GAN on 2-D toy data (ring of 8 Gaussians): MLP generator and critic, non-saturating"
     config = GANConfig
     mode = "unconditional"
     toy = True
@@ -417,11 +417,11 @@ def _supervised_baseline(model, config, data, classes) -> float:
     return float(np.mean(logits.argmax(1) == data.test_labels))
 
 
-def _variant(name, help, mode="unconditional", toy=False, **defaults):
+def _variant(name, mode="unconditional", toy=False, **defaults):
     cls = type(
         name.replace("-", "_").upper() + "Recipe",
         (GANRecipe,),
-        {"name": name, "help": help, "mode": mode, "toy": toy, "defaults": defaults},
+        {"name": name, "help": RECIPE_HELP[name], "mode": mode, "toy": toy, "defaults": defaults},
     )
     fields = {f.name: f for f in dataclasses.fields(GANConfig)}
     changed = [
@@ -438,84 +438,75 @@ def _variant(name, help, mode="unconditional", toy=False, **defaults):
 
 _DC = {"generator": "dcgan", "critic": "dcgan-critic"}
 
-RECIPES = [
-    _variant(
-        "gan",
-        GANRecipe.help,
-        toy=True,
-        learning_rate=1e-3,  # the 2-D toys: 2e-4 had not left its first blob after 5k steps
-        critic_learning_rate=1e-3,
-    ),
-    _variant(
-        "dcgan",
-        "DCGAN on digits: transposed-conv generator, strided-conv critic, non-saturating loss",
-        critic_batch_norm=True,
-        **_DC,
-    ),
-    _variant(
-        "wgan",
-        "WGAN on digits: Wasserstein loss, weight clipping 0.01, 5 critic steps, RMSprop-like Adam",
-        divergence="wasserstein",
-        clip_value=0.01,
-        critic_steps=5,
-        learning_rate=5e-5,
-        critic_learning_rate=5e-5,
-        beta_1=0.0,
-        **_DC,
-    ),
-    _variant(
-        "wgan-gp",
-        "WGAN-GP on digits: gradient penalty 10 on interpolates, 5 critic steps, Adam(1e-4, 0, .9)",
-        divergence="wasserstein",
-        gradient_penalty=10.0,
-        critic_steps=5,
-        learning_rate=1e-4,
-        critic_learning_rate=1e-4,
-        beta_1=0.0,
-        beta_2=0.9,
-        **_DC,
-    ),
-    _variant(
-        "sngan",
-        "SN-GAN on digits: hinge loss with a spectrally normalised critic",
-        divergence="hinge",
-        spectral_norm=True,
-        beta_1=0.0,
-        beta_2=0.9,
-        **_DC,
-    ),
-    _variant(
-        "lsgan",
-        "Least-squares GAN on digits",
-        divergence="least-squares",
-        **_DC,
-    ),
-    _variant(
-        "fgan",
-        "f-GAN on the 2-D ring: --set divergence=f-kl|f-reverse-kl|f-pearson|f-hellinger|"
-        "f-jensen-shannon",
-        toy=True,
-        divergence="f-jensen-shannon",
-        learning_rate=1e-3,
-        critic_learning_rate=1e-3,
-    ),
-    _variant(
-        "cgan",
-        "Conditional GAN on digits: one-hot label into generator and critic (or projection)",
-        mode="conditional",
-        **_DC,
-    ),
-    _variant(
-        "acgan",
-        "AC-GAN on digits: label into the generator; the critic also classifies",
-        mode="acgan",
-        **_DC,
-    ),
-    _variant(
-        "ssgan",
-        "Semi-supervised GAN on digits: C-class critic with an implicit fake class; "
-        "labelled=N labelled examples",
-        mode="ssgan",
-        **_DC,
-    ),
-]
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        _variant(
+            "gan",
+            toy=True,
+            learning_rate=1e-3,  # the 2-D toys: 2e-4 had not left its first blob after 5k steps
+            critic_learning_rate=1e-3,
+        ),
+        _variant(
+            "dcgan",
+            critic_batch_norm=True,
+            **_DC,
+        ),
+        _variant(
+            "wgan",
+            divergence="wasserstein",
+            clip_value=0.01,
+            critic_steps=5,
+            learning_rate=5e-5,
+            critic_learning_rate=5e-5,
+            beta_1=0.0,
+            **_DC,
+        ),
+        _variant(
+            "wgan-gp",
+            divergence="wasserstein",
+            gradient_penalty=10.0,
+            critic_steps=5,
+            learning_rate=1e-4,
+            critic_learning_rate=1e-4,
+            beta_1=0.0,
+            beta_2=0.9,
+            **_DC,
+        ),
+        _variant(
+            "sngan",
+            divergence="hinge",
+            spectral_norm=True,
+            beta_1=0.0,
+            beta_2=0.9,
+            **_DC,
+        ),
+        _variant(
+            "lsgan",
+            divergence="least-squares",
+            **_DC,
+        ),
+        _variant(
+            "fgan",
+            toy=True,
+            divergence="f-jensen-shannon",
+            learning_rate=1e-3,
+            critic_learning_rate=1e-3,
+        ),
+        _variant(
+            "cgan",
+            mode="conditional",
+            **_DC,
+        ),
+        _variant(
+            "acgan",
+            mode="acgan",
+            **_DC,
+        ),
+        _variant(
+            "ssgan",
+            mode="ssgan",
+            **_DC,
+        ),
+    )
+}

@@ -14,23 +14,25 @@ from gentk import hookimpl
 __all__ = ["register_components", "register_models", "register_commands", "register_datasets"]
 
 
-def _field(default, text):
-    return dataclasses.field(default=default, metadata={"help": text})
+def _field(default, text, set_by=None):
+    """An option; ``set_by`` names who sets one a user cannot (``gentk info`` lists it apart)."""
+    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass
 class EncoderOptions:
-    n_items: int = _field(100, "catalogue size")
+    n_items: int = _field(100, "catalogue size", "the data")
     hidden: tuple[int, ...] = _field((600,), "hidden widths")
     latent_dim: int = _field(200, "size of z")
     dropout: float = _field(0.5, "input dropout")
-    variational: bool = _field(True, "Gaussian q (VAE) or point mass (DAE)")
+    variational: bool = _field(True, "Gaussian q (VAE) or point mass (DAE)", "the recipe")
     seed: int = _field(0, "dropout seed")
 
 
 @dataclasses.dataclass
 class DecoderOptions:
-    n_items: int = _field(100, "catalogue size")
+    n_items: int = _field(100, "catalogue size", "the data")
     hidden: tuple[int, ...] = _field((600,), "hidden widths")
 
 
@@ -50,34 +52,37 @@ def _clicks(n_users=6, n_items=30):
 def register_components(register):
     import numpy as np
 
-    from gentk_recommender.model import LinearAnnealing, MultEncoder, MultinomialDecoder
+    def model():
+        from gentk_recommender import model
+
+        return model
 
     register(
         "encoder",
         "mult-vae",
-        MultEncoder,
+        "gentk_recommender.model:MultEncoder",
         config=EncoderOptions,
         help="Mult-VAE encoder: L2-normalised clicks, dropout, tanh MLP (sparse or dense)",
-        example=lambda: (MultEncoder(30, (8,), 4, 0.5), (_clicks(),)),
+        example=lambda: (model().MultEncoder(30, (8,), 4, 0.5), (_clicks(),)),
     )
     register(
         "decoder",
         "multinomial",
-        MultinomialDecoder,
+        "gentk_recommender.model:MultinomialDecoder",
         config=DecoderOptions,
         help="Multinomial decoder: softmax over all items",
         example=lambda: (
-            MultinomialDecoder(30, (8,)),
+            model().MultinomialDecoder(30, (8,)),
             (np.random.default_rng(0).normal(size=(6, 4)).astype("float32"),),
         ),
     )
     register(
         "schedule",
         "linear-kl-annealing",
-        LinearAnnealing,
+        "gentk_recommender.model:LinearAnnealing",
         config=AnnealingOptions,
         help="beta = cap * min(1, step / steps)",
-        example=lambda: (LinearAnnealing(0.2, 10), (np.arange(20),)),
+        example=lambda: (model().LinearAnnealing(0.2, 10), (np.arange(20),)),
     )
 
 
@@ -94,10 +99,16 @@ def register_datasets(register):
 
 @hookimpl
 def register_models(register):
-    from gentk_recommender.recipe import DAERecipe, RecommenderRecipe
-
-    register(RecommenderRecipe())
-    register(DAERecipe())
+    register(
+        "gentk_recommender.recipe:RecommenderRecipe",
+        name="recommender-vae",
+        help="Mult-VAE for collaborative filtering (Liang et al., 2018): recommendations.csv",
+    )
+    register(
+        "gentk_recommender.recipe:DAERecipe",
+        name="recommender-dae",
+        help="Mult-DAE for collaborative filtering (Liang et al., 2018): recommendations.csv",
+    )
 
 
 @hookimpl

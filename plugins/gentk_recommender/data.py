@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
@@ -75,15 +74,30 @@ class RecData:
 
 @dataclasses.dataclass
 class Rows:
-    """Interaction rows as read: ``positive`` marks the rows that are the model's input."""
+    """Interaction rows as read (encoded as in ``gentk.data.Interactions``): ``positive`` marks
+    the rows that are the model's input."""
 
-    users: np.ndarray
-    items: np.ndarray
+    user_index: np.ndarray
+    item_index: np.ndarray
+    user_ids: np.ndarray
+    item_ids: np.ndarray
     positive: np.ndarray
     report: dict
 
-    def positives(self):
-        return self.users[self.positive], self.items[self.positive]
+    @property
+    def users(self) -> np.ndarray:
+        return self.user_ids[self.user_index]
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.item_ids[self.item_index]
+
+    def positive_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (user code, item code) pairs of the positive rows, so duplicate rows do not
+        inflate activity counts; sorted by user code."""
+        key = self.user_index[self.positive].astype(np.int64) * max(1, len(self.item_ids))
+        key = np.unique(key + self.item_index[self.positive])
+        return key // max(1, len(self.item_ids)), key % max(1, len(self.item_ids))
 
 
 def load_interactions(config, path) -> Rows:
@@ -130,7 +144,9 @@ def load_interactions(config, path) -> Rows:
         "source": str(source),
         "summary": summary,
     }
-    return Rows(inter.users, inter.items, positive, report)
+    return Rows(
+        inter.user_index, inter.item_index, inter.user_ids, inter.item_ids, positive, report
+    )
 
 
 def to_matrix(users, items, user_vocab, item_vocab) -> sp.csr_matrix:
@@ -154,18 +170,42 @@ def _held_out_count(requested: int | None, fraction: float, n_users: int) -> int
     return requested if requested is not None else max(1, int(round(fraction * n_users)))
 
 
-def _distinct_pairs(users, items) -> np.ndarray:
-    """Distinct (user, item) string pairs, so duplicate rows do not inflate activity counts."""
-    if len(users) == 0:
-        return np.empty((0, 2), dtype=str)
-    return np.unique(np.stack([users.astype(str), items.astype(str)], axis=1), axis=0)
+def _codes_by_id(codes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``codes`` ordered by their identifier strings (the order splits are drawn in)."""
+    return codes[np.argsort(ids[codes].astype(str), kind="stable")]
 
 
-def _active(pairs, min_count):
-    """Users with at least ``min_count`` distinct positives, and how many fell short."""
-    vocab, counts = np.unique(pairs[:, 0], return_counts=True)
-    active = vocab[counts >= min_count]
-    return active, int(len(vocab) - len(active))
+def _active(rows: Rows, pair_users: np.ndarray, min_count: int):
+    """Codes of users with at least ``min_count`` distinct positives (ordered by id), and how
+    many users with a positive fell short."""
+    counts = np.bincount(pair_users, minlength=len(rows.user_ids))
+    active = _codes_by_id(np.flatnonzero(counts >= min_count), rows.user_ids)
+    return active, int(np.count_nonzero(counts) - len(active))
+
+
+def _lookup(codes: np.ndarray, size: int) -> np.ndarray:
+    """An array mapping code -> position in ``codes`` (-1 for codes not in it)."""
+    out = np.full(size, -1, dtype=np.int64)
+    out[codes] = np.arange(len(codes))
+    return out
+
+
+def _matrix(row_of, col_of, user_codes, item_codes, shape) -> sp.csr_matrix:
+    """Binary CSR of the (user code, item code) pairs mapped through ``row_of``/``col_of``;
+    pairs mapped to -1 are dropped."""
+    rows, cols = row_of[user_codes], col_of[item_codes]
+    ok = (rows >= 0) & (cols >= 0)
+    m = sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (rows[ok], cols[ok])), shape=shape)
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m.sort_indices()
+    return m
+
+
+def _columns(rows: Rows, item_vocab: np.ndarray) -> np.ndarray:
+    """Code -> catalogue column for the items of ``rows`` (-1 for items not in it)."""
+    column = {item: j for j, item in enumerate(item_vocab)}
+    return np.fromiter((column.get(i, -1) for i in rows.item_ids), np.int64, len(rows.item_ids))
 
 
 def _fold_in_split(full: sp.csr_matrix, fraction: float, rng):
@@ -185,23 +225,45 @@ def _fold_in_split(full: sp.csr_matrix, fraction: float, rng):
     return fold_in.tocsr(), target.tocsr()
 
 
-def _held_out_file(config, path, train_users, what):
+def _held_out_file(config, path, train_ids, what):
     """Held-out users from their own file: positives, activity filter, new users only."""
     rows = load_interactions(config, path)
-    pairs = _distinct_pairs(*rows.positives())
-    users, _ = _active(pairs, config.min_user_interactions) if len(pairs) else (pairs[:, 0], 0)
+    pair_users, pair_items = rows.positive_pairs()
+    users, _ = _active(rows, pair_users, config.min_user_interactions)
     if len(users) == 0:
         raise DataError(
             f"no {what} user has >= {config.min_user_interactions} positives", rows.report["source"]
         )
-    shared = np.intersect1d(users, train_users)
+    shared = np.intersect1d(rows.user_ids[users].astype(str), train_ids.astype(str))
     if len(shared):
         raise DataError(
             f"{len(shared)} {what} user(s) also appear in the training data (e.g. "
             f"{shared[0]!r}); held-out users must be new users (strong generalisation)",
             rows.report["source"],
         )
-    return users, pairs, rows
+    return _Group(rows, users, pair_users, pair_items)
+
+
+@dataclasses.dataclass
+class _Group:
+    """Users (codes into ``rows``) of one part of the split, with the positive pairs of
+    ``rows`` they are read from."""
+
+    rows: Rows
+    users: np.ndarray
+    pair_users: np.ndarray
+    pair_items: np.ndarray
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.rows.user_ids[self.users]
+
+    def matrix(self, item_vocab) -> sp.csr_matrix:
+        row_of = _lookup(self.users, len(self.rows.user_ids))
+        shape = (len(self.users), len(item_vocab))
+        return _matrix(
+            row_of, _columns(self.rows, item_vocab), self.pair_users, self.pair_items, shape
+        )
 
 
 def prepare(config, path) -> RecData:
@@ -210,16 +272,19 @@ def prepare(config, path) -> RecData:
     Held-out validation and test users come from ``config.validation_data`` /
     ``config.test_data`` when given (their items are split into fold-in and targets as the
     paper does), else they are drawn from the data; ``validation_users=0`` / ``test_users=0``
-    hold out none (no model selection: the last epoch is kept; no test metrics).
+    hold out none (no model selection: the last epoch is kept; no test metrics). Everything
+    works on integer codes: memory stays a few bytes per interaction.
     """
     rows = load_interactions(config, path)
     report = dict(rows.report)
-    pairs = _distinct_pairs(*rows.positives())
-    if len(pairs) == 0:
+    pair_users, pair_items = rows.positive_pairs()
+    if len(pair_users) == 0:
         raise DataError(
             f"no interactions left after keeping ratings >= {config.min_rating}", report["source"]
         )
-    active, report["users_below_min_interactions"] = _active(pairs, config.min_user_interactions)
+    active, report["users_below_min_interactions"] = _active(
+        rows, pair_users, config.min_user_interactions
+    )
     n_users = len(active)
     n_val = (
         0
@@ -236,80 +301,88 @@ def prepare(config, path) -> RecData:
         )
     rng = np.random.default_rng(config.seed)
     order = active[rng.permutation(n_users)]
-    held = {"validation": (order[:n_val], pairs), "test": (order[n_val : n_val + n_test], pairs)}
-    train_users = order[n_val + n_test :]
-    all_rows = [rows]
+    train = _Group(rows, order[n_val + n_test :], pair_users, pair_items)
+    held = {
+        "validation": _Group(rows, order[:n_val], pair_users, pair_items),
+        "test": _Group(rows, order[n_val : n_val + n_test], pair_users, pair_items),
+    }
     for name, file in (("validation", config.validation_data), ("test", config.test_data)):
         if file:
-            users, file_pairs, file_rows = _held_out_file(config, file, train_users, name)
-            held[name] = (users, file_pairs)
-            all_rows.append(file_rows)
+            held[name] = _held_out_file(config, file, train.ids, name)
     if config.validation_data and config.test_data:
-        both = np.intersect1d(held["validation"][0], held["test"][0])
+        both = np.intersect1d(held["validation"].ids.astype(str), held["test"].ids.astype(str))
         if len(both):
             raise DataError(
                 f"{len(both)} user(s) are in both the validation and the test file",
                 config.test_data,
             )
-    train_set = set(train_users)
-    in_train = np.fromiter((u in train_set for u in pairs[:, 0]), bool, count=len(pairs))
-    item_vocab = np.unique(pairs[in_train, 1])
-    train = to_matrix(pairs[:, 0], pairs[:, 1], train_users, item_vocab)
-    folds = {}
-    for name in ("validation", "test"):
-        users, source_pairs = held[name]
-        full = to_matrix(source_pairs[:, 0], source_pairs[:, 1], users, item_vocab)
-        folds[name] = _fold_in_split(full, config.fold_in_fraction, rng)
-    everyone = np.concatenate([train_users, held["validation"][0], held["test"][0]])
-    rated = to_matrix(
-        np.concatenate([r.users for r in all_rows]),
-        np.concatenate([r.items for r in all_rows]),
-        everyone,
-        item_vocab,
-    )
-    n_val, n_test = len(held["validation"][0]), len(held["test"][0])
-    n_inter = int(train.nnz + sum(a.nnz + b.nnz for a, b in folds.values()))
-    n_all = len(train_users) + n_val + n_test
+    in_train = _lookup(train.users, len(rows.user_ids))[pair_users] >= 0
+    item_vocab = rows.item_ids[_codes_by_id(np.unique(pair_items[in_train]), rows.item_ids)]
+    train_matrix = train.matrix(item_vocab)
+    folds = {
+        name: _fold_in_split(group.matrix(item_vocab), config.fold_in_fraction, rng)
+        for name, group in held.items()
+    }
+    groups = [train, held["validation"], held["test"]]
+    rated = sp.vstack([_rated(group, item_vocab) for group in groups]).tocsr()
+    n_val, n_test = len(held["validation"].users), len(held["test"].users)
+    n_inter = int(train_matrix.nnz + sum(a.nnz + b.nnz for a, b in folds.values()))
+    n_all = len(train.users) + n_val + n_test
     stats = {
         **report,
         "n_users": n_all,
         "n_items": len(item_vocab),
         "n_interactions": n_inter,
         "density": n_inter / max(1, n_all * len(item_vocab)),
-        "n_train_users": len(train_users),
+        "n_train_users": len(train.users),
         "n_validation_users": n_val,
         "n_test_users": n_test,
         "fold_in_fraction": config.fold_in_fraction,
     }
     return RecData(
         item_vocab,
-        train,
-        train_users,
+        train_matrix,
+        train.ids,
         *folds["validation"],
-        held["validation"][0],
+        held["validation"].ids,
         *folds["test"],
-        held["test"][0],
+        held["test"].ids,
         stats,
         rated,
     )
 
 
-def split_csv(data: RecData) -> str:
-    """The split as ``user,item,set`` rows in original identifiers (to repeat a run)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["user", "item", "set"])
-    for name, users, m in (
+def _rated(group: _Group, item_vocab) -> sp.csr_matrix:
+    """Every item each user of ``group`` interacted with, at any rating."""
+    rows = group.rows
+    row_of = _lookup(group.users, len(rows.user_ids))
+    shape = (len(group.users), len(item_vocab))
+    return _matrix(row_of, _columns(rows, item_vocab), rows.user_index, rows.item_index, shape)
+
+
+def write_split(data: RecData, path) -> None:
+    """The split as ``user,item,set`` rows in original identifiers (to repeat a run), streamed
+    into a temporary file renamed onto ``path`` when complete."""
+    from gentk.progress import task
+    from gentk.saving import atomic_path
+
+    parts = (
         ("train", data.train_users, data.train),
         ("validation_fold_in", data.validation_users, data.validation_fold_in),
         ("validation_target", data.validation_users, data.validation_targets),
         ("test_fold_in", data.test_users, data.test_fold_in),
         ("test_target", data.test_users, data.test_targets),
-    ):
-        for r, user in enumerate(users):
-            for c in m.indices[m.indptr[r] : m.indptr[r + 1]]:
-                writer.writerow([user, data.item_ids[c], name])
-    return buf.getvalue()
+    )
+    total = sum(m.nnz for _, _, m in parts)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["user", "item", "set"])
+        with task(f"writing {Path(path).name}", total=total, unit="rows") as advance:
+            for name, users, m in parts:
+                for r, user in enumerate(users):
+                    cols = m.indices[m.indptr[r] : m.indptr[r + 1]]
+                    writer.writerows([user, data.item_ids[c], name] for c in cols)
+                    advance(len(cols))
 
 
 def sparse_batches(

@@ -80,14 +80,18 @@ def ranking_metrics(
 
     With ``per_user`` the values are arrays with one entry per user (for standard errors and
     paired comparisons between models on the same users)."""
+    from gentk.progress import task
+
     parts = {"recall@20": [], "recall@50": [], "ndcg@100": []}
-    for start in range(0, fold_in.shape[0], batch_size):
-        x = fold_in[start : start + batch_size]
-        t = targets[start : start + batch_size]
-        s = scorer(x)
-        parts["recall@20"].append(recall_at_k(s, t, 20, exclude=x))
-        parts["recall@50"].append(recall_at_k(s, t, 50, exclude=x))
-        parts["ndcg@100"].append(ndcg_at_k(s, t, 100, exclude=x))
+    with task("evaluating", total=fold_in.shape[0], unit="users") as advance:
+        for start in range(0, fold_in.shape[0], batch_size):
+            x = fold_in[start : start + batch_size]
+            t = targets[start : start + batch_size]
+            s = scorer(x)
+            parts["recall@20"].append(recall_at_k(s, t, 20, exclude=x))
+            parts["recall@50"].append(recall_at_k(s, t, 50, exclude=x))
+            parts["ndcg@100"].append(ndcg_at_k(s, t, 100, exclude=x))
+            advance(x.shape[0])
     if per_user:
         return {k: np.concatenate(v) for k, v in parts.items()}
     return {k: float(np.mean(np.concatenate(v))) for k, v in parts.items()}
@@ -97,13 +101,17 @@ def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None
     """``(indices [U, n], scores [U, n])`` of the best items per row of ``x``, leaving out the
     items of ``exclude`` (default: those of ``x``) with score -inf."""
     exclude = x if exclude is None else exclude
+    from gentk.progress import task
+
     idx, val = [], []
-    for start in range(0, x.shape[0], batch_size):
-        batch = x[start : start + batch_size]
-        s = np.array(scorer(batch), dtype=np.float64)
-        s[exclude[start : start + batch_size].nonzero()] = -np.inf
-        k = min(n, s.shape[1])
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        idx.append(order)
-        val.append(np.take_along_axis(s, order, axis=1))
+    with task("recommending", total=x.shape[0], unit="users") as advance:
+        for start in range(0, x.shape[0], batch_size):
+            batch = x[start : start + batch_size]
+            s = np.array(scorer(batch), dtype=np.float64)
+            s[exclude[start : start + batch_size].nonzero()] = -np.inf
+            k = min(n, s.shape[1])
+            order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            idx.append(order)
+            val.append(np.take_along_axis(s, order, axis=1))
+            advance(batch.shape[0])
     return np.concatenate(idx), np.concatenate(val)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import click
@@ -153,18 +152,22 @@ class ValidationNDCG(keras.callbacks.Callback):
 def write_recommendations(path, users, item_ids, indices, scores, sources=None) -> None:
     """``user,item,rank,score,source`` rows (``source``: ``model``, or ``popularity`` for a
     user the model could not score); items excluded for a user (score -inf) are left out."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["user", "item", "rank", "score", "source"])
+    from gentk.progress import task
+    from gentk.saving import atomic_path
+
     if sources is None:
         sources = np.full(len(users), "model", dtype=object)
-    for u, row_idx, row_val, source in zip(users, indices, scores, sources):
-        rank = 0
-        for i, s in zip(row_idx, row_val):
-            if np.isfinite(s):
-                rank += 1
-                writer.writerow([u, item_ids[i], rank, f"{s:.6g}", source])
-    atomic_write_text(path, buf.getvalue())
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["user", "item", "rank", "score", "source"])
+        with task(f"writing {Path(path).name}", total=len(users), unit="users") as advance:
+            for u, row_idx, row_val, source in zip(users, indices, scores, sources):
+                keep = np.isfinite(row_val)
+                writer.writerows(
+                    [u, item_ids[i], rank, f"{s:.6g}", source]
+                    for rank, (i, s) in enumerate(zip(row_idx[keep], row_val[keep]), start=1)
+                )
+                advance()
 
 
 def exclusion(mode: str, positives, rated):
@@ -179,7 +182,6 @@ def exclusion(mode: str, positives, rated):
 
 class RecommenderRecipe(Recipe):
     name = "recommender-vae"
-    help = "Mult-VAE for collaborative filtering (Liang et al., 2018): recommendations.csv"
     config = RecommenderConfig
     variational = True
     smoke = {"epochs": 2, "hidden": (16,), "latent_dim": 8, "batch_size": 128}
@@ -232,9 +234,9 @@ class RecommenderRecipe(Recipe):
         return data
 
     def callbacks(self, model, config, data, run_dir):
-        from gentk_recommender.data import split_csv
+        from gentk_recommender.data import write_split
 
-        atomic_write_text(Path(run_dir) / "split.csv", split_csv(data))
+        write_split(data, Path(run_dir) / "split.csv")
         atomic_write_text(Path(run_dir) / "items.txt", "\n".join(data.item_ids) + "\n")
         if len(data.validation_users) == 0:
             self._validation = None  # no model selection: the last epoch is the model
@@ -284,5 +286,4 @@ class RecommenderRecipe(Recipe):
 
 class DAERecipe(RecommenderRecipe):
     name = "recommender-dae"
-    help = "Mult-DAE for collaborative filtering (Liang et al., 2018): recommendations.csv"
     variational = False

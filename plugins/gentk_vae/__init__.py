@@ -28,12 +28,10 @@ def _kl_example():
 
 @hookimpl
 def register_components(register):
-    from gentk_vae.model import KLDivergence
-
     register(
         "divergence",
         "kl",
-        KLDivergence,
+        "gentk_vae.model:KLDivergence",
         help="KL(q || p): closed form where TFP has it, Monte-Carlo otherwise",
         example=_kl_example,
     )
@@ -41,11 +39,23 @@ def register_components(register):
 
 @hookimpl
 def register_models(register):
-    from gentk_vae.cvae import CVAEClassifierRecipe, CVAERecipe
-    from gentk_vae.iwae import IWAERecipe
-    from gentk_vae.model import VAERecipe
-
-    register(VAERecipe())
-    register(IWAERecipe())
-    register(CVAERecipe())
-    register(CVAEClassifierRecipe())
+    register(
+        "gentk_vae.model:VAERecipe",
+        name="vae",
+        help="Variational autoencoder / beta-VAE: Gaussian q(z|x), N(0, I) prior, closed-form KL",
+    )
+    register(
+        "gentk_vae.iwae:IWAERecipe",
+        name="iwae",
+        help="Importance-weighted autoencoder: trains on the K-sample bound L_K (K = n_samples)",
+    )
+    register(
+        "gentk_vae.cvae:CVAERecipe",
+        name="cvae",
+        help="Conditional VAE: one-hot label into encoder and decoder; `gentk sample --label K`",
+    )
+    register(
+        "gentk_vae.cvae:CVAEClassifierRecipe",
+        name="cvae-classifier",
+        help="CVAE with a parallel classifier r(c|x): encodes without labels, samples by class",
+    )

@@ -180,7 +180,6 @@ class CVAEClassifierConfig(CVAEConfig):
 
 class CVAERecipe(VAERecipe):
     name = "cvae"
-    help = "Conditional VAE: one-hot label into encoder and decoder; `gentk sample --label K`"
     config = CVAEConfig
 
     # -- data -------------------------------------------------------------------------
@@ -311,5 +310,4 @@ class CVAERecipe(VAERecipe):
 
 class CVAEClassifierRecipe(CVAERecipe):
     name = "cvae-classifier"
-    help = "CVAE with a parallel classifier r(c|x): encodes without labels, samples by class"
     config = CVAEClassifierConfig

@@ -61,7 +61,6 @@ class IWAEConfig(VAEConfig):
 
 class IWAERecipe(VAERecipe):
     name = "iwae"
-    help = "Importance-weighted autoencoder: trains on the K-sample bound L_K (K = n_samples)"
     config = IWAEConfig
 
     def build(self, config, data):

@@ -255,7 +255,6 @@ class VAEConfig(ImageConfig):
 
 class VAERecipe(ImageRecipe):
     name = "vae"
-    help = "Variational autoencoder / beta-VAE: Gaussian q(z|x), N(0, I) prior, closed-form KL"
     config = VAEConfig
     smoke = {**ImageRecipe.smoke, "nll_samples": 20}
 

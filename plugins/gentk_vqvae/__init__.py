@@ -10,6 +10,10 @@ __all__ = ["register_models"]
 
 @hookimpl
 def register_models(register):
-    from gentk_vqvae.model import VQVAERecipe
-
-    register(VQVAERecipe())
+    register(
+        "gentk_vqvae.model:VQVAERecipe",
+        name="vq-vae",
+        help=(
+            "VQ-VAE: codebook with straight-through gradients (or EMA), PixelCNN prior for samples"
+        ),
+    )

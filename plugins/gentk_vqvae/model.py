@@ -231,7 +231,6 @@ class VQVAEConfig(ImageDataConfig):
 
 class VQVAERecipe(ImageRecipe):
     name = "vq-vae"
-    help = "VQ-VAE: codebook with straight-through gradients (or EMA), PixelCNN prior for samples"
     config = VQVAEConfig
     smoke = {
         "epochs": 1,

@@ -63,3 +63,32 @@ def test_movielens_files_from_shared_data(shared_data):
     assert len(inter) == 100_000 and len(set(inter.users)) == 943
     small = read_interactions(shared_data / "ml-latest-small" / "ratings.csv")
     assert len(small) == 100_836 and small.ratings.min() == 0.5
+
+
+def test_rows_are_stored_as_int32_codes_into_distinct_identifiers(tmp_path):
+    """#10 item 11: a 4M-row file peaked at 3.4 GB as Python strings; now each row costs a few
+    bytes (benchmarks/read_interactions.py measures peak RSS against the file size)."""
+    path = tmp_path / "r.csv"
+    rows = [f"u{k % 5},i{k % 7},{1 + k % 5},{1000 + k}" for k in range(200_000)]
+    path.write_text("user,item,rating,timestamp\n" + "\n".join(rows) + "\n")
+    inter = read_interactions(path)
+    assert inter.user_index.dtype == np.int32 and inter.item_index.dtype == np.int32
+    assert inter.ratings.dtype == np.float32 and len(inter) == 200_000
+    assert list(inter.user_ids) == [f"u{k}" for k in range(5)]  # order of first appearance
+    assert inter.users[123_456] == "u1" and inter.items[123_456] == "i4"
+    assert inter.ratings[123_456] == 2 and inter.timestamps[-1] == 1000 + 199_999
+
+
+def test_errors_past_the_first_chunk_name_their_line(tmp_path):
+    path = tmp_path / "late.csv"
+    good = "".join(f"{k},{k % 9},4\n" for k in range(70_000))
+    path.write_text(good + "70000,3,four\n")
+    with pytest.raises(DataError, match=r"late.csv:70001: rating is not a number: 'four'"):
+        read_interactions(path)
+
+
+def test_quoted_fields_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_bytes('\ufeffuser,item,rating\n"a, b",x,5\n"c",y, 4\n'.encode())
+    inter = read_interactions(path)
+    assert list(inter.users) == ["a, b", "c"] and list(inter.ratings) == [5, 4]

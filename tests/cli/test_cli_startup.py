@@ -1,0 +1,70 @@
+"""Start-up of the CLI (#10 item 12): listing plugins and --help import no TensorFlow, and
+TensorFlow's C++ start-up lines reach the terminal only under --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gentk.cli.native_log import NOISE
+from tests.conftest import run_cli
+
+_NO_TF = """
+import sys
+from gentk.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("tensorflow", "keras", "tensorflow_probability") if m in sys.modules)
+print("HEAVY", heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["plugins"], ["plugins", "--json"], ["--help"], ["run", "--help"]]
+)
+def test_listing_plugins_and_help_import_no_tensorflow(argv):
+    """Every plugin, the example third-party one included, registers its factories by
+    reference; `gentk plugins` took 13 s when each hook imported TensorFlow."""
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_TF.format(argv=argv)], capture_output=True, text=True
+    )
+    assert "HEAVY []" in done.stderr, done.stderr[-2000:]
+
+
+def test_tensorflow_start_up_lines_are_filtered_unless_debug():
+    quiet = run_cli("info", "vae")  # builds the recipe: imports TensorFlow
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr.strip() == "", quiet.stderr
+    assert "--set latent_dim" in quiet.stdout
+
+
+def test_the_filter_knows_the_start_up_lines_and_keeps_the_rest():
+    noise = [
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        b"I0000 00:00:1795922047.519113   22688 port.cc:153] oneDNN custom operations are on.",
+        b"I0000 00:00:1795922047.519561   22688 cudart_stub.cc:31] Could not find cuda drivers",
+        b"E0000 00:00:1795922056.546906   22693 cuda_platform.cc:52] failed call to cuInit: X",
+    ]
+    kept = [
+        b"E0000 00:00:1795922056.546906   22693 op_kernel.cc:1857] OP_REQUIRES failed",
+        b"Error: no such file: ratings.csv",
+        b"Fatal Python error: Segmentation fault",
+    ]
+    assert all(NOISE.match(line) for line in noise)
+    assert not any(NOISE.match(line) for line in kept)
+
+
+def test_a_lazily_registered_model_that_cannot_be_imported_is_one_line():
+    from gentk.errors import PluginError
+    from gentk.registry import Entry
+
+    entry = Entry("model", "ghost", "no_such_package.recipes:Ghost", plugin="ghosts")
+    with pytest.raises(PluginError, match="plugin 'ghosts' registered model 'ghost' as"):
+        _ = entry.factory
+    wrong = Entry("model", "vae-copy", "gentk_vae.model:VAERecipe", plugin="copies")
+    with pytest.raises(PluginError, match="but its recipe is named 'vae'"):
+        _ = wrong.factory
