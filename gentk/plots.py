@@ -145,6 +145,32 @@ def scatter_over(samples, real, path, title: str = "samples") -> Path:
     return _save(fig, path)
 
 
+def density_2d(log_prob, real, path, title: str = "density", n: int = 200) -> Path:
+    """The model's density on an ``n x n`` grid around the data (heat map) beside the data
+    (scatter), on the same axes. ``log_prob(points [M, 2]) -> [M]``."""
+    plt = _pyplot()
+    real = np.asarray(real, dtype=np.float64)
+    lo, hi = real.min(0), real.max(0)
+    pad = 0.15 * (hi - lo) + 1e-6
+    lo, hi = lo - pad, hi + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    values = np.asarray(log_prob(grid), dtype=np.float64).reshape(n, n)
+    density = np.exp(np.nan_to_num(values, nan=-np.inf, posinf=np.inf).clip(max=50))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    image = axes[0].imshow(
+        density, origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]), cmap="viridis",
+        aspect="auto",
+    )  # fmt: skip
+    fig.colorbar(image, ax=axes[0], label="p(x)")
+    axes[0].set_title(title)
+    axes[1].scatter(real[:, 0], real[:, 1], s=3, c="0.3", alpha=0.5)
+    axes[1].set_xlim(lo[0], hi[0])
+    axes[1].set_ylim(lo[1], hi[1])
+    axes[1].set_title("data")
+    return _save(fig, path)
+
+
 def codebook_usage(counts, path, title: str = "codebook usage") -> Path:
     """Bars of how often each code is used, most used first, with the perplexity."""
     plt = _pyplot()

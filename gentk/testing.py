@@ -6,9 +6,13 @@ plugin authors to run on their own entries with one command.
 
 Components: built from their ``example()``, finite outputs, gradients reaching every trainable
 weight, a ``get_config`` round trip with identical outputs (adversarial divergences: finite
-losses with gradients to the scores they read, and a config round trip). Models: built from the
-recipe's ``smoke`` options on its default data, three training steps with finite logs, each
-optimizer's loss reaching every weight it updates, a config round trip, ``save`` ->
+losses with gradients to the scores they read, and a config round trip; bijectors: ``inverse``
+undoes ``forward``, ``forward_log_det_jacobian == -inverse_log_det_jacobian`` at matching
+points, the log-determinant equals log|det| of the autodiff Jacobian, gradients of a
+log-likelihood reach every weight, and a serialization round trip keeps the bijection).
+Models: built from the recipe's ``smoke`` options on its default data, three training steps
+with finite logs, each optimizer's loss reaching every weight it updates, a config round trip,
+``save`` ->
 ``gentk.load_model(safe_mode=True)`` with the same outputs and every optimizer's state, and
 finally every saved model loaded again in a fresh interpreter (what a class registered only in
 the running process would fail). Each failed check raises ``ConformanceError`` naming it.
@@ -29,6 +33,7 @@ __all__ = [
     "ConformanceError",
     "check_component",
     "check_adversarial_divergence",
+    "check_bijector",
     "check_model",
     "check_fresh_load",
     "fresh_load_errors",
@@ -90,15 +95,65 @@ def check_adversarial_divergence(divergence, args) -> None:
     _require(_close(clone.generator_loss(args[1]), generator), "get_config round trip differs")
 
 
+def check_bijector(layer, x) -> None:
+    """The bijection checks of a Bijector layer on points ``x`` ``[B, D]`` (see the module
+    docstring); weights are moved off their initial values first (couplings start as the
+    identity, where every check would pass trivially)."""
+    import keras
+    import tensorflow as tf
+
+    x = tf.constant(np.asarray(x, dtype="float32"))
+    layer(condition=None)  # builds
+    rng = np.random.default_rng(0)
+    for w in layer.trainable_weights:
+        w.assign(w.numpy() + 0.2 * rng.normal(size=w.shape).astype("float32"))
+    bij = layer(condition=None)
+    y = bij.forward(x)
+    _require(np.all(np.isfinite(y.numpy())), "forward gives non-finite values")
+    _require(_close(bij.inverse(y), x, 1e-3, 1e-3), "inverse(forward(x)) != x")
+    n = x.shape[0]
+    fldj = np.broadcast_to(bij.forward_log_det_jacobian(x, event_ndims=1).numpy(), (n,))
+    ildj = np.broadcast_to(bij.inverse_log_det_jacobian(y, event_ndims=1).numpy(), (n,))
+    _require(
+        _close(fldj, -ildj, 1e-3, 1e-3), "forward_log_det_jacobian != -inverse_log_det_jacobian"
+    )
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = bij.forward(tf.identity(x))  # a new tensor: TFP caches forward(x) by input
+    jac = tape.batch_jacobian(out, x).numpy().astype(np.float64)
+    _require(
+        _close(fldj, np.linalg.slogdet(jac)[1], 1e-2, 1e-2), "log-det != log|det J| (autodiff)"
+    )
+    with tf.GradientTape() as tape:
+        z = layer(condition=None).inverse(tf.identity(y))
+        nll = tf.reduce_sum(z**2) / 2 - tf.reduce_sum(
+            layer(condition=None).inverse_log_det_jacobian(tf.identity(y), event_ndims=1)
+        )
+    weights = layer.trainable_weights
+    for w, g in zip(weights, tape.gradient(nll, weights)):
+        _require(_nonzero(g), f"no gradient reaches {w.path}")
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(layer), safe_mode=True
+    )
+    clone(condition=None)
+    clone.set_weights(layer.get_weights())
+    _require(
+        _close(clone(condition=None).forward(x), y, 1e-5, 1e-5), "a round trip changes forward"
+    )
+
+
 def check_component(entry) -> None:
     """The checks of one registered component (see the module docstring)."""
     import keras
     import tensorflow as tf
 
-    from gentk.interfaces import Divergence
+    from gentk.interfaces import Bijector, Divergence
 
     _require(entry.example is not None, f"{entry.kind} {entry.name} has no example()")
     component, args = entry.example()
+    if isinstance(component, Bijector):
+        check_bijector(component, args[0])
+        return
     if isinstance(component, Divergence) and "adversarial" in component.supports:
         check_adversarial_divergence(component, args)
         return

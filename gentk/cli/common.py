@@ -22,9 +22,9 @@ class RunInfo:
         return load_model(self.run_dir / "model.keras")
 
 
-def open_run(run_dir) -> RunInfo:
-    """The recipe, config and metadata of a finished run, or a ``UserError`` saying what
-    is amiss."""
+def open_run(run_dir, overrides=()) -> RunInfo:
+    """The recipe, config (with ``KEY=VALUE`` ``overrides``, checked as for ``run``) and
+    metadata of a finished run, or a ``UserError`` saying what is amiss."""
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
     from gentk.training.runner import read_run_json
@@ -34,5 +34,5 @@ def open_run(run_dir) -> RunInfo:
     if not (run_dir / "model.keras").is_file():
         raise UserError(f"run {run_dir} has no model.keras yet; finish it with --resume")
     recipe = get_registry().get("model", meta["model"]).factory
-    config = resolve_config(recipe.config, run_dir / "config.toml")
+    config = resolve_config(recipe.config, run_dir / "config.toml", list(overrides))
     return RunInfo(run_dir, meta, recipe, config)

@@ -28,11 +28,18 @@ __all__ = ["command"]
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--label", type=int, default=None, help="Class to condition on (conditional models).")
-def command(run_dir, count, output, seed, label):
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a sampling option of the run's config (e.g. temperature=0.7 for flows).",
+)
+def command(run_dir, count, output, seed, label, overrides):
     """Draw N samples from the model trained in RUN_DIR."""
     from gentk.cli.common import open_run
 
-    info = open_run(run_dir)
+    info = open_run(run_dir, overrides)
     model = info.model()
     options = {} if label is None else {"label": label}
     samples = info.recipe.sample(model, count, info.config, seed=seed, **options)

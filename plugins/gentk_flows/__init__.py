@@ -1,0 +1,119 @@
+"""Built-in plugin: normalizing flows on TFP bijectors — bijector components (affine, actnorm,
+invertible linear, reverse, additive/affine/spline couplings, MAF, IAF, diagonal scale), the
+``FlowModel`` and the recipes ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf``, and
+the 2-D datasets ``two-moons``, ``rings``, ``checkerboard``.
+
+Registered through the ``gentk.plugins`` entry point exactly as a third-party plugin would be;
+everything heavy is registered by reference and imported on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gentk import hookimpl
+
+__all__ = ["register_components", "register_datasets", "register_models"]
+
+
+def _field(default, text, set_by=None):
+    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class VectorOptions:
+    dim: int = _field(2, "dimensions D of the (flattened) data", "the data")
+    condition_dim: int = _field(0, "width of a one-hot condition (0: none)", "the recipe")
+
+
+@dataclasses.dataclass
+class LinearOptions(VectorOptions):
+    seed: int = _field(0, "seed of the initial random rotation", "the recipe")
+
+
+@dataclasses.dataclass
+class NetworkOptions(VectorOptions):
+    hidden: tuple[int, ...] = _field((64, 64), "widths of the network")
+    activation: str = _field("relu", "hidden activation")
+
+
+@dataclasses.dataclass
+class AffineNetworkOptions(NetworkOptions):
+    scale_bound: float = _field(3.0, "soft bound of the log-scale")
+
+
+@dataclasses.dataclass
+class SplineOptions(NetworkOptions):
+    bins: int = _field(8, "spline bins")
+    bound: float = _field(4.0, "the spline acts on [-bound, bound]")
+
+
+BIJECTORS = (
+    ("affine", "AffineLayer", VectorOptions, "elementwise z * exp(s) + b"),
+    ("actnorm", "ActNorm", VectorOptions, "Glow's actnorm: affine, initialised from data"),
+    ("invertible-linear", "InvertibleLinear", LinearOptions,
+     "Glow's invertible 1x1 convolution on vectors: W = PLU, log|det| = sum log|diag U|"),
+    ("reverse", "Reverse", VectorOptions, "reverses the dimensions (between couplings)"),
+    ("diagonal-scale", "DiagonalScale", VectorOptions, "NICE's final diagonal scaling"),
+    ("additive-coupling", "AdditiveCoupling", NetworkOptions,
+     "NICE additive coupling: y2 = x2 + m(x1)"),
+    ("affine-coupling", "AffineCoupling", AffineNetworkOptions,
+     "RealNVP affine coupling: y2 = x2 * exp(s(x1)) + t(x1)"),
+    ("spline-coupling", "SplineCoupling", SplineOptions,
+     "rational-quadratic neural spline coupling (Durkan et al., 2019)"),
+    ("maf", "MaskedAutoregressive", AffineNetworkOptions,
+     "masked autoregressive flow layer with a Keras 3 MADE (density in one pass)"),
+    ("iaf", "InverseAutoregressive", AffineNetworkOptions,
+     "inverse autoregressive flow layer (sampling in one pass)"),
+)  # fmt: skip
+
+MODELS = (
+    ("nice", "NICE on 2-D toys (or images): additive couplings, reversals, final diagonal scale"),
+    ("realnvp", "RealNVP on 2-D toys (two moons by default): affine couplings with reversals"),
+    ("glow", "Glow on digits: actnorm, invertible linear (LU) and affine coupling per step"),
+    ("maf", "Masked autoregressive flow (Keras 3 MADE) on 2-D toys or a CSV table"),
+    ("iaf", "Inverse autoregressive flow: one-pass sampling, D-pass density"),
+    ("nsf", "Neural spline flow: rational-quadratic spline couplings with reversals"),
+)
+
+
+def _example(cls_name: str, dim: int = 4, **options):
+    def example():
+        from gentk_flows import bijectors
+
+        x = np.random.default_rng(0).normal(size=(5, dim)).astype("float32")
+        return getattr(bijectors, cls_name)(dim=dim, **options), (x,)
+
+    return example
+
+
+@hookimpl
+def register_components(register):
+    for name, cls_name, options, text in BIJECTORS:
+        extra = {"hidden": (8,)} if issubclass(options, NetworkOptions) else {}
+        register(
+            "bijector",
+            name,
+            f"gentk_flows.bijectors:{cls_name}",
+            config=options,
+            help=text,
+            example=_example(cls_name, **extra),
+        )
+
+
+@hookimpl
+def register_datasets(register):
+    from gentk_flows import datasets
+
+    register("two-moons", datasets.two_moons, help="2-D: scikit-learn's two moons")
+    register("rings", datasets.rings, help="2-D: three concentric rings")
+    register("checkerboard", datasets.checkerboard, help="2-D: uniform on a 4x4 checkerboard")
+
+
+@hookimpl
+def register_models(register):
+    for name, text in MODELS:
+        register(f"gentk_flows.recipe:RECIPES.{name}", name=name, help=text)

@@ -1,0 +1,314 @@
+"""Registered Bijector layers: each owns its weights and builds a ``tfb.Bijector`` in ``call``.
+
+Convention (TFP's): ``forward`` maps the base space to the data space, so a flow is
+``tfd.TransformedDistribution(base, tfb.Chain([data side, ..., base side]))`` and its density
+is evaluated through ``inverse``. Every layer works on vectors ``[B, D]`` (images are flattened
+by the model) and takes an optional ``condition`` ``[B, C]`` (a one-hot label) that the
+networks of conditional layers read.
+
+- ``AffineLayer`` (``affine``): elementwise ``z * exp(s) + b``.
+- ``ActNorm`` (``actnorm``, Glow): the same with data-dependent initialisation: the first batch
+  it sees in the normalising direction comes out with zero mean and unit variance per
+  dimension; the ``initialized`` flag is a weight, so a loaded model is not initialised again.
+- ``InvertibleLinear`` (``invertible-linear``, Glow's 1x1 convolution on vectors): ``W z`` with
+  ``W = P L U`` (``tfb.ScaleMatvecLU``), log-determinant ``sum log|diag U|``.
+- ``Reverse`` (``reverse``): the fixed permutation between couplings.
+- ``AdditiveCoupling`` (``additive-coupling``, NICE), ``AffineCoupling`` (``affine-coupling``,
+  RealNVP; log-scale ``scale_bound * tanh(raw / scale_bound)``) and ``SplineCoupling``
+  (``spline-coupling``, rational-quadratic neural spline, Durkan et al. 2019): ``tfb.RealNVP``
+  with a Keras 3 ``CouplingNet``; the first ``D // 2`` dimensions pass through.
+- ``MaskedAutoregressive`` (``maf``; ``iaf`` is its inverse): ``tfb.MaskedAutoregressiveFlow``
+  with a Keras 3 ``MADE``.
+- ``DiagonalScale`` (``diagonal-scale``): NICE's final diagonal scaling layer.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from gentk.interfaces import Bijector
+from gentk_flows.networks import MADE, CouplingNet
+
+tfb = tfp.bijectors
+
+__all__ = [
+    "ActNorm",
+    "AdditiveCoupling",
+    "AffineCoupling",
+    "AffineLayer",
+    "DiagonalScale",
+    "InverseAutoregressive",
+    "InvertibleLinear",
+    "MaskedAutoregressive",
+    "Reverse",
+    "SplineCoupling",
+]
+
+
+class _VectorBijector(Bijector):
+    """Base: ``dim`` (D) and ``condition_dim`` (C, 0 for none) in the config."""
+
+    def __init__(self, dim, condition_dim=0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.condition_dim = int(dim), int(condition_dim)
+        if self.dim < 1:
+            raise ValueError(f"`dim` must be >= 1. Received: dim={dim}")
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "condition_dim": self.condition_dim}
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def __call__(self, condition=None, **kwargs):
+        if not self.built:
+            self.build()
+        return self.call(condition)
+
+    def _condition(self, condition):
+        if self.condition_dim and condition is None:
+            raise ValueError(f"{type(self).__name__} is conditional: call it with condition=")
+        return tf.cast(condition, tf.float32) if self.condition_dim else None
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class AffineLayer(_VectorBijector):
+    """Elementwise ``forward(z) = z * exp(log_scale) + shift``."""
+
+    def build(self, input_shape=None):
+        self.shift = self.add_weight(shape=(self.dim,), initializer="zeros", name="shift")
+        self.log_scale = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_scale")
+        self.built = True
+
+    def call(self, condition=None):
+        return tfb.Chain([tfb.Shift(self.shift), tfb.Scale(log_scale=self.log_scale)])
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class DiagonalScale(_VectorBijector):
+    """NICE's last layer: ``forward(z) = z * exp(log_scale)`` (the only volume change of a
+    NICE flow)."""
+
+    def build(self, input_shape=None):
+        self.log_scale = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_scale")
+        self.built = True
+
+    def call(self, condition=None):
+        return tfb.Scale(log_scale=self.log_scale)
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class ActNorm(AffineLayer):
+    """Affine per dimension, initialised from data (Glow, section 3.1)."""
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.initialized = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="initialized"
+        )
+
+    def initialize(self, x) -> None:
+        """Set shift and scale so that ``inverse(x)`` has zero mean and unit variance per
+        dimension; once only (the flag is saved with the weights)."""
+        if not self.built:
+            self.build()
+        if float(keras.ops.convert_to_numpy(self.initialized)) > 0:
+            return
+        x = np.asarray(x, dtype="float32")
+        self.shift.assign(x.mean(axis=0))
+        self.log_scale.assign(np.log(x.std(axis=0) + 1e-6))
+        self.initialized.assign(1.0)
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class InvertibleLinear(_VectorBijector):
+    """``forward(z) = P L U z`` (Glow's invertible 1x1 convolution, LU-parameterised),
+    initialised at a random rotation drawn with ``seed``."""
+
+    def __init__(self, dim, condition_dim=0, seed=0, **kwargs):
+        super().__init__(dim, condition_dim, **kwargs)
+        self.seed = int(seed)
+
+    def build(self, input_shape=None):
+        rng = np.random.default_rng(self.seed)
+        q, _ = np.linalg.qr(rng.standard_normal((self.dim, self.dim)))
+        lower_upper, permutation = tf.linalg.lu(q.astype("float32"))
+        self.lower_upper = self.add_weight(
+            shape=(self.dim, self.dim),
+            initializer=keras.initializers.Constant(lower_upper.numpy()),
+            name="lower_upper",
+        )
+        self.permutation = self.add_weight(
+            shape=(self.dim,),
+            initializer=keras.initializers.Constant(permutation.numpy()),
+            dtype="int32",
+            trainable=False,
+            name="permutation",
+        )
+        self.built = True
+
+    def call(self, condition=None):
+        return tfb.ScaleMatvecLU(self.lower_upper, self.permutation)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class Reverse(_VectorBijector):
+    """Reverses the order of the dimensions (no weights, log-determinant 0)."""
+
+    def call(self, condition=None):
+        return tfb.Permute(permutation=list(range(self.dim - 1, -1, -1)))
+
+
+class _Coupling(_VectorBijector):
+    """``tfb.RealNVP`` on the first ``D // 2`` dimensions, driven by a ``CouplingNet``."""
+
+    params_per_dim = 1
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", **kwargs):
+        super().__init__(dim, condition_dim, **kwargs)
+        if self.dim < 2:
+            raise ValueError(f"a coupling layer needs dim >= 2. Received: dim={dim}")
+        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.kept = self.dim // 2
+        self.net = CouplingNet(
+            (self.dim - self.kept) * self.params_per_dim,
+            self.hidden,
+            activation,
+            condition_dim=self.condition_dim,
+        )
+
+    def build(self, input_shape=None):
+        self.net.build((None, self.kept))
+        self.built = True
+
+    def _params(self, x0, condition):
+        out = self.net(x0, condition)
+        return tf.reshape(out, (-1, self.dim - self.kept, self.params_per_dim))
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class AdditiveCoupling(_Coupling):
+    """NICE: ``y2 = x2 + m(x1)`` (volume-preserving)."""
+
+    def call(self, condition=None):
+        condition = self._condition(condition)
+
+        def fn(x0, units):
+            return self._params(x0, condition)[..., 0], None
+
+        return tfb.RealNVP(num_masked=self.kept, shift_and_log_scale_fn=fn)
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class AffineCoupling(_Coupling):
+    """RealNVP: ``y2 = x2 * exp(s(x1)) + t(x1)``, ``s`` soft-clamped to ``+-scale_bound``."""
+
+    params_per_dim = 2
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
+                 scale_bound=3.0, **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, hidden, activation, **kwargs)
+        self.scale_bound = float(scale_bound)
+
+    def call(self, condition=None):
+        condition = self._condition(condition)
+        bound = self.scale_bound
+
+        def fn(x0, units):
+            params = self._params(x0, condition)
+            return params[..., 0], bound * tf.tanh(params[..., 1] / bound)
+
+        return tfb.RealNVP(num_masked=self.kept, shift_and_log_scale_fn=fn)
+
+    def get_config(self):
+        return {**super().get_config(), "scale_bound": self.scale_bound}
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class SplineCoupling(_Coupling):
+    """Rational-quadratic spline coupling: ``bins`` bins on ``[-bound, bound]``, identity
+    outside (Durkan et al., 2019)."""
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
+                 bound=4.0, **kwargs):  # fmt: skip
+        self.bins, self.bound = int(bins), float(bound)
+        self.params_per_dim = 3 * self.bins - 1
+        super().__init__(dim, condition_dim, hidden, activation, **kwargs)
+
+    def call(self, condition=None):
+        condition = self._condition(condition)
+        k, bound = self.bins, self.bound
+
+        def fn(x0, units):
+            params = self._params(x0, condition)
+            widths = _bins(params[..., :k], bound)
+            heights = _bins(params[..., k : 2 * k], bound)
+            slopes = tf.nn.softplus(params[..., 2 * k :] + np.log(np.expm1(1.0))) + 1e-3
+            return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-bound)
+
+        return tfb.RealNVP(num_masked=self.kept, bijector_fn=fn)
+
+    def get_config(self):
+        return {**super().get_config(), "bins": self.bins, "bound": self.bound}
+
+
+def _bins(raw, bound, minimum=1e-3):
+    """Bin sizes that are positive and sum to ``2 * bound``."""
+    k = raw.shape[-1]
+    return tf.nn.softmax(raw, axis=-1) * (2 * bound - k * minimum) + minimum
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class MaskedAutoregressive(_VectorBijector):
+    """MAF (Papamakarios et al., 2017): ``x_d = z_d * exp(s_d(x_<d)) + t_d(x_<d)`` with a MADE;
+    density in one pass, sampling in D passes. ``inverse=True`` gives IAF (Kingma et al.,
+    2016): sampling in one pass, density in D passes."""
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
+                 scale_bound=3.0, inverse=False, **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, **kwargs)
+        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.scale_bound, self.inverse = float(scale_bound), bool(inverse)
+        self.made = MADE(self.dim, self.hidden, 2, activation, self.condition_dim)
+
+    def build(self, input_shape=None):
+        self.made.build((None, self.dim))
+        self.built = True
+
+    def call(self, condition=None):
+        condition = self._condition(condition)
+        bound = self.scale_bound
+
+        def fn(x):
+            params = self.made(x, condition)
+            return params[..., 0], bound * tf.tanh(params[..., 1] / bound)
+
+        maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=fn)
+        return tfb.Invert(maf) if self.inverse else maf
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "scale_bound": self.scale_bound,
+            "inverse": self.inverse,
+        }
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class InverseAutoregressive(MaskedAutoregressive):
+    """IAF: the inverse of a MAF layer (fast sampling, density in D passes)."""
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
+                 scale_bound=3.0, inverse=True, **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, **kwargs)

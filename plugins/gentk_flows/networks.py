@@ -1,0 +1,151 @@
+"""Keras 3 networks inside the flows: TFP's own (``tfb.AutoregressiveNetwork``, Glow's default
+nets) are Keras 2 objects that Keras 3 can neither train nor save (see ``../shared/STACK.md``).
+
+- ``MADE``: masked autoencoder for distribution estimation (Germain et al., 2015): dense layers
+  whose weights are multiplied by fixed 0/1 masks built from degrees, so output ``i`` depends
+  only on inputs ``< i`` (in the flow's order); ``params`` outputs per dimension.
+- ``CouplingNet``: an MLP from the kept half (and an optional condition) to the parameters of
+  the transformed half, its last layer initialised at zero so every coupling starts as the
+  identity.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["MADE", "CouplingNet", "made_masks"]
+
+
+def made_masks(dim: int, hidden: tuple[int, ...], params: int) -> list[np.ndarray]:
+    """The MADE masks ``[in, out]`` of every layer: input degrees 1..D in order, hidden degrees
+    cycling over 1..D-1, output ``d`` connected to hidden units of degree < d (strictly
+    autoregressive); the output layer has ``params`` units per dimension, dimension-major."""
+    degrees_in = np.arange(1, dim + 1)
+    masks, previous = [], degrees_in
+    for width in hidden:
+        degrees = np.arange(width) % max(1, dim - 1) + 1
+        masks.append((degrees[None, :] >= previous[:, None]).astype("float32"))
+        previous = degrees
+    out_degrees = np.repeat(degrees_in, params)
+    masks.append((out_degrees[None, :] > previous[:, None]).astype("float32"))
+    return masks
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class MaskedDense(keras.layers.Layer):
+    """``x @ (W * mask) + b``: a dense layer with a fixed connectivity mask (saved in config)."""
+
+    def __init__(self, mask, activation=None, zero_init=False, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = np.asarray(mask, dtype="float32")
+        self.activation = keras.activations.get(activation)
+        self.zero_init = bool(zero_init)
+
+    def build(self, input_shape):
+        n_in, n_out = self.mask_value.shape
+        init = "zeros" if self.zero_init else "glorot_uniform"
+        self.kernel = self.add_weight(shape=(n_in, n_out), initializer=init, name="kernel")
+        self.bias = self.add_weight(shape=(n_out,), initializer="zeros", name="bias")
+
+    def call(self, x):
+        mask = ops.convert_to_tensor(self.mask_value, dtype=self.kernel.dtype)
+        return self.activation(ops.matmul(x, self.kernel * mask) + self.bias)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mask": self.mask_value.tolist(),
+            "activation": keras.activations.serialize(self.activation),
+            "zero_init": self.zero_init,
+        }
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class MADE(keras.layers.Layer):
+    """``MADE(x) -> [B, D, params]``: output ``[:, d]`` is a function of ``x[:, :d]`` only.
+
+    Args:
+        dim: D, the number of inputs.
+        hidden: widths of the masked hidden layers.
+        params: outputs per dimension (2 for shift and log-scale).
+        activation: hidden activation.
+        conditional_dim: width of a condition concatenated to every hidden layer's input
+            (unmasked: every output may depend on it); 0 for none.
+    """
+
+    def __init__(self, dim, hidden=(64, 64), params=2, activation="relu", conditional_dim=0,
+                 **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.dim, self.hidden, self.params = int(dim), tuple(int(h) for h in hidden), int(params)
+        self.activation, self.conditional_dim = activation, int(conditional_dim)
+        masks = made_masks(self.dim, self.hidden, self.params)
+        self.layers_ = [
+            MaskedDense(m, activation if k < len(masks) - 1 else None, k == len(masks) - 1)
+            for k, m in enumerate(masks)
+        ]
+        self.condition_layers = [
+            keras.layers.Dense(m.shape[1], use_bias=False) for m in masks[:-1]
+        ] if self.conditional_dim else []  # fmt: skip
+
+    def build(self, input_shape):
+        width = self.dim
+        for k, layer in enumerate(self.layers_):
+            layer.build((None, width))
+            if k < len(self.condition_layers):
+                self.condition_layers[k].build((None, self.conditional_dim))
+            width = layer.mask_value.shape[1]
+
+    def call(self, x, condition=None):
+        h = x
+        for k, layer in enumerate(self.layers_):
+            h = layer(h)
+            if k < len(self.condition_layers) and condition is not None:
+                h = h + self.condition_layers[k](condition)
+        return ops.reshape(h, (-1, self.dim, self.params))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "params": self.params,
+            "activation": self.activation,
+            "conditional_dim": self.conditional_dim,
+        }
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class CouplingNet(keras.layers.Layer):
+    """``CouplingNet(x_kept, condition=None) -> [B, out_dim]``: an MLP whose output layer starts
+    at zero (the coupling it drives starts as the identity)."""
+
+    def __init__(self, out_dim, hidden=(64, 64), activation="relu", condition_dim=0, **kwargs):
+        super().__init__(**kwargs)
+        self.out_dim, self.hidden, self.activation = int(out_dim), tuple(hidden), activation
+        self.condition_dim = int(condition_dim)
+        self.body = [keras.layers.Dense(int(h), activation=activation) for h in self.hidden]
+        self.head = keras.layers.Dense(self.out_dim, kernel_initializer="zeros")
+
+    def build(self, input_shape):
+        width = int(input_shape[-1]) + self.condition_dim
+        for layer in self.body:
+            layer.build((None, width))
+            width = layer.units
+        self.head.build((None, width))
+
+    def call(self, x, condition=None):
+        h = x if condition is None else ops.concatenate([x, condition], axis=-1)
+        for layer in self.body:
+            h = layer(h)
+        return self.head(h)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "out_dim": self.out_dim,
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "condition_dim": self.condition_dim,
+        }

@@ -1,0 +1,257 @@
+"""Flow recipes: ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf`` on the shared
+``FlowRecipe``.
+
+Every recipe builds a ``FlowModel`` from registered bijector components named in
+``bijectors`` (one flow step, in the normalising direction: data side first), repeated
+``steps`` times, then ``final``. A third-party bijector joins any recipe with
+``--set bijectors=mine,reverse``. Data come through ``ImageRecipe``: images (dequantised with
+their detected number of levels, then a logit transform) or vectors (2-D toys, CSV tables:
+standardised by a fixed affine map). The log-likelihood is always in the data's own units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from gentk.config import option
+from gentk.errors import UserError
+from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
+
+__all__ = ["FlowConfig", "FlowRecipe", "RECIPES", "detect_levels"]
+
+
+@dataclasses.dataclass
+class FlowConfig(ImageDataConfig):
+    bijectors: str = option(
+        "affine-coupling,reverse",
+        "one flow step: registered bijectors, data side first, comma-separated",
+    )
+    steps: int = option(6, "flow steps (the step is repeated)", ge=1)
+    final: str = option("", "a bijector after the last step, base side (NICE: diagonal-scale)")
+    hidden: tuple[int, ...] = option((64, 64), "widths of the coupling / MADE networks", ge=1)
+    activation: str = option("relu", "hidden activation of the networks")
+    scale_bound: float = option(3.0, "soft bound of affine log-scales", gt=0)
+    bins: int = option(8, "spline bins", ge=2)
+    spline_bound: float = option(4.0, "splines act on [-bound, bound], identity outside", gt=0)
+    dequantize: str = option("auto", "levels of quantised data: auto (images), none or a number")
+    logit_alpha: float = option(0.05, "boundary of the logit transform of images", ge=0, lt=0.5)
+    standardize: bool = option(True, "vectors: fixed affine map to zero mean, unit variance")
+    temperature: float = option(1.0, "base-distribution scale when sampling", gt=0)
+    learning_rate: float = option(1e-3, "Adam step size", gt=0)
+    batch_size: int = option(256, "examples per update", ge=1)
+    epochs: int = option(100, "passes over the data", ge=1)
+    jit_compile: bool = option(False, "XLA for the train step")
+
+    def validate(self):
+        from gentk.plugins import get_registry
+
+        names = [b.strip() for b in self.bijectors.split(",") if b.strip()]
+        if not names:
+            raise ValueError("`bijectors` names no bijector")
+        for name in names + ([self.final] if self.final else []):
+            get_registry().get("bijector", name)  # a one-line error naming close names
+        if self.dequantize not in ("auto", "none") and not self.dequantize.isdigit():
+            raise ValueError(
+                f"`dequantize` must be auto, none or a number of levels. "
+                f"Received: dequantize={self.dequantize!r}"
+            )
+
+
+def detect_levels(x: np.ndarray) -> int:
+    """The number of levels ``L`` of data on the grid ``k / (L - 1)`` in [0, 1], or 0."""
+    values = np.unique(np.asarray(x, dtype=np.float64))
+    if len(values) < 2 or len(values) > 65536 or values[0] < 0 or values[-1] > 1:
+        return 0
+    steps = int(round(1.0 / np.min(np.diff(values))))
+    on_grid = np.allclose(values * steps, np.round(values * steps), atol=1e-4)
+    return steps + 1 if on_grid else 0
+
+
+class FlowRecipe(ImageRecipe):
+    """Normalizing flow trained by maximum likelihood on images or vectors."""
+
+    name = "realnvp"
+    config = FlowConfig
+    toy = True
+    defaults: dict = {}
+    smoke = {"epochs": 1, "hidden": (8,), "steps": 2, "batch_size": 64}
+    supports_jit = True
+
+    # -- data -------------------------------------------------------------------------------
+    def read_rows(self, config, path):
+        if path is None and self.toy:
+            from gentk_flows.datasets import two_moons
+
+            return two_moons()
+        return super().read_rows(config, path)
+
+    def load_data(self, config, path):
+        data = super().load_data(config, path)
+        for split in (data.train, data.validation, data.test):
+            if len(split) and not np.all(np.isfinite(split)):
+                raise UserError(f"{data.source}: the data hold NaN or infinite values")
+        levels = self._levels(config, data.train)
+        if levels and (data.train.min() < 0 or data.train.max() > 1):
+            raise UserError(
+                f"{data.source}: dequantize={config.dequantize} needs data in [0, 1]; these lie "
+                f"in [{data.train.min():g}, {data.train.max():g}] (use --set dequantize=none)"
+            )
+        data.levels = levels
+        return data
+
+    def _levels(self, config, x) -> int:
+        if config.dequantize == "none":
+            return 0
+        if config.dequantize != "auto":
+            return int(config.dequantize)
+        return detect_levels(x) if x.ndim >= 3 else 0
+
+    # -- model ------------------------------------------------------------------------------
+    def layer_names(self, config) -> list[str]:
+        step = [b.strip() for b in config.bijectors.split(",") if b.strip()]
+        names = step * config.steps
+        if config.final:
+            names.append(config.final)
+        return names
+
+    def build(self, config, data):
+        from gentk.plugins import get_registry
+        from gentk_flows.model import FlowModel
+
+        dim = int(np.prod(data.shape))
+        wanted = {
+            "dim": dim,
+            "condition_dim": 0,
+            "hidden": config.hidden,
+            "activation": config.activation,
+            "scale_bound": config.scale_bound,
+            "bins": config.bins,
+            "bound": config.spline_bound,
+        }
+        layers = []
+        registry = get_registry()
+        for k, name in enumerate(self.layer_names(config)):
+            entry = registry.get("bijector", name)
+            known = {f.name for f in dataclasses.fields(entry.config)} if entry.config else None
+            opts = {key: v for key, v in wanted.items() if known is None or key in known}
+            if known is not None and "seed" in known:
+                opts["seed"] = config.seed + k
+            layers.append(entry.create(**opts))
+        layers.reverse()  # FlowModel wants the base side first
+        levels = getattr(data, "levels", 0)
+        standardize = None
+        if not levels and config.standardize and data.train.ndim == 2:
+            std = data.train.std(axis=0)
+            standardize = (data.train.mean(axis=0).tolist(), np.where(std > 0, std, 1.0).tolist())
+        model = FlowModel(
+            layers,
+            data.shape,
+            dequantize=levels,
+            logit_alpha=config.logit_alpha if levels else 0.0,
+            standardize=standardize,
+            seed=config.seed,
+            name=self.name.replace("-", "_"),
+        )
+        model.build()
+        model.initialize(data.train[: min(len(data.train), 1024)])
+        return model
+
+    # -- results ----------------------------------------------------------------------------
+    def evaluate(self, model, config, data):
+        lp = in_batches(lambda x: model.log_prob(x), data.test, size=512)
+        nll = float(-np.mean(lp))
+        out = {
+            "test_nll": nll,
+            "test_nll_per_dim": nll / model.dim,
+            "n_train": len(data.train),
+            "n_test": len(data.test),
+            "dims": model.dim,
+        }
+        if model.dequantize:
+            out["test_bits_per_dim"] = float(model.nats_to_bits_per_dim(nll))
+            out["dequantize_levels"] = model.dequantize
+        train_lp = in_batches(lambda x: model.log_prob(x), data.train[:2000], size=512)
+        out["train_nll"] = float(-np.mean(train_lp))
+        return out
+
+    def write_artifacts(self, model, config, data, run_dir: Path):
+        from gentk import plots
+
+        run_dir = Path(run_dir)
+        samples = self.sample(model, 64 if len(data.shape) >= 2 else 2000, config, seed=config.seed)
+        written = []
+        z = np.asarray(model.encode(data.test))
+        if len(data.shape) >= 2:
+            plots.image_grid(samples, run_dir / "samples.png", title=f"{self.name} samples")
+            written.append("samples.png")
+        else:
+            plots.scatter_over(samples, data.test, run_dir / "samples.png", f"{self.name} samples")
+            written.append("samples.png")
+            if data.shape == (2,):
+                plots.density_2d(
+                    lambda pts: in_batches(lambda b: model.log_prob(b), pts, size=4096),
+                    data.test,
+                    run_dir / "density.png",
+                    title=f"{self.name}: density",
+                )
+                written.append("density.png")
+        plots.latent_scatter(
+            z[:, :2] if z.shape[1] >= 2 else np.pad(z, ((0, 0), (0, 1))),
+            run_dir / "latent.png",
+            labels=data.test_labels,
+            title=f"{self.name}: test data in the base space (first two dimensions)",
+        )
+        written.append("latent.png")
+        return written
+
+    def sample(self, model, n, config, *, seed=0, label=None, temperature=None, **options):
+        if label is not None:
+            raise UserError(f"model {self.name!r} is not class-conditional")
+        t = config.temperature if temperature is None else float(temperature)
+        return np.asarray(model.sample(n, temperature=t, seed=int(seed)))
+
+    def latents(self, model, x, labels=None):
+        return in_batches(model.encode, x).reshape(len(x), -1)
+
+    def decode_codes(self, model, codes, labels=None):
+        return in_batches(model.decode, np.asarray(codes, dtype=np.float32))
+
+    def scores(self, model, config, x, labels=None):
+        """Exact negative log-likelihood per row (higher: more anomalous)."""
+        return "negative_log_likelihood", -in_batches(lambda b: model.log_prob(b), x)
+
+
+def _variant(name, help_text, toy=True, **defaults):
+    fields = {f.name: f for f in dataclasses.fields(FlowConfig)}
+    changed = [
+        (k, fields[k].type, dataclasses.field(default=v, metadata=fields[k].metadata))
+        for k, v in defaults.items()
+    ]
+    config = dataclasses.make_dataclass(
+        name.replace("-", "_").title().replace("_", "") + "Config", changed, bases=(FlowConfig,)
+    )
+    config.__module__ = __name__
+    cls = type(
+        name.replace("-", "_").title().replace("_", "") + "Recipe",
+        (FlowRecipe,),
+        {"name": name, "help": help_text, "config": config, "toy": toy},
+    )
+    return cls()
+
+
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        _variant("nice", "", bijectors="additive-coupling,reverse", final="diagonal-scale"),
+        _variant("realnvp", "", bijectors="affine-coupling,reverse"),
+        _variant(
+            "glow", "", toy=False, bijectors="actnorm,invertible-linear,affine-coupling", steps=8
+        ),
+        _variant("maf", "", bijectors="maf,reverse", steps=5),
+        _variant("iaf", "", bijectors="iaf,reverse", steps=5),
+        _variant("nsf", "", bijectors="spline-coupling,reverse", steps=4),
+    )
+}
