@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["Encoder", "Decoder", "Generator", "Critic", "Bijector", "Divergence"]
+__all__ = ["Encoder", "Decoder", "Generator", "Critic", "Bijector", "Prior", "Divergence"]
 
 
 class _Component(keras.layers.Layer):
@@ -65,6 +65,13 @@ class Bijector(_Component):
     """
 
     contract = "Bijector"
+
+
+class Prior(_Component):
+    """``Prior() -> tfd.Distribution`` over z with event shape ``[latent_dim]``, rebuilt from the
+    layer's weights on every call (a learned prior is trained with the model that owns it)."""
+
+    contract = "Prior"
 
 
 class Divergence:

@@ -9,7 +9,8 @@ weight, a ``get_config`` round trip with identical outputs (adversarial divergen
 losses with gradients to the scores they read, and a config round trip; bijectors: ``inverse``
 undoes ``forward``, ``forward_log_det_jacobian == -inverse_log_det_jacobian`` at matching
 points, the log-determinant equals log|det| of the autodiff Jacobian, gradients of a
-log-likelihood reach every weight, and a serialization round trip keeps the bijection).
+log-likelihood reach every weight, and a serialization round trip keeps the bijection; priors:
+finite samples and log-densities with gradients to every weight, and a round trip).
 Models: built from the recipe's ``smoke`` options on its default data, three training steps
 with finite logs, each optimizer's loss reaching every weight it updates, a config round trip,
 ``save`` ->
@@ -34,6 +35,7 @@ __all__ = [
     "check_component",
     "check_adversarial_divergence",
     "check_bijector",
+    "check_prior",
     "check_model",
     "check_fresh_load",
     "fresh_load_errors",
@@ -142,17 +144,47 @@ def check_bijector(layer, x) -> None:
     )
 
 
+def check_prior(layer) -> None:
+    """A prior layer: ``layer()`` is a distribution over ``[latent_dim]`` whose samples and
+    log-densities are finite; the log-density's gradient reaches every weight (moved off its
+    initial value first); a serialization round trip keeps the log-densities."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for w in layer.trainable_weights:
+        w.assign(w.numpy() + 0.2 * rng.normal(size=w.shape).astype("float32"))
+    dist = layer()
+    z = dist.sample(6, seed=tf.constant([0, 1], tf.int32))
+    _require(tuple(z.shape) == (6, layer.latent_dim), "samples must be [n, latent_dim]")
+    with tf.GradientTape() as tape:
+        log_p = layer().log_prob(tf.identity(z))
+        loss = -tf.reduce_sum(log_p)
+    _require(log_p.shape == (6,) and np.all(np.isfinite(log_p.numpy())), "bad log_prob")
+    weights = layer.trainable_weights
+    for w, g in zip(weights, tape.gradient(loss, weights)):
+        _require(_nonzero(g), f"no gradient reaches {w.path}")
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(layer), safe_mode=True
+    )
+    clone.set_weights(layer.get_weights())
+    _require(_close(clone().log_prob(z), log_p, 1e-5, 1e-5), "a round trip changes log_prob")
+
+
 def check_component(entry) -> None:
     """The checks of one registered component (see the module docstring)."""
     import keras
     import tensorflow as tf
 
-    from gentk.interfaces import Bijector, Divergence
+    from gentk.interfaces import Bijector, Divergence, Prior
 
     _require(entry.example is not None, f"{entry.kind} {entry.name} has no example()")
     component, args = entry.example()
     if isinstance(component, Bijector):
         check_bijector(component, args[0])
+        return
+    if isinstance(component, Prior):
+        check_prior(component)
         return
     if isinstance(component, Divergence) and "adversarial" in component.supports:
         check_adversarial_divergence(component, args)

@@ -58,6 +58,8 @@ BIJECTORS = (
      "Glow's invertible 1x1 convolution on vectors: W = PLU, log|det| = sum log|diag U|"),
     ("reverse", "Reverse", VectorOptions, "reverses the dimensions (between couplings)"),
     ("diagonal-scale", "DiagonalScale", VectorOptions, "NICE's final diagonal scaling"),
+    ("sinh-arcsinh", "SinhArcsinhLayer", VectorOptions,
+     "elementwise sinh-arcsinh: learned skewness and tail weight per dimension"),
     ("additive-coupling", "AdditiveCoupling", NetworkOptions,
      "NICE additive coupling: y2 = x2 + m(x1)"),
     ("affine-coupling", "AffineCoupling", AffineNetworkOptions,
@@ -101,6 +103,56 @@ def register_components(register):
             config=options,
             help=text,
             example=_example(cls_name, **extra),
+        )
+    _register_priors(register)
+
+
+@dataclasses.dataclass
+class FlowPriorOptions:
+    latent_dim: int = _field(2, "size of z", "the recipe")
+    bijectors: str = _field("affine-coupling,reverse", "one flow step (see the flow recipes)")
+    steps: int = _field(4, "flow steps")
+    hidden: tuple[int, ...] = _field((64, 64), "widths of the networks")
+
+
+PRIORS = (
+    ("realnvp", "affine-coupling,reverse", "RealNVP flow prior over z, learned with the VAE"),
+    ("maf", "maf,reverse", "MAF flow prior over z (Keras 3 MADE), learned with the VAE"),
+)
+
+
+def _flow_prior(bijectors):
+    def factory(**options):
+        from gentk_flows.priors import FlowPrior
+
+        return FlowPrior(**{"bijectors": bijectors, **options})
+
+    return factory
+
+
+def _prior_example(bijectors):
+    def example():
+        from gentk_flows.priors import FlowPrior
+
+        return FlowPrior(latent_dim=3, bijectors=bijectors, steps=2, hidden=(8,)), ()
+
+    return example
+
+
+def _register_priors(register):
+    for name, bijectors, text in PRIORS:
+        options = dataclasses.make_dataclass(
+            f"{name.title()}PriorOptions",
+            [("bijectors", str, _field(bijectors, "one flow step (see the flow recipes)"))],
+            bases=(FlowPriorOptions,),
+        )
+        register(
+            "prior",
+            name,
+            _flow_prior(bijectors),
+            config=options,
+            help=text,
+            example=_prior_example(bijectors),
         )
 
 

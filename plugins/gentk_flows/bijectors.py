@@ -20,6 +20,7 @@ networks of conditional layers read.
 - ``MaskedAutoregressive`` (``maf``; ``iaf`` is its inverse): ``tfb.MaskedAutoregressiveFlow``
   with a Keras 3 ``MADE``.
 - ``DiagonalScale`` (``diagonal-scale``): NICE's final diagonal scaling layer.
+- ``SinhArcsinhLayer`` (``sinh-arcsinh``): elementwise learned skewness and tail weight.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "InvertibleLinear",
     "MaskedAutoregressive",
     "Reverse",
+    "SinhArcsinhLayer",
     "SplineCoupling",
 ]
 
@@ -189,7 +191,8 @@ class _Coupling(_VectorBijector):
 
     def _params(self, x0, condition):
         out = self.net(x0, condition)
-        return tf.reshape(out, (-1, self.dim - self.kept, self.params_per_dim))
+        shape = tf.concat([tf.shape(out)[:-1], [self.dim - self.kept, self.params_per_dim]], 0)
+        return tf.reshape(out, shape)  # any batch shape: [..., D - kept, params]
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, "activation": self.activation}
@@ -312,3 +315,19 @@ class InverseAutoregressive(MaskedAutoregressive):
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
                  scale_bound=3.0, inverse=True, **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class SinhArcsinhLayer(_VectorBijector):
+    """Elementwise sinh-arcsinh (Jones & Pewsey, 2009): learned skewness and tail weight per
+    dimension, ``forward(z) = sinh((arcsinh(z) + skewness) * tailweight)``."""
+
+    def build(self, input_shape=None):
+        self.skewness = self.add_weight(shape=(self.dim,), initializer="zeros", name="skewness")
+        self.log_tailweight = self.add_weight(
+            shape=(self.dim,), initializer="zeros", name="log_tailweight"
+        )
+        self.built = True
+
+    def call(self, condition=None):
+        return tfb.SinhArcsinh(skewness=self.skewness, tailweight=tf.exp(self.log_tailweight))

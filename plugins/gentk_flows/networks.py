@@ -103,7 +103,10 @@ class MADE(keras.layers.Layer):
             h = layer(h)
             if k < len(self.condition_layers) and condition is not None:
                 h = h + self.condition_layers[k](condition)
-        return ops.reshape(h, (-1, self.dim, self.params))
+        import tensorflow as tf
+
+        shape = tf.concat([tf.shape(h)[:-1], [self.dim, self.params]], 0)
+        return tf.reshape(h, shape)  # any batch shape: [..., D, params]
 
     def get_config(self):
         return {

@@ -5,6 +5,8 @@ Registered through the ``gentk.plugins`` entry point exactly as a third-party pl
 
 from __future__ import annotations
 
+import dataclasses
+
 from gentk import hookimpl
 
 __all__ = ["register_components", "register_models"]
@@ -26,8 +28,29 @@ def _kl_example():
     return KLDivergence(), (q, p)
 
 
+@dataclasses.dataclass
+class PriorOptions:
+    latent_dim: int = dataclasses.field(
+        default=2, metadata={"help": "size of z", "set_by": "the recipe"}
+    )
+
+
+def _prior_example():
+    from gentk_vae.model import StandardNormalPrior
+
+    return StandardNormalPrior(latent_dim=3), ()
+
+
 @hookimpl
 def register_components(register):
+    register(
+        "prior",
+        "standard-normal",
+        "gentk_vae.model:StandardNormalPrior",
+        config=PriorOptions,
+        help="N(0, I) over z (the VAE's default; closed-form KL)",
+        example=_prior_example,
+    )
     register(
         "divergence",
         "kl",

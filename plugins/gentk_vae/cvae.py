@@ -221,6 +221,7 @@ class CVAERecipe(VAERecipe):
             seed=config.seed,
             kl_anneal_steps=config.kl_anneal_steps,
             gradient_estimator=config.gradient_estimator,
+            prior=self.prior_layer(config),
             name=self.name.replace("-", "_"),
         )
 

@@ -65,4 +65,11 @@ class IWAERecipe(VAERecipe):
 
     def build(self, config, data):
         encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        return IWAE(encoder, decoder, n_samples=config.n_samples, seed=config.seed, name="iwae")
+        return IWAE(
+            encoder,
+            decoder,
+            n_samples=config.n_samples,
+            seed=config.seed,
+            prior=self.prior_layer(config),
+            name="iwae",
+        )

@@ -37,7 +37,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from gentk.image_recipe import ImageConfig, ImageRecipe, in_batches
-from gentk.interfaces import Divergence
+from gentk.interfaces import Divergence, Prior
 from gentk.models import GenerativeModel, unpack_x
 from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
 
@@ -68,6 +68,8 @@ class VAE(GenerativeModel):
         kl_anneal_steps: updates over which the KL weight rises linearly from 0 to ``beta``
             (0: no annealing).
         gradient_estimator: ``reparameterization`` or ``score-function``.
+        prior: a ``Prior`` layer (or its config) learned with the model, e.g. a flow prior;
+            None for N(0, I).
     """
 
     loss_names = ("loss", "reconstruction", "kl", "elbo")
@@ -82,9 +84,13 @@ class VAE(GenerativeModel):
         seed=0,
         kl_anneal_steps=0,
         gradient_estimator="reparameterization",
+        prior=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if isinstance(prior, dict):
+            prior = keras.saving.deserialize_keras_object(prior)
+        self.prior_net = prior
         if gradient_estimator not in self.estimators:
             raise ValueError(
                 f"`gradient_estimator` must be one of {self.estimators}. "
@@ -116,7 +122,10 @@ class VAE(GenerativeModel):
         return tf.cast(self.seed_generator.next(), tf.int32)
 
     def prior(self):
-        return standard_normal(self.latent_dim)
+        """p(z): N(0, I), or the distribution of the learned prior layer."""
+        if self.prior_net is None:
+            return standard_normal(self.latent_dim)
+        return self.prior_net()
 
     def _decode_samples(self, z, training=False, condition=None, n_samples=1):
         """p(x|z[,c]) for ``z`` of shape [K, B, L], as a distribution of batch [K*B]."""
@@ -205,6 +214,9 @@ class VAE(GenerativeModel):
             "seed": self.seed,
             "kl_anneal_steps": self.kl_anneal_steps,
             "gradient_estimator": self.gradient_estimator,
+            "prior": None
+            if self.prior_net is None
+            else keras.saving.serialize_keras_object(self.prior_net),
         }
 
 
@@ -236,6 +248,10 @@ class VAEConfig(ImageConfig):
     nll_samples: int = dataclasses.field(
         default=1000, metadata={"help": "importance samples for the test NLL (0 skips it)"}
     )
+    prior: str = dataclasses.field(
+        default="standard-normal",
+        metadata={"help": "registered prior over z: standard-normal, realnvp, maf (flows), ..."},
+    )
     epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
 
     def validate(self):
@@ -253,6 +269,25 @@ class VAEConfig(ImageConfig):
             )
 
 
+@keras.saving.register_keras_serializable(package="gentk_vae")
+class StandardNormalPrior(Prior):
+    """N(0, I) over ``latent_dim`` dimensions: the VAE's default prior, no weights."""
+
+    def __init__(self, latent_dim=2, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.built = True
+
+    def __call__(self, *args, **kwargs):
+        return self.call()
+
+    def call(self, *args, **kwargs):
+        return standard_normal(self.latent_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
 class VAERecipe(ImageRecipe):
     name = "vae"
     config = VAEConfig
@@ -268,8 +303,15 @@ class VAERecipe(ImageRecipe):
             seed=config.seed,
             kl_anneal_steps=config.kl_anneal_steps,
             gradient_estimator=config.gradient_estimator,
+            prior=self.prior_layer(config),
             name="vae",
         )
+
+    def prior_layer(self, config):
+        """The registered prior ``config.prior`` over ``latent_dim`` (None: N(0, I))."""
+        if config.prior == "standard-normal":
+            return None
+        return self.component("prior", config.prior, latent_dim=config.latent_dim)
 
     def evaluate(self, model, config, data):
         out = super().evaluate(model, config, data)

@@ -54,7 +54,8 @@ def test_plugin_authors_run_the_suite_with_one_command():
     lines = proc.stdout.strip().splitlines()
     assert "ok   model:linear-autoencoder" in lines
     assert "ok   divergence:symmetric-least-squares" in lines
-    assert lines[-1] == "3 passed, 0 failed"
+    assert "ok   bijector:householder" in lines
+    assert lines[-1] == "4 passed, 0 failed"
 
 
 def test_the_suite_fails_a_model_that_no_new_process_can_load(tmp_path):

@@ -1,4 +1,5 @@
-"""An example third-party gentk plugin: a decoder, an adversarial divergence and a model recipe.
+"""An example third-party gentk plugin: a decoder, an adversarial divergence, a flow bijector
+and a model recipe.
 
 Everything here uses gentk's public API only: ``gentk.hookimpl``, the interfaces, the
 ``ImageRecipe`` base and the registry (to reuse the built-in ``mlp`` encoder by name). The hooks
@@ -37,8 +38,31 @@ def _example_decoder():
     return TanhMLPDecoder(hidden=(8,)), (z,)
 
 
+@dataclasses.dataclass
+class HouseholderOptions:
+    dim: int = dataclasses.field(default=2, metadata={"help": "dimensions", "set_by": "the data"})
+    condition_dim: int = dataclasses.field(
+        default=0, metadata={"help": "condition width", "set_by": "the recipe"}
+    )
+    seed: int = dataclasses.field(default=0, metadata={"help": "seed of v", "set_by": "the recipe"})
+
+
+def _example_bijector():
+    from gentk_example_plugin.components import Householder
+
+    return Householder(dim=3), (np.random.default_rng(0).normal(size=(4, 3)).astype("float32"),)
+
+
 @hookimpl
 def register_components(register):
+    register(
+        "bijector",
+        "householder",
+        "gentk_example_plugin.components:Householder",
+        config=HouseholderOptions,
+        help="Example plugin: a learned Householder reflection (log-determinant 0)",
+        example=_example_bijector,
+    )
     register(
         "divergence",
         "symmetric-least-squares",
