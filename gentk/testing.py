@@ -98,9 +98,9 @@ def check_adversarial_divergence(divergence, args) -> None:
 
 
 def check_bijector(layer, x) -> None:
-    """The bijection checks of a Bijector layer on points ``x`` ``[B, D]`` (see the module
-    docstring); weights are moved off their initial values first (couplings start as the
-    identity, where every check would pass trivially)."""
+    """The bijection checks of a Bijector layer on points ``x`` ``[B, ...event]`` (vectors or
+    images; see the module docstring); weights are moved off their initial values first
+    (couplings start as the identity, where every check would pass trivially)."""
     import keras
     import tensorflow as tf
 
@@ -113,23 +113,27 @@ def check_bijector(layer, x) -> None:
     y = bij.forward(x)
     _require(np.all(np.isfinite(y.numpy())), "forward gives non-finite values")
     _require(_close(bij.inverse(y), x, 1e-3, 1e-3), "inverse(forward(x)) != x")
-    n = x.shape[0]
-    fldj = np.broadcast_to(bij.forward_log_det_jacobian(x, event_ndims=1).numpy(), (n,))
-    ildj = np.broadcast_to(bij.inverse_log_det_jacobian(y, event_ndims=1).numpy(), (n,))
+    n, nd = x.shape[0], len(x.shape) - 1
+    fldj = np.broadcast_to(bij.forward_log_det_jacobian(x, event_ndims=nd).numpy(), (n,))
+    ildj = np.broadcast_to(bij.inverse_log_det_jacobian(y, event_ndims=nd).numpy(), (n,))
     _require(
         _close(fldj, -ildj, 1e-3, 1e-3), "forward_log_det_jacobian != -inverse_log_det_jacobian"
     )
+    _require(
+        _close(bij.inverse(tf.identity(y)), x, 1e-3, 1e-3), "inverse(forward(x)) != x (uncached)"
+    )
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = bij.forward(tf.identity(x))  # a new tensor: TFP caches forward(x) by input
-    jac = tape.batch_jacobian(out, x).numpy().astype(np.float64)
+        out = tf.reshape(bij.forward(tf.identity(x)), (n, -1))  # new tensor: TFP caches by input
+    d = out.shape[1]
+    jac = tape.batch_jacobian(out, x).numpy().astype(np.float64).reshape(n, d, d)
     _require(
         _close(fldj, np.linalg.slogdet(jac)[1], 1e-2, 1e-2), "log-det != log|det J| (autodiff)"
     )
     with tf.GradientTape() as tape:
         z = layer(condition=None).inverse(tf.identity(y))
         nll = tf.reduce_sum(z**2) / 2 - tf.reduce_sum(
-            layer(condition=None).inverse_log_det_jacobian(tf.identity(y), event_ndims=1)
+            layer(condition=None).inverse_log_det_jacobian(tf.identity(y), event_ndims=nd)
         )
     weights = layer.trainable_weights
     for w, g in zip(weights, tape.gradient(nll, weights)):

@@ -104,7 +104,35 @@ def register_components(register):
             help=text,
             example=_example(cls_name, **extra),
         )
+    register(
+        "bijector",
+        "multiscale",
+        "gentk_flows.image:MultiscaleFlow",
+        config=MultiscaleOptions,
+        help="multiscale RealNVP / Glow on images: conv couplings, squeeze, factor-out",
+        example=_multiscale_example,
+    )
     _register_priors(register)
+
+
+@dataclasses.dataclass
+class MultiscaleOptions:
+    shape: tuple[int, ...] = _field((8, 8, 1), "image shape (H, W, C)", "the data")
+    kind: str = _field(
+        "realnvp", "realnvp (checkerboard + channel couplings) or glow", "the recipe"
+    )
+    scales: int = _field(2, "scales: each but the last squeezes and factors out half")
+    steps: int = _field(3, "couplings (Glow steps) per scale and stage")
+    filters: int = _field(32, "width of the coupling conv nets")
+    scale_bound: float = _field(3.0, "soft bound of the log-scales")
+    seed: int = _field(0, "seed of the 1x1 convolutions' rotations", "the recipe")
+
+
+def _multiscale_example():
+    from gentk_flows.image import MultiscaleFlow
+
+    x = np.random.default_rng(0).normal(size=(3, 4, 4, 2)).astype("float32")
+    return MultiscaleFlow((4, 4, 2), kind="glow", scales=2, steps=1, filters=4), (x,)
 
 
 @dataclasses.dataclass

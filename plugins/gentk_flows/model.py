@@ -43,13 +43,16 @@ class FlowModel(GenerativeModel):
         standardize: ``(mean, std)`` lists of a fixed affine data transform, or None.
         num_classes: classes of a conditional flow (the one-hot label reaches every layer).
         seed: seed of the dequantisation noise and of sampling.
+        flatten: the layers act on vectors ``[B, D]`` (True) or on images ``[B, H, W, C]``
+            (False: multiscale image flows).
     """
 
     loss_names = ("loss", "nll", "bits_per_dim")
 
     def __init__(self, layers, event_shape, dequantize=0, logit_alpha=0.0, standardize=None,
-                 num_classes=0, seed=0, **kwargs):  # fmt: skip
+                 num_classes=0, seed=0, flatten=True, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
+        self.flatten = bool(flatten)
         self.flow_layers = [
             keras.saving.deserialize_keras_object(layer) if isinstance(layer, dict) else layer
             for layer in layers
@@ -93,9 +96,16 @@ class FlowModel(GenerativeModel):
         chain = [layer(condition=condition) for layer in reversed(self.flow_layers)]
         return tfb.Chain([self.data_transform(), *chain])
 
+    @property
+    def flow_shape(self) -> tuple[int, ...]:
+        """The shape the layers see: ``(D,)`` or the image's ``(H, W, C)``."""
+        return (self.dim,) if self.flatten else self.event_shape
+
     def distribution(self, condition=None, temperature: float = 1.0) -> tfd.Distribution:
-        base = tfd.MultivariateNormalDiag(
-            tf.zeros(self.dim), tf.fill([self.dim], tf.cast(temperature, tf.float32))
+        scale = tf.cast(temperature, tf.float32)
+        base = tfd.Independent(
+            tfd.Normal(tf.zeros(self.flow_shape), scale),
+            reinterpreted_batch_ndims=len(self.flow_shape),
         )
         return tfd.TransformedDistribution(base, self.bijector(condition))
 
@@ -105,7 +115,7 @@ class FlowModel(GenerativeModel):
         return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
 
     def _flat(self, x):
-        return tf.reshape(tf.cast(x, tf.float32), (-1, self.dim))
+        return tf.reshape(tf.cast(x, tf.float32), (-1, *self.flow_shape))
 
     def initialize(self, x, labels=None) -> None:
         """Data-dependent initialisation (actnorm): push a batch through the layers in the
@@ -161,12 +171,13 @@ class FlowModel(GenerativeModel):
         return self.bijector(self._condition(labels)).inverse(xf)
 
     def decode(self, z, labels=None):
-        x = self.bijector(self._condition(labels)).forward(tf.cast(z, tf.float32))
+        z = tf.reshape(tf.cast(z, tf.float32), (-1, *self.flow_shape))
+        x = self.bijector(self._condition(labels)).forward(z)
         return tf.reshape(x, (-1, *self.event_shape))
 
     def sample(self, n, temperature=1.0, labels=None, seed=None):
         seed = self.seed_generator if seed is None else seed
-        z = keras.random.normal((int(n), self.dim), seed=seed) * temperature
+        z = keras.random.normal((int(n), *self.flow_shape), seed=seed) * temperature
         return self.decode(z, labels)
 
     def get_config(self):
@@ -179,4 +190,5 @@ class FlowModel(GenerativeModel):
             "standardize": self.standardize,
             "num_classes": self.num_classes,
             "seed": self.seed,
+            "flatten": self.flatten,
         }

@@ -29,7 +29,12 @@ class FlowConfig(ImageDataConfig):
         "affine-coupling,reverse",
         "one flow step: registered bijectors, data side first, comma-separated",
     )
-    steps: int = option(6, "flow steps (the step is repeated)", ge=1)
+    steps: int = option(4, "flow steps (the step is repeated; per scale and stage on images)", ge=1)
+    image_layout: str = option(
+        "flat", "images: multiscale (conv couplings, squeeze, factor-out) or flat (vectors)"
+    )
+    scales: int = option(2, "multiscale images: scales (each but the last factors out half)", ge=1)
+    filters: int = option(32, "multiscale images: width of the coupling conv nets", ge=1)
     final: str = option("", "a bijector after the last step, base side (NICE: diagonal-scale)")
     hidden: tuple[int, ...] = option((64, 64), "widths of the coupling / MADE networks", ge=1)
     activation: str = option("relu", "hidden activation of the networks")
@@ -41,8 +46,8 @@ class FlowConfig(ImageDataConfig):
     standardize: bool = option(True, "vectors: fixed affine map to zero mean, unit variance")
     temperature: float = option(1.0, "base-distribution scale when sampling", gt=0)
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
-    batch_size: int = option(256, "examples per update", ge=1)
-    epochs: int = option(100, "passes over the data", ge=1)
+    batch_size: int = option(128, "examples per update", ge=1)
+    epochs: int = option(150, "passes over the data", ge=1)
     jit_compile: bool = option(False, "XLA for the train step")
 
     def validate(self):
@@ -53,6 +58,10 @@ class FlowConfig(ImageDataConfig):
             raise ValueError("`bijectors` names no bijector")
         for name in names + ([self.final] if self.final else []):
             get_registry().get("bijector", name)  # a one-line error naming close names
+        if self.image_layout not in ("multiscale", "flat"):
+            raise ValueError(
+                f"`image_layout` must be multiscale or flat. Received: {self.image_layout!r}"
+            )
         if self.dequantize not in ("auto", "none") and not self.dequantize.isdigit():
             raise ValueError(
                 f"`dequantize` must be auto, none or a number of levels. "
@@ -76,6 +85,7 @@ class FlowRecipe(ImageRecipe):
     name = "realnvp"
     config = FlowConfig
     toy = True
+    image_kind = "realnvp"  # the multiscale architecture for images
     defaults: dict = {}
     smoke = {"epochs": 1, "hidden": (8,), "steps": 2, "batch_size": 64}
     supports_jit = True
@@ -119,8 +129,9 @@ class FlowRecipe(ImageRecipe):
 
     def build(self, config, data):
         from gentk.plugins import get_registry
-        from gentk_flows.model import FlowModel
 
+        if len(data.shape) == 3 and config.image_layout == "multiscale":
+            return self._finish(self._multiscale(config, data), config, data, flatten=False)
         dim = int(np.prod(data.shape))
         wanted = {
             "dim": dim,
@@ -141,6 +152,39 @@ class FlowRecipe(ImageRecipe):
                 opts["seed"] = config.seed + k
             layers.append(entry.create(**opts))
         layers.reverse()  # FlowModel wants the base side first
+        return self._finish(layers, config, data, flatten=True)
+
+    def _multiscale(self, config, data) -> list:
+        from gentk.plugins import get_registry
+
+        default = dataclasses.fields(type(config))
+        default = next(f.default for f in default if f.name == "bijectors")
+        if config.bijectors != default:
+            raise UserError(
+                f"bijectors={config.bijectors!r} applies to vectors; these images use the "
+                "multiscale layout (add --set image_layout=flat to flatten them)"
+            )
+        h, w, _ = data.shape
+        if h % 2 ** (config.scales - 1) or w % 2 ** (config.scales - 1):
+            raise UserError(
+                f"{h}x{w} images cannot be squeezed {config.scales - 1} times: lower scales"
+            )
+        entry = get_registry().get("bijector", "multiscale")
+        return [
+            entry.create(
+                shape=data.shape,
+                kind=self.image_kind,
+                scales=config.scales,
+                steps=config.steps,
+                filters=config.filters,
+                scale_bound=config.scale_bound,
+                seed=config.seed,
+            )
+        ]
+
+    def _finish(self, layers, config, data, flatten: bool):
+        from gentk_flows.model import FlowModel
+
         levels = getattr(data, "levels", 0)
         standardize = None
         if not levels and config.standardize and data.train.ndim == 2:
@@ -153,6 +197,7 @@ class FlowRecipe(ImageRecipe):
             logit_alpha=config.logit_alpha if levels else 0.0,
             standardize=standardize,
             seed=config.seed,
+            flatten=flatten,
             name=self.name.replace("-", "_"),
         )
         model.build()
@@ -183,7 +228,7 @@ class FlowRecipe(ImageRecipe):
         run_dir = Path(run_dir)
         samples = self.sample(model, 64 if len(data.shape) >= 2 else 2000, config, seed=config.seed)
         written = []
-        z = np.asarray(model.encode(data.test))
+        z = np.asarray(model.encode(data.test)).reshape(len(data.test), -1)
         if len(data.shape) >= 2:
             plots.image_grid(samples, run_dir / "samples.png", title=f"{self.name} samples")
             written.append("samples.png")
@@ -224,7 +269,7 @@ class FlowRecipe(ImageRecipe):
         return "negative_log_likelihood", -in_batches(lambda b: model.log_prob(b), x)
 
 
-def _variant(name, help_text, toy=True, **defaults):
+def _variant(name, help_text, toy=True, image_kind="realnvp", **defaults):
     fields = {f.name: f for f in dataclasses.fields(FlowConfig)}
     changed = [
         (k, fields[k].type, dataclasses.field(default=v, metadata=fields[k].metadata))
@@ -237,7 +282,7 @@ def _variant(name, help_text, toy=True, **defaults):
     cls = type(
         name.replace("-", "_").title().replace("_", "") + "Recipe",
         (FlowRecipe,),
-        {"name": name, "help": help_text, "config": config, "toy": toy},
+        {"name": name, "help": help_text, "config": config, "toy": toy, "image_kind": image_kind},
     )
     return cls()
 
@@ -246,9 +291,14 @@ RECIPES = {
     recipe.name: recipe
     for recipe in (
         _variant("nice", "", bijectors="additive-coupling,reverse", final="diagonal-scale"),
-        _variant("realnvp", "", bijectors="affine-coupling,reverse"),
+        _variant("realnvp", "", bijectors="affine-coupling,reverse", image_layout="multiscale"),
         _variant(
-            "glow", "", toy=False, bijectors="actnorm,invertible-linear,affine-coupling", steps=8
+            "glow",
+            "",
+            toy=False,
+            bijectors="actnorm,invertible-linear,affine-coupling",
+            image_layout="multiscale",
+            image_kind="glow",
         ),
         _variant("maf", "", bijectors="maf,reverse", steps=5),
         _variant("iaf", "", bijectors="iaf,reverse", steps=5),
