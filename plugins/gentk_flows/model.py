@@ -158,8 +158,10 @@ class FlowModel(GenerativeModel):
         return {"loss": nll, "nll": nll, "bits_per_dim": self.nats_to_bits_per_dim(nll)}
 
     def call(self, x, training=False):
-        """The base-space code of ``x`` (``encode``)."""
-        return self.encode(x)
+        """The base-space code of ``x`` (``encode``); a conditional flow encodes as class 0
+        here (Keras builds models by calling them on inputs alone): use ``encode(x, labels)``."""
+        labels = tf.zeros(tf.shape(x)[:1], tf.int32) if self.num_classes else None
+        return self.encode(x, labels)
 
     # -- what users do with a trained flow ------------------------------------------------------
     def encode(self, x, labels=None):

@@ -45,6 +45,7 @@ class FlowConfig(ImageDataConfig):
     logit_alpha: float = option(0.05, "boundary of the logit transform of images", ge=0, lt=0.5)
     standardize: bool = option(True, "vectors: fixed affine map to zero mean, unit variance")
     temperature: float = option(1.0, "base-distribution scale when sampling", gt=0)
+    conditional: bool = option(False, "class-conditional flow: the one-hot label enters every net")
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     batch_size: int = option(128, "examples per update", ge=1)
     epochs: int = option(150, "passes over the data", ge=1)
@@ -110,7 +111,29 @@ class FlowRecipe(ImageRecipe):
                 f"in [{data.train.min():g}, {data.train.max():g}] (use --set dequantize=none)"
             )
         data.levels = levels
+        if config.conditional:
+            if data.train_labels is None:
+                raise UserError(
+                    f"{data.source}: conditional=true needs labels (digits, a 2-D toy, an NPZ "
+                    "with 'y', or a CSV with --set label_column=NAME)"
+                )
+            data.num_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
         return data
+
+    def slices(self, x, labels):
+        import tensorflow as tf
+
+        if getattr(self, "_conditional", False):
+            return tf.data.Dataset.from_tensor_slices((x, labels.astype("int32")))
+        return tf.data.Dataset.from_tensor_slices(x)
+
+    def train_dataset(self, config, data):
+        self._conditional = bool(config.conditional)
+        return super().train_dataset(config, data)
+
+    def validation_dataset(self, config, data):
+        self._conditional = bool(config.conditional)
+        return super().validation_dataset(config, data)
 
     def _levels(self, config, x) -> int:
         if config.dequantize == "none":
@@ -131,11 +154,16 @@ class FlowRecipe(ImageRecipe):
         from gentk.plugins import get_registry
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
+            if config.conditional:
+                raise UserError(
+                    "conditional=true is for the flat layout (couplings and MADEs on vectors); "
+                    "add --set image_layout=flat"
+                )
             return self._finish(self._multiscale(config, data), config, data, flatten=False)
         dim = int(np.prod(data.shape))
         wanted = {
             "dim": dim,
-            "condition_dim": 0,
+            "condition_dim": getattr(data, "num_classes", 0) if config.conditional else 0,
             "hidden": config.hidden,
             "activation": config.activation,
             "scale_bound": config.scale_bound,
@@ -150,6 +178,8 @@ class FlowRecipe(ImageRecipe):
             opts = {key: v for key, v in wanted.items() if known is None or key in known}
             if known is not None and "seed" in known:
                 opts["seed"] = config.seed + k
+            if config.conditional and known is not None and "condition_dim" not in known:
+                raise UserError(f"bijector {name!r} takes no condition (conditional=true)")
             layers.append(entry.create(**opts))
         layers.reverse()  # FlowModel wants the base side first
         return self._finish(layers, config, data, flatten=True)
@@ -198,15 +228,23 @@ class FlowRecipe(ImageRecipe):
             standardize=standardize,
             seed=config.seed,
             flatten=flatten,
+            num_classes=getattr(data, "num_classes", 0) if config.conditional else 0,
             name=self.name.replace("-", "_"),
         )
         model.build()
-        model.initialize(data.train[: min(len(data.train), 1024)])
+        head = slice(0, min(len(data.train), 1024))
+        labels = data.train_labels[head] if model.num_classes else None
+        model.initialize(data.train[head], labels)
         return model
+
+    def _log_prob(self, model, x, labels):
+        if model.num_classes:
+            return in_batches(lambda b, y: model.log_prob(b, y), x, labels, size=512)
+        return in_batches(lambda b: model.log_prob(b), x, size=512)
 
     # -- results ----------------------------------------------------------------------------
     def evaluate(self, model, config, data):
-        lp = in_batches(lambda x: model.log_prob(x), data.test, size=512)
+        lp = self._log_prob(model, data.test, data.test_labels)
         nll = float(-np.mean(lp))
         out = {
             "test_nll": nll,
@@ -218,7 +256,8 @@ class FlowRecipe(ImageRecipe):
         if model.dequantize:
             out["test_bits_per_dim"] = float(model.nats_to_bits_per_dim(nll))
             out["dequantize_levels"] = model.dequantize
-        train_lp = in_batches(lambda x: model.log_prob(x), data.train[:2000], size=512)
+        labels = None if data.train_labels is None else data.train_labels[:2000]
+        train_lp = self._log_prob(model, data.train[:2000], labels)
         out["train_nll"] = float(-np.mean(train_lp))
         return out
 
@@ -228,14 +267,14 @@ class FlowRecipe(ImageRecipe):
         run_dir = Path(run_dir)
         samples = self.sample(model, 64 if len(data.shape) >= 2 else 2000, config, seed=config.seed)
         written = []
-        z = np.asarray(model.encode(data.test)).reshape(len(data.test), -1)
+        z = self.latents(model, data.test, data.test_labels)
         if len(data.shape) >= 2:
             plots.image_grid(samples, run_dir / "samples.png", title=f"{self.name} samples")
             written.append("samples.png")
         else:
             plots.scatter_over(samples, data.test, run_dir / "samples.png", f"{self.name} samples")
             written.append("samples.png")
-            if data.shape == (2,):
+            if data.shape == (2,) and not model.num_classes:
                 plots.density_2d(
                     lambda pts: in_batches(lambda b: model.log_prob(b), pts, size=4096),
                     data.test,
@@ -253,20 +292,38 @@ class FlowRecipe(ImageRecipe):
         return written
 
     def sample(self, model, n, config, *, seed=0, label=None, temperature=None, **options):
-        if label is not None:
-            raise UserError(f"model {self.name!r} is not class-conditional")
+        if label is not None and not model.num_classes:
+            raise UserError(f"model {self.name!r} is not class-conditional (conditional=true)")
+        if label is not None and not 0 <= int(label) < model.num_classes:
+            raise UserError(f"--label must lie in 0..{model.num_classes - 1}. Received: {label}")
+        labels = None
+        if model.num_classes:  # without --label: every class in turn
+            labels = (
+                np.full(n, int(label)) if label is not None else np.arange(n) % model.num_classes
+            )
         t = config.temperature if temperature is None else float(temperature)
-        return np.asarray(model.sample(n, temperature=t, seed=int(seed)))
+        return np.asarray(model.sample(n, temperature=t, labels=labels, seed=int(seed)))
+
+    def _labels(self, model, labels, n):
+        if not model.num_classes:
+            return None
+        if labels is None:
+            raise UserError("this flow is class-conditional: the rows need labels")
+        return np.asarray(labels)[:n]
 
     def latents(self, model, x, labels=None):
-        return in_batches(model.encode, x).reshape(len(x), -1)
+        y = self._labels(model, labels, len(x))
+        return in_batches(model.encode, x, y).reshape(len(x), -1)
 
     def decode_codes(self, model, codes, labels=None):
-        return in_batches(model.decode, np.asarray(codes, dtype=np.float32))
+        codes = np.asarray(codes, dtype=np.float32)
+        return in_batches(model.decode, codes, self._labels(model, labels, len(codes)))
 
     def scores(self, model, config, x, labels=None):
         """Exact negative log-likelihood per row (higher: more anomalous)."""
-        return "negative_log_likelihood", -in_batches(lambda b: model.log_prob(b), x)
+        return "negative_log_likelihood", -self._log_prob(
+            model, x, self._labels(model, labels, len(x))
+        )
 
 
 def _variant(name, help_text, toy=True, image_kind="realnvp", **defaults):

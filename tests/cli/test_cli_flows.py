@@ -93,3 +93,20 @@ def test_sigkill_and_resume(tmp_path):
     resumed = run_cli("run", "nsf", *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 40
+
+
+def test_a_conditional_flow_samples_the_class_asked_for(tmp_path):
+    out = tmp_path / "cmaf"
+    args = ["--data", "two-moons", "--set", "conditional=true", "--epochs", "15"]
+    result = run_cli("run", "maf", "-o", out, *args, *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    means = []
+    for label in (0, 1):
+        target = tmp_path / f"moon{label}.npz"
+        sampled = run_cli("sample", out, "-n", "400", "--label", str(label), "-o", target)
+        assert sampled.returncode == 0, sampled.stderr[-2000:]
+        means.append(np.load(target)["samples"].mean(axis=0))
+    # the upper moon (0) lies left of and above the lower one (1)
+    assert means[0][0] < means[1][0] and means[0][1] > means[1][1]
+    bad = run_cli("sample", out, "-n", "4", "--label", "5", "-o", tmp_path / "x.npz")
+    assert bad.returncode == 2 and "--label must lie in 0..1" in bad.stderr
