@@ -122,11 +122,15 @@ def check_bijector(layer, x) -> None:
     _require(
         _close(bij.inverse(tf.identity(y)), x, 1e-3, 1e-3), "inverse(forward(x)) != x (uncached)"
     )
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         out = tf.reshape(bij.forward(tf.identity(x)), (n, -1))  # new tensor: TFP caches by input
     d = out.shape[1]
-    jac = tape.batch_jacobian(out, x).numpy().astype(np.float64).reshape(n, d, d)
+    # row by row: pfor cannot vectorise every op (an ODE solver's while loop), and the
+    # examples are small
+    jac = tape.batch_jacobian(out, x, experimental_use_pfor=False)
+    del tape
+    jac = jac.numpy().astype(np.float64).reshape(n, d, d)
     _require(
         _close(fldj, np.linalg.slogdet(jac)[1], 1e-2, 1e-2), "log-det != log|det J| (autodiff)"
     )

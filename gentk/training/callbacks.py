@@ -12,7 +12,13 @@ import keras
 
 from gentk.saving import atomic_write_json, atomic_write_text, save_weights
 
-__all__ = ["NanGuard", "AtomicCheckpoint", "read_checkpoint_state", "write_history_csv"]
+__all__ = [
+    "AtomicCheckpoint",
+    "BestWeights",
+    "NanGuard",
+    "read_checkpoint_state",
+    "write_history_csv",
+]
 
 
 def _finite(value) -> bool:
@@ -119,3 +125,41 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         for old in self.dir.iterdir():
             if old.name != name and (old.name.startswith("epoch-") or ".tmp-" in old.name):
                 old.unlink(missing_ok=True)
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Model selection on a logged validation value: after every epoch whose ``monitor`` (e.g.
+    ``val_loss``) beats the best so far, the weights are written atomically to
+    ``checkpoints/best.weights.h5``; ``restore`` loads them after training. Its state (best
+    value and epoch) is saved with each checkpoint, so a resumed run keeps selecting."""
+
+    def __init__(self, run_dir, monitor: str = "val_loss", mode: str = "min"):
+        super().__init__()
+        self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
+        self.monitor, self.sign = monitor, (1.0 if mode == "min" else -1.0)
+        self.best, self.best_epoch = math.inf, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not _finite(value):
+            return
+        if self.sign * float(value) < self.best:
+            self.best, self.best_epoch = self.sign * float(value), epoch + 1
+            save_weights(self.model, self.path)
+
+    def get_state(self):
+        return {"best": self.best if math.isfinite(self.best) else None, "epoch": self.best_epoch}
+
+    def set_state(self, state):
+        best = state.get("best")
+        self.best = math.inf if best is None else float(best)
+        self.best_epoch = int(state.get("epoch", 0))
+
+    @staticmethod
+    def restore(model, run_dir) -> bool:
+        """Load the best weights into ``model`` if a run wrote them; whether it did."""
+        path = Path(run_dir) / "checkpoints" / "best.weights.h5"
+        if path.exists():
+            model.load_weights(path)
+            return True
+        return False

@@ -70,6 +70,8 @@ BIJECTORS = (
      "masked autoregressive flow layer with a Keras 3 MADE (density in one pass)"),
     ("iaf", "InverseAutoregressive", AffineNetworkOptions,
      "inverse autoregressive flow layer (sampling in one pass)"),
+    ("ffjord", "FFJORDLayer", NetworkOptions,
+     "continuous flow (FFJORD): ODE with a Keras 3 dynamics net, Hutchinson or exact trace"),
 )  # fmt: skip
 
 MODELS = (
@@ -79,6 +81,7 @@ MODELS = (
     ("maf", "Masked autoregressive flow (Keras 3 MADE) on 2-D toys or a CSV table"),
     ("iaf", "Inverse autoregressive flow: one-pass sampling, D-pass density"),
     ("nsf", "Neural spline flow: rational-quadratic spline couplings with reversals"),
+    ("ffjord", "FFJORD continuous flow on 2-D toys or tables (ODE solver, adjoint gradients)"),
 )
 
 
@@ -86,7 +89,8 @@ def _example(cls_name: str, dim: int = 4, **options):
     def example():
         from gentk_flows import bijectors
 
-        x = np.random.default_rng(0).normal(size=(5, dim)).astype("float32")
+        x = np.random.default_rng(0).normal(size=(3 if cls_name == "FFJORDLayer" else 5, dim))
+        x = x.astype("float32")
         return getattr(bijectors, cls_name)(dim=dim, **options), (x,)
 
     return example
@@ -96,6 +100,8 @@ def _example(cls_name: str, dim: int = 4, **options):
 def register_components(register):
     for name, cls_name, options, text in BIJECTORS:
         extra = {"hidden": (8,)} if issubclass(options, NetworkOptions) else {}
+        if name == "ffjord":  # every check solves ODEs eagerly: small, looser tolerance
+            extra.update(dim=2, atol=1e-3)
         register(
             "bijector",
             name,

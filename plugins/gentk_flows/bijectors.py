@@ -21,6 +21,7 @@ networks of conditional layers read.
   with a Keras 3 ``MADE``.
 - ``DiagonalScale`` (``diagonal-scale``): NICE's final diagonal scaling layer.
 - ``SinhArcsinhLayer`` (``sinh-arcsinh``): elementwise learned skewness and tail weight.
+- ``FFJORDLayer`` (``ffjord``): a continuous flow solved by TFP's ODE solver.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "AffineCoupling",
     "AffineLayer",
     "DiagonalScale",
+    "FFJORDLayer",
     "InverseAutoregressive",
     "InvertibleLinear",
     "MaskedAutoregressive",
@@ -331,3 +333,71 @@ class SinhArcsinhLayer(_VectorBijector):
 
     def call(self, condition=None):
         return tfb.SinhArcsinh(skewness=self.skewness, tailweight=tf.exp(self.log_tailweight))
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class FFJORDLayer(_VectorBijector):
+    """A continuous flow (Grathwohl et al., 2019): ``dz/dt = f(z, t)`` from t=0 to 1 with a
+    Keras 3 dynamics MLP (``tanh``), solved by TFP's Dormand-Prince with adjoint gradients
+    (``tfb.FFJORD``). The log-determinant is the integral of the trace of ``df/dz``: estimated
+    with Hutchinson's estimator in training and computed exactly otherwise (exactly always
+    when D <= ``exact_trace_dims``).
+
+    Args:
+        dim, condition_dim: as for every layer (a condition is concatenated to ``(z, t)``).
+        hidden: widths of the dynamics network.
+        atol: absolute tolerance of the ODE solver (the relative one is 1e-3).
+        exact_trace_dims: dimension up to which the trace is exact in training too.
+    """
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="tanh", atol=1e-5,
+                 exact_trace_dims=2, **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, **kwargs)
+        self.uses_training = True  # FlowModel passes training= (the trace estimator)
+        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.atol, self.exact_trace_dims = float(atol), int(exact_trace_dims)
+        self.net = keras.Sequential(
+            [keras.layers.Dense(h, activation=activation) for h in self.hidden]
+            + [keras.layers.Dense(self.dim, kernel_initializer="zeros")]
+        )
+
+    def build(self, input_shape=None):
+        self.net.build((None, self.dim + 1 + self.condition_dim))
+        self.built = True
+
+    def __call__(self, condition=None, training=False, **kwargs):
+        if not self.built:
+            self.build()
+        return self.call(condition, training)
+
+    def call(self, condition=None, training=False):
+        condition = self._condition(condition)
+
+        def dynamics(t, z):
+            parts = [z, tf.ones_like(z[..., :1]) * tf.cast(t, z.dtype)]
+            if condition is not None:
+                shape = tf.concat([tf.shape(z)[:-1], tf.shape(condition)[-1:]], 0)
+                parts.append(tf.broadcast_to(condition, shape))
+            h = tf.concat(parts, -1)
+            flat = tf.reshape(h, (-1, h.shape[-1]))  # any batch shape through the 2-D net
+            return tf.reshape(self.net(flat), tf.shape(z))
+
+        solver = tfp.math.ode.DormandPrince(atol=self.atol, rtol=1e-3)
+        hutchinson = training and self.dim > self.exact_trace_dims
+        trace = (
+            tfb.ffjord.trace_jacobian_hutchinson if hutchinson else tfb.ffjord.trace_jacobian_exact
+        )
+        return tfb.FFJORD(
+            state_time_derivative_fn=dynamics,
+            ode_solve_fn=solver.solve,
+            trace_augmentation_fn=trace,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "atol": self.atol,
+            "exact_trace_dims": self.exact_trace_dims,
+        }

@@ -89,11 +89,17 @@ class FlowModel(GenerativeModel):
             parts += [tfb.Scale(1.0 / (1.0 - 2.0 * a)), tfb.Shift(-a), tfb.Sigmoid()]
         return tfb.Chain(parts) if parts else tfb.Identity()
 
-    def bijector(self, condition=None) -> tfb.Bijector:
-        """Base space -> data space, rebuilt from the layers."""
+    def bijector(self, condition=None, training=False) -> tfb.Bijector:
+        """Base space -> data space, rebuilt from the layers (``training`` reaches layers that
+        estimate their log-determinant differently in training, such as FFJORD's trace)."""
         if not self.built:
             self.build()
-        chain = [layer(condition=condition) for layer in reversed(self.flow_layers)]
+        chain = [
+            layer(condition=condition, training=training)
+            if getattr(layer, "uses_training", False)
+            else layer(condition=condition)
+            for layer in reversed(self.flow_layers)
+        ]
         return tfb.Chain([self.data_transform(), *chain])
 
     @property
@@ -101,13 +107,13 @@ class FlowModel(GenerativeModel):
         """The shape the layers see: ``(D,)`` or the image's ``(H, W, C)``."""
         return (self.dim,) if self.flatten else self.event_shape
 
-    def distribution(self, condition=None, temperature: float = 1.0) -> tfd.Distribution:
+    def distribution(self, condition=None, temperature: float = 1.0, training=False):
         scale = tf.cast(temperature, tf.float32)
         base = tfd.Independent(
             tfd.Normal(tf.zeros(self.flow_shape), scale),
             reinterpreted_batch_ndims=len(self.flow_shape),
         )
-        return tfd.TransformedDistribution(base, self.bijector(condition))
+        return tfd.TransformedDistribution(base, self.bijector(condition, training))
 
     def _condition(self, labels):
         if not self.num_classes:
@@ -144,6 +150,11 @@ class FlowModel(GenerativeModel):
         x = self._prepare(self._flat(x), training=False)
         return self.distribution(self._condition(labels)).log_prob(x)
 
+    @tf.function(reduce_retracing=True)
+    def compiled_log_prob(self, x, labels=None):
+        """``log_prob`` in a ``tf.function`` (an ODE flow solves eagerly otherwise, slowly)."""
+        return self.log_prob(x, labels)
+
     def nats_to_bits_per_dim(self, nll):
         """``(nll + D log L) / (D log 2)``: bits per dimension of the discrete data."""
         offset = self.dim * math.log(self.dequantize) if self.dequantize else 0.0
@@ -154,7 +165,8 @@ class FlowModel(GenerativeModel):
         x = unpack_x(data)
         labels = data[1] if self.num_classes and isinstance(data, (tuple, list)) else None
         xf = self._prepare(self._flat(x), training)
-        nll = -tf.reduce_mean(self.distribution(self._condition(labels)).log_prob(xf))
+        dist = self.distribution(self._condition(labels), training=training)
+        nll = -tf.reduce_mean(dist.log_prob(xf))
         return {"loss": nll, "nll": nll, "bits_per_dim": self.nats_to_bits_per_dim(nll)}
 
     def call(self, x, training=False):

@@ -1,5 +1,5 @@
-"""Flow recipes: ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf`` on the shared
-``FlowRecipe``.
+"""Flow recipes: ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf``, ``ffjord`` on the
+shared ``FlowRecipe``.
 
 Every recipe builds a ``FlowModel`` from registered bijector components named in
 ``bijectors`` (one flow step, in the normalising direction: data side first), repeated
@@ -239,8 +239,21 @@ class FlowRecipe(ImageRecipe):
 
     def _log_prob(self, model, x, labels):
         if model.num_classes:
-            return in_batches(lambda b, y: model.log_prob(b, y), x, labels, size=512)
-        return in_batches(lambda b: model.log_prob(b), x, size=512)
+            return in_batches(lambda b, y: model.compiled_log_prob(b, y), x, labels, size=512)
+        return in_batches(lambda b: model.compiled_log_prob(b), x, size=512)
+
+    def callbacks(self, model, config, data, run_dir):
+        from gentk.training.callbacks import BestWeights
+
+        if len(data.validation) == 0:
+            return []  # no model selection: the last epoch is the model
+        return [BestWeights(run_dir, "val_nll")]
+
+    def finish_training(self, model, config, data, run_dir):
+        """Keep the epoch with the best validation NLL (a late unstable epoch is not kept)."""
+        from gentk.training.callbacks import BestWeights
+
+        BestWeights.restore(model, run_dir)
 
     # -- results ----------------------------------------------------------------------------
     def evaluate(self, model, config, data):
@@ -360,5 +373,6 @@ RECIPES = {
         _variant("maf", "", bijectors="maf,reverse", steps=5),
         _variant("iaf", "", bijectors="iaf,reverse", steps=5),
         _variant("nsf", "", bijectors="spline-coupling,reverse", steps=4),
+        _variant("ffjord", "", bijectors="ffjord", steps=1, activation="tanh", epochs=60),
     )
 }
