@@ -30,18 +30,21 @@ __all__ = [
 _BOUNDS = ("ge", "gt", "le", "lt")
 
 
-def option(default, text: str, **bounds):
+def option(default, text: str, set_by: str | None = None, **bounds):
     """A config dataclass field with its ``--set`` help text and its range.
 
     Numbers (and the items of tuples of numbers) are checked when a config is made, from the
     CLI, TOML or Python alike: ``ge``/``gt``/``le``/``lt`` bound them (``ge=None`` lifts the
     default). A field that states no bounds inherits those of the field it overrides, and is
-    otherwise ``>= 0``: counts, sizes, rates and weights are never negative.
+    otherwise ``>= 0``: counts, sizes, rates and weights are never negative. ``set_by`` (e.g.
+    ``"the data"``) marks a component option that users cannot set: ``gentk info`` lists it
+    apart.
     """
     unknown = set(bounds) - set(_BOUNDS)
     if unknown:
         raise TypeError(f"option() takes bounds {_BOUNDS}. Received: {sorted(unknown)}")
-    return dataclasses.field(default=default, metadata={"help": text, **bounds})
+    metadata = {"help": text, **bounds, **({"set_by": set_by} if set_by else {})}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def field_bounds(cls, name: str) -> dict:

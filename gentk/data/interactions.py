@@ -30,7 +30,7 @@ from gentk.data.text import (
 from gentk.errors import DataError
 from gentk.progress import task
 
-__all__ = ["Interactions", "read_interactions"]
+__all__ = ["EncodedRows", "Interactions", "read_interactions"]
 
 _USER_NAMES = ("user", "userid", "user_id", "users", "uid", "customer", "customer_id")
 _ITEM_NAMES = (
@@ -53,8 +53,26 @@ _TIME_NAMES = ("timestamp", "time", "ts", "date", "datetime")
 _KNOWN = set(_USER_NAMES + _ITEM_NAMES + _RATING_NAMES + _TIME_NAMES)
 
 
+class EncodedRows:
+    """Rows stored as codes: ``user_ids[user_index[k]]`` and ``item_ids[item_index[k]]``."""
+
+    user_index: np.ndarray
+    item_index: np.ndarray
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+
+    @property
+    def users(self) -> np.ndarray:
+        """The user identifier of every row (materialised: for small files and tests)."""
+        return self.user_ids[self.user_index]
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.item_ids[self.item_index]
+
+
 @dataclasses.dataclass
-class Interactions:
+class Interactions(EncodedRows):
     """Interaction rows, encoded: row ``k`` is user ``user_ids[user_index[k]]`` and item
     ``item_ids[item_index[k]]`` (original string identifiers, in order of first appearance);
     ``ratings`` are float32 (None when the file has no rating column: every row is then a
@@ -70,15 +88,6 @@ class Interactions:
 
     def __len__(self) -> int:
         return len(self.user_index)
-
-    @property
-    def users(self) -> np.ndarray:
-        """The user identifier of every row (materialised: for small files and tests)."""
-        return self.user_ids[self.user_index]
-
-    @property
-    def items(self) -> np.ndarray:
-        return self.item_ids[self.item_index]
 
 
 class _Codes:

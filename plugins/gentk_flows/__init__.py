@@ -14,13 +14,9 @@ import dataclasses
 import numpy as np
 
 from gentk import hookimpl
+from gentk.config import option as _field
 
 __all__ = ["register_components", "register_datasets", "register_models"]
-
-
-def _field(default, text, set_by=None):
-    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass

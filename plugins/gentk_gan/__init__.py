@@ -15,15 +15,10 @@ import functools
 import numpy as np
 
 from gentk import hookimpl
+from gentk.config import option as _field
 from gentk_gan.catalogue import F_NAMES, HELP, LOSS_PAIRS, RECIPE_HELP
 
 __all__ = ["register_components", "register_models"]
-
-
-def _field(default, text, set_by=None):
-    """An option; ``set_by`` names who sets one a user cannot (``gentk info`` lists it apart)."""
-    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass

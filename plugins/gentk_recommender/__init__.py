@@ -10,14 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 from gentk import hookimpl
+from gentk.config import option as _field
 
 __all__ = ["register_components", "register_models", "register_commands", "register_datasets"]
-
-
-def _field(default, text, set_by=None):
-    """An option; ``set_by`` names who sets one a user cannot (``gentk info`` lists it apart)."""
-    metadata = {"help": text, **({"set_by": set_by} if set_by else {})}
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass

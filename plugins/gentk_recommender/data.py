@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gentk.data import read_interactions
+from gentk.data.interactions import EncodedRows
 from gentk.errors import DataError, UserError
 
 __all__ = [
@@ -73,7 +74,7 @@ class RecData:
 
 
 @dataclasses.dataclass
-class Rows:
+class Rows(EncodedRows):
     """Interaction rows as read (encoded as in ``gentk.data.Interactions``): ``positive`` marks
     the rows that are the model's input."""
 
@@ -83,14 +84,6 @@ class Rows:
     item_ids: np.ndarray
     positive: np.ndarray
     report: dict
-
-    @property
-    def users(self) -> np.ndarray:
-        return self.user_ids[self.user_index]
-
-    @property
-    def items(self) -> np.ndarray:
-        return self.item_ids[self.item_index]
 
     def positive_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (user code, item code) pairs of the positive rows, so duplicate rows do not
