@@ -220,9 +220,9 @@ class ImageRecipe(Recipe):
         from gentk.plugins import get_registry
 
         entry = get_registry().get(kind, name)
-        if entry.config is None:
+        known = entry.option_names()
+        if known is None:
             return opts
-        known = {f.name for f in dataclasses.fields(entry.config)}
         defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
         out = {}
         for key, value in opts.items():

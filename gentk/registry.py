@@ -126,6 +126,18 @@ class Entry:
             rows.append((f.name, default, f.metadata.get("help", "")))
         return rows
 
+    def option_names(self) -> frozenset[str] | None:
+        """The names of the entry's options, or None when it declares no config."""
+        if self.config is None:
+            return None
+        return frozenset(f.name for f in dataclasses.fields(self.config))
+
+    def declared(self, options: dict) -> dict:
+        """``options`` without those the entry does not declare (all kept without a config):
+        what a recipe passes to a component that need not take every option it offers."""
+        names = self.option_names()
+        return dict(options) if names is None else {k: v for k, v in options.items() if k in names}
+
     def create(self, **options):
         """Build the component (or load the dataset) with the given options validated."""
         if self.config is not None:

@@ -9,8 +9,6 @@ its importance-sampled NLL uses the flow's exact ``log p(z)``.
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -53,20 +51,10 @@ class FlowPrior(Prior):
         self.built = True
 
     def _from_registry(self):
-        from gentk.plugins import get_registry
+        from gentk_flows.layout import build_layers, parse_step
 
-        registry = get_registry()
-        wanted = {"dim": self.latent_dim, "hidden": self.hidden}
-        names = [b.strip() for b in self.bijectors.split(",") if b.strip()] * self.steps
-        layers = []
-        for k, name in enumerate(names):
-            entry = registry.get("bijector", name)
-            known = {f.name for f in dataclasses.fields(entry.config)} if entry.config else None
-            opts = {key: v for key, v in wanted.items() if known is None or key in known}
-            if known is not None and "seed" in known:
-                opts["seed"] = k
-            layers.append(entry.create(**opts))
-        return list(reversed(layers))  # base side first
+        names = parse_step(self.bijectors) * self.steps
+        return build_layers(names, {"dim": self.latent_dim, "hidden": self.hidden})
 
     def __call__(self, *args, **kwargs):
         return self.call()

@@ -19,6 +19,7 @@ import numpy as np
 from gentk.config import option
 from gentk.errors import UserError
 from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
+from gentk_flows.layout import parse_step
 
 __all__ = ["FlowConfig", "FlowRecipe", "RECIPES", "detect_levels"]
 
@@ -54,7 +55,7 @@ class FlowConfig(ImageDataConfig):
     def validate(self):
         from gentk.plugins import get_registry
 
-        names = [b.strip() for b in self.bijectors.split(",") if b.strip()]
+        names = parse_step(self.bijectors)
         if not names:
             raise ValueError("`bijectors` names no bijector")
         for name in names + ([self.final] if self.final else []):
@@ -144,14 +145,13 @@ class FlowRecipe(ImageRecipe):
 
     # -- model ------------------------------------------------------------------------------
     def layer_names(self, config) -> list[str]:
-        step = [b.strip() for b in config.bijectors.split(",") if b.strip()]
-        names = step * config.steps
+        names = parse_step(config.bijectors) * config.steps
         if config.final:
             names.append(config.final)
         return names
 
     def build(self, config, data):
-        from gentk.plugins import get_registry
+        from gentk_flows.layout import build_layers
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
             if config.conditional:
@@ -170,18 +170,9 @@ class FlowRecipe(ImageRecipe):
             "bins": config.bins,
             "bound": config.spline_bound,
         }
-        layers = []
-        registry = get_registry()
-        for k, name in enumerate(self.layer_names(config)):
-            entry = registry.get("bijector", name)
-            known = {f.name for f in dataclasses.fields(entry.config)} if entry.config else None
-            opts = {key: v for key, v in wanted.items() if known is None or key in known}
-            if known is not None and "seed" in known:
-                opts["seed"] = config.seed + k
-            if config.conditional and known is not None and "condition_dim" not in known:
-                raise UserError(f"bijector {name!r} takes no condition (conditional=true)")
-            layers.append(entry.create(**opts))
-        layers.reverse()  # FlowModel wants the base side first
+        layers = build_layers(
+            self.layer_names(config), wanted, seed=config.seed, conditional=config.conditional
+        )
         return self._finish(layers, config, data, flatten=True)
 
     def _multiscale(self, config, data) -> list:

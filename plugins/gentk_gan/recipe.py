@@ -250,11 +250,8 @@ class GANRecipe(ImageRecipe):
         from gentk.plugins import get_registry
 
         entry = get_registry().get(kind, name)
-        fields = {f.name for f in dataclasses.fields(entry.config)} if entry.config else None
-        if fields is not None:
-            options = {k: v for k, v in options.items() if k in fields}
         try:
-            return entry.create(**options)
+            return entry.create(**entry.declared(options))
         except ValueError as err:
             raise UserError(f"{kind} {name!r}: {err}") from None
 

@@ -1,0 +1,33 @@
+"""Flow layouts: one step of registered bijector names (``"affine-coupling,reverse"``, data
+side first), and the layers it builds from the registry. Shared by the flow recipes and the
+flow priors; imports no TensorFlow itself."""
+
+from __future__ import annotations
+
+from gentk.errors import UserError
+
+__all__ = ["build_layers", "parse_step"]
+
+
+def parse_step(text: str) -> list[str]:
+    """The bijector names of ``"a, b,c"``, blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def build_layers(names, options: dict, *, seed: int = 0, conditional: bool = False) -> list:
+    """The registered bijector layers ``names`` (data side first), each given the
+    ``options`` it declares and, if it takes one, the seed ``seed + position``; returned base
+    side first, as ``FlowModel`` and ``FlowPrior`` take them. With ``conditional`` a layer
+    that takes no ``condition_dim`` is a ``UserError`` naming it."""
+    from gentk.plugins import get_registry
+
+    registry = get_registry()
+    layers = []
+    for k, name in enumerate(names):
+        entry = registry.get("bijector", name)
+        known = entry.option_names()
+        if conditional and known is not None and "condition_dim" not in known:
+            raise UserError(f"bijector {name!r} takes no condition (conditional=true)")
+        extra = {"seed": seed + k} if known is not None and "seed" in known else {}
+        layers.append(entry.create(**entry.declared(options), **extra))
+    return list(reversed(layers))
