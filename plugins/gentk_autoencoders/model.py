@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.config import option
+from gentk.config import option, with_defaults
 from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.models import GenerativeModel, unpack_x
 
@@ -295,10 +295,8 @@ class AutoencoderRecipe(ImageRecipe):
 
 def _variant(name, **defaults):
     """A recipe (and config) that is the autoencoder with other defaults."""
-    base_help = {f.name: f.metadata["help"] for f in dataclasses.fields(AutoencoderConfig)}
-    fields = [(key, type(value), option(value, base_help[key])) for key, value in defaults.items()]
-    config = dataclasses.make_dataclass(
-        name.title().replace("-", "") + "Config", fields, bases=(AutoencoderConfig,)
+    config = with_defaults(
+        AutoencoderConfig, name.title().replace("-", "") + "Config", __name__, **defaults
     )
     return type(
         name.title().replace("-", "") + "Recipe",

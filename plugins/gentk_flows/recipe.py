@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.config import option
+from gentk.config import option, with_defaults
 from gentk.errors import UserError
 from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
 from gentk_flows.layout import parse_step
@@ -331,17 +331,10 @@ class FlowRecipe(ImageRecipe):
 
 
 def _variant(name, help_text, toy=True, image_kind="realnvp", **defaults):
-    fields = {f.name: f for f in dataclasses.fields(FlowConfig)}
-    changed = [
-        (k, fields[k].type, dataclasses.field(default=v, metadata=fields[k].metadata))
-        for k, v in defaults.items()
-    ]
-    config = dataclasses.make_dataclass(
-        name.replace("-", "_").title().replace("_", "") + "Config", changed, bases=(FlowConfig,)
-    )
-    config.__module__ = __name__
+    title = name.replace("-", "_").title().replace("_", "")
+    config = with_defaults(FlowConfig, title + "Config", __name__, **defaults)
     cls = type(
-        name.replace("-", "_").title().replace("_", "") + "Recipe",
+        title + "Recipe",
         (FlowRecipe,),
         {"name": name, "help": help_text, "config": config, "toy": toy, "image_kind": image_kind},
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gentk.config import TrainConfig, option
+from gentk.config import TrainConfig, option, with_defaults
 from gentk.errors import UserError
 from gentk.image_recipe import ImageRecipe
 from gentk.recipe import Recipe
@@ -420,16 +420,7 @@ def _variant(name, mode="unconditional", toy=False, **defaults):
         (GANRecipe,),
         {"name": name, "help": RECIPE_HELP[name], "mode": mode, "toy": toy, "defaults": defaults},
     )
-    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
-    changed = [
-        (k, type(v) if not isinstance(v, tuple) else tuple[int, ...], dataclasses.field(
-            default=v, metadata=fields[k].metadata))
-        for k, v in defaults.items()
-    ]  # fmt: skip
-    cls.config = dataclasses.make_dataclass(
-        f"{cls.__name__[:-6]}Config", changed, bases=(GANConfig,)
-    )
-    cls.config.__module__ = __name__
+    cls.config = with_defaults(GANConfig, f"{cls.__name__[:-6]}Config", __name__, **defaults)
     return cls()
 
 
