@@ -80,13 +80,24 @@ class Recipe:
         raise NotImplementedError(f"model {self.name!r} does not draw samples")
 
     def write_samples(self, samples, path: Path, config) -> None:
-        """Write ``samples`` to ``path`` (.npz) atomically, plus any picture beside it."""
+        """Write ``samples`` to ``path`` atomically, plus any picture beside it: ``.npz``
+        (array ``samples``) or ``.csv`` (one flattened sample per row, columns ``x0, x1, ...``).
+        """
         import numpy as np
 
+        from gentk.errors import UserError
         from gentk.saving import atomic_path
 
-        with atomic_path(path, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, samples=samples)
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".npz", ".csv"):
+            raise UserError(f"{path}: samples are written as .npz or .csv, not {suffix or '(none)'}")
+        with atomic_path(path, suffix=suffix) as tmp:
+            if suffix == ".npz":
+                np.savez_compressed(tmp, samples=samples)
+                return
+            rows = np.asarray(samples).reshape(len(samples), -1)
+            header = ",".join(f"x{k}" for k in range(rows.shape[1]))
+            np.savetxt(tmp, rows, delimiter=",", header=header, comments="", fmt="%.7g")
 
     def read_rows(self, config, path):
         """All rows of ``path``, unsplit, for ``gentk encode`` and ``gentk score``."""

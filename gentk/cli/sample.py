@@ -24,7 +24,7 @@ __all__ = ["command"]
     "-o",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Output .npz (default: RUN_DIR/samples-N.npz); a PNG grid is written beside.",
+    help="Output .npz or .csv (default: RUN_DIR/samples-N.npz); a PNG grid is written beside.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--label", type=int, default=None, help="Class to condition on (conditional models).")

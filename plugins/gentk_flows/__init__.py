@@ -1,7 +1,9 @@
 """Built-in plugin: normalizing flows on TFP bijectors — bijector components (affine, actnorm,
-invertible linear, reverse, additive/affine/spline couplings, MAF, IAF, diagonal scale), the
-``FlowModel`` and the recipes ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf``, and
-the 2-D datasets ``two-moons``, ``rings``, ``checkerboard``.
+invertible linear, reverse, additive/affine/spline couplings, MAF, IAF, spline autoregressive,
+batch norm, diagonal scale, sinh-arcsinh, FFJORD), the
+``FlowModel`` and the recipes ``nice``, ``realnvp``, ``glow``, ``maf``, ``iaf``, ``nsf``,
+``ffjord``, and the 2-D datasets ``two-moons``, ``rings``, ``checkerboard`` (the 8 Gaussians
+are the core's ``gaussian-ring``).
 
 Registered through the ``gentk.plugins`` entry point exactly as a third-party plugin would be;
 everything heavy is registered by reference and imported on first use.
@@ -47,6 +49,11 @@ class SplineOptions(NetworkOptions):
     bound: float = _field(4.0, "the spline acts on [-bound, bound]")
 
 
+@dataclasses.dataclass
+class BatchNormOptions(VectorOptions):
+    momentum: float = _field(0.9, "weight of the old moving statistics per training pass")
+
+
 BIJECTORS = (
     ("affine", "AffineLayer", VectorOptions, "elementwise z * exp(s) + b"),
     ("actnorm", "ActNorm", VectorOptions, "Glow's actnorm: affine, initialised from data"),
@@ -66,6 +73,10 @@ BIJECTORS = (
      "masked autoregressive flow layer with a Keras 3 MADE (density in one pass)"),
     ("iaf", "InverseAutoregressive", AffineNetworkOptions,
      "inverse autoregressive flow layer (sampling in one pass)"),
+    ("spline-autoregressive", "SplineAutoregressive", SplineOptions,
+     "autoregressive rational-quadratic neural spline layer (a MADE gives the splines)"),
+    ("batch-norm", "BatchNorm", BatchNormOptions,
+     "RealNVP's batch normalisation: batch statistics in training, moving averages otherwise"),
     ("ffjord", "FFJORDLayer", NetworkOptions,
      "continuous flow (FFJORD): ODE with a Keras 3 dynamics net, Hutchinson or exact trace"),
 )  # fmt: skip

@@ -21,6 +21,10 @@ networks of conditional layers read.
   with a Keras 3 ``MADE``.
 - ``DiagonalScale`` (``diagonal-scale``): NICE's final diagonal scaling layer.
 - ``SinhArcsinhLayer`` (``sinh-arcsinh``): elementwise learned skewness and tail weight.
+- ``SplineAutoregressive`` (``spline-autoregressive``): rational-quadratic splines whose
+  parameters come from a MADE (autoregressive neural spline flow, Durkan et al. 2019).
+- ``BatchNorm`` (``batch-norm``, RealNVP section 3.7): normalises by the batch's statistics in
+  training and by moving averages otherwise; the log-determinant uses the same statistics.
 - ``FFJORDLayer`` (``ffjord``): a continuous flow solved by TFP's ODE solver.
 """
 
@@ -41,6 +45,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "AffineLayer",
+    "BatchNorm",
     "DiagonalScale",
     "FFJORDLayer",
     "InverseAutoregressive",
@@ -48,6 +53,7 @@ __all__ = [
     "MaskedAutoregressive",
     "Reverse",
     "SinhArcsinhLayer",
+    "SplineAutoregressive",
     "SplineCoupling",
 ]
 
@@ -67,10 +73,12 @@ class _VectorBijector(Bijector):
     def build(self, input_shape=None):
         self.built = True
 
-    def __call__(self, condition=None, **kwargs):
+    uses_training = False  # True: ``call`` takes ``training`` (FlowModel passes it)
+
+    def __call__(self, condition=None, training=False, **kwargs):
         if not self.built:
             self.build()
-        return self.call(condition)
+        return self.call(condition, training) if self.uses_training else self.call(condition)
 
     def _condition(self, condition):
         if self.condition_dim and condition is None:
@@ -255,15 +263,21 @@ class SplineCoupling(_Coupling):
 
         def fn(x0, units):
             params = self._params(x0, condition)
-            widths = _bins(params[..., :k], bound)
-            heights = _bins(params[..., k : 2 * k], bound)
-            slopes = tf.nn.softplus(params[..., 2 * k :] + np.log(np.expm1(1.0))) + 1e-3
-            return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-bound)
+            return _spline(params, k, bound)
 
         return tfb.RealNVP(num_masked=self.kept, bijector_fn=fn)
 
     def get_config(self):
         return {**super().get_config(), "bins": self.bins, "bound": self.bound}
+
+
+def _spline(params, bins, bound):
+    """``tfb.RationalQuadraticSpline`` from raw ``[..., 3 * bins - 1]`` parameters: widths and
+    heights by a softmax, interior slopes by a softplus (all zeros: the identity)."""
+    widths = _bins(params[..., :bins], bound)
+    heights = _bins(params[..., bins : 2 * bins], bound)
+    slopes = tf.nn.softplus(params[..., 2 * bins :] + np.log(np.expm1(1.0))) + 1e-3
+    return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-bound)
 
 
 def _bins(raw, bound, minimum=1e-3):
@@ -320,6 +334,127 @@ class InverseAutoregressive(MaskedAutoregressive):
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
+class SplineAutoregressive(_VectorBijector):
+    """Autoregressive neural spline flow (Durkan et al., 2019): dimension ``d`` goes through a
+    rational-quadratic spline on ``[-bound, bound]`` (identity outside) whose ``bins`` widths,
+    heights and slopes are a MADE's outputs for ``x_<d``. Density in one pass, sampling in D."""
+
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
+                 bound=4.0, **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, **kwargs)
+        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.bins, self.bound = int(bins), float(bound)
+        self.made = MADE(self.dim, self.hidden, 3 * self.bins - 1, activation, self.condition_dim)
+
+    def build(self, input_shape=None):
+        self.made.build((None, self.dim))
+        self.built = True
+
+    def call(self, condition=None):
+        condition = self._condition(condition)
+
+        def fn(x):
+            return _spline(self.made(x, condition), self.bins, self.bound)
+
+        return tfb.MaskedAutoregressiveFlow(bijector_fn=fn)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "bins": self.bins,
+            "bound": self.bound,
+        }
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class BatchNorm(_VectorBijector):
+    """Batch normalisation as a bijector (Dinh et al., 2017, section 3.7). In the normalising
+    direction ``z = (x - mu) / sqrt(v + eps) * exp(log_gamma) + beta``, with ``(mu, v)`` the
+    batch's mean and variance in training (gradients flow through them) and the moving averages
+    otherwise; ``log|det dz/dx| = sum_d log_gamma_d - 0.5 log(v_d + eps)`` with the same
+    statistics. Each training pass moves the averages by ``1 - momentum`` towards the batch's;
+    ``initialize`` sets them from data (``FlowModel.initialize``).
+    """
+
+    uses_training = True
+
+    def __init__(self, dim, condition_dim=0, momentum=0.9, epsilon=1e-5, **kwargs):
+        super().__init__(dim, condition_dim, **kwargs)
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"`momentum` must lie in [0, 1). Received: momentum={momentum}")
+
+    def build(self, input_shape=None):
+        self.log_gamma = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_gamma")
+        self.beta = self.add_weight(shape=(self.dim,), initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(
+            shape=(self.dim,), initializer="zeros", trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape=(self.dim,), initializer="ones", trainable=False, name="moving_variance"
+        )
+        self.built = True
+
+    def call(self, condition=None, training=False):
+        return _BatchNormBijector(self, bool(training))
+
+    def initialize(self, x) -> None:
+        """Moving statistics from a batch ``x`` of this layer's inputs (data side)."""
+        x = np.asarray(x, dtype="float32").reshape(-1, self.dim)
+        self.moving_mean.assign(x.mean(axis=0))
+        self.moving_variance.assign(x.var(axis=0))
+
+    def update(self, mean, variance) -> None:
+        m = self.momentum
+        self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * tf.stop_gradient(mean))
+        self.moving_variance.assign(
+            m * self.moving_variance + (1.0 - m) * tf.stop_gradient(variance)
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+class _BatchNormBijector(tfb.Bijector):
+    """The bijector of one ``BatchNorm`` call. ``forward`` (sampling) always uses the moving
+    statistics; ``inverse`` uses the batch's in training and updates the moving ones once per
+    pass (TFP caches the inverse of a tensor, so its log-determinant does not update again)."""
+
+    def __init__(self, layer, training):
+        self._layer, self._training = layer, training
+        super().__init__(forward_min_event_ndims=1, is_constant_jacobian=not training,
+                         name="batch_norm")  # fmt: skip
+
+    def _stats(self, x=None):
+        if self._training and x is not None:
+            return tf.nn.moments(x, axes=list(range(len(x.shape) - 1)))
+        return (tf.convert_to_tensor(self._layer.moving_mean),
+                tf.convert_to_tensor(self._layer.moving_variance))  # fmt: skip
+
+    def _log_scale(self, variance):
+        """log of the normalising scale: log_gamma - 0.5 log(v + eps)."""
+        return self._layer.log_gamma - 0.5 * tf.math.log(variance + self._layer.epsilon)
+
+    def _inverse(self, x):
+        mean, variance = self._stats(x)
+        if self._training:
+            self._layer.update(mean, variance)
+        return (x - mean) * tf.exp(self._log_scale(variance)) + self._layer.beta
+
+    def _forward(self, z):
+        mean, variance = self._stats()
+        return (z - self._layer.beta) * tf.exp(-self._log_scale(variance)) + mean
+
+    def _inverse_log_det_jacobian(self, x):
+        return tf.reduce_sum(self._log_scale(self._stats(x)[1]), axis=-1)
+
+    def _forward_log_det_jacobian(self, z):
+        return -tf.reduce_sum(self._log_scale(self._stats()[1]), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
 class SinhArcsinhLayer(_VectorBijector):
     """Elementwise sinh-arcsinh (Jones & Pewsey, 2009): learned skewness and tail weight per
     dimension, ``forward(z) = sinh((arcsinh(z) + skewness) * tailweight)``."""
@@ -350,10 +485,11 @@ class FFJORDLayer(_VectorBijector):
         exact_trace_dims: dimension up to which the trace is exact in training too.
     """
 
+    uses_training = True  # the trace estimator differs in training
+
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="tanh", atol=1e-5,
                  exact_trace_dims=2, **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, **kwargs)
-        self.uses_training = True  # FlowModel passes training= (the trace estimator)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         self.atol, self.exact_trace_dims = float(atol), int(exact_trace_dims)
         self.net = keras.Sequential(
@@ -364,11 +500,6 @@ class FFJORDLayer(_VectorBijector):
     def build(self, input_shape=None):
         self.net.build((None, self.dim + 1 + self.condition_dim))
         self.built = True
-
-    def __call__(self, condition=None, training=False, **kwargs):
-        if not self.built:
-            self.build()
-        return self.call(condition, training)
 
     def call(self, condition=None, training=False):
         condition = self._condition(condition)

@@ -32,6 +32,13 @@ def test_realnvp_on_two_moons_writes_nll_density_and_samples(tmp_path):
     assert hot.returncode == 0 and cold.returncode == 0, cold.stderr[-2000:]
     spread = [np.load(tmp_path / f)["samples"].std() for f in ("hot.npz", "cold.npz")]
     assert spread[1] < spread[0]  # a colder base draws nearer the modes
+    as_csv = run_cli("sample", out, "-n", "7", "-o", tmp_path / "s.csv")
+    assert as_csv.returncode == 0, as_csv.stderr[-2000:]
+    table = np.genfromtxt(tmp_path / "s.csv", delimiter=",", names=True)
+    assert table.dtype.names == ("x0", "x1") and len(table) == 7
+    wrong = run_cli("sample", out, "-o", tmp_path / "s.txt")
+    assert wrong.returncode == 2 and "s.txt: samples are written as .npz or .csv" in wrong.stderr
+    assert not (tmp_path / "s.txt").exists()
 
 
 def test_glow_on_digits_reports_bits_per_dim_and_scores_rows_exactly(tmp_path):

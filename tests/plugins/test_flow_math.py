@@ -29,6 +29,8 @@ LAYERS = [
     lambda d: B.SplineCoupling(d, hidden=(16,), bins=5, bound=3.0),
     lambda d: B.MaskedAutoregressive(d, hidden=(16, 16)),
     lambda d: B.InverseAutoregressive(d, hidden=(16, 16)),
+    lambda d: B.SplineAutoregressive(d, hidden=(16, 16), bins=5, bound=3.0),
+    lambda d: B.BatchNorm(d),  # called outside training: the moving statistics
 ]
 
 
@@ -263,3 +265,50 @@ def test_ffjord_log_det_is_the_integrated_trace_of_its_dynamics():
     np.testing.assert_allclose(
         exact.inverse(z).numpy().reshape(8, 3), exact.inverse(z.reshape(8, 3)).numpy(), atol=1e-4
     )
+
+
+def test_batch_norm_uses_batch_statistics_in_training_and_moves_its_averages_once():
+    layer = _randomised(B.BatchNorm(3, momentum=0.75))
+    x = np.random.default_rng(6).normal(2.0, 3.0, size=(256, 3)).astype("float32")
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    bij = layer(training=True)
+    z = bij.inverse(tf.constant(x)).numpy()
+    # the batch comes out with mean beta and standard deviation exp(log_gamma)
+    np.testing.assert_allclose(z.mean(axis=0), layer.beta.numpy(), atol=1e-4)
+    np.testing.assert_allclose(z.std(axis=0), np.exp(layer.log_gamma.numpy()), rtol=1e-3)
+    expected = np.sum(layer.log_gamma.numpy() - 0.5 * np.log(var + layer.epsilon))
+    np.testing.assert_allclose(
+        bij.inverse_log_det_jacobian(tf.constant(x), event_ndims=1).numpy(), expected, rtol=1e-5
+    )
+    # one log_prob of a flow = one update of the moving statistics (from 0 and 1)
+    layer.moving_mean.assign(np.zeros(3, "float32"))
+    layer.moving_variance.assign(np.ones(3, "float32"))
+    model = FlowModel([layer, B.AffineLayer(3)], (3,))
+    model.build()
+    model.compute_losses(tf.constant(x), training=True)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.25 * mean, rtol=1e-4)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.75 + 0.25 * var, rtol=1e-4)
+    # outside training: the moving statistics, and the layer is an exact bijection again
+    before = layer.moving_mean.numpy().copy()
+    lp = model.log_prob(x[:8]).numpy()
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), before)
+    base = tfd.MultivariateNormalDiag(tf.zeros(3))
+    reference = tfd.TransformedDistribution(base, tfb.Chain([model.flow_layers[1](), layer()]))
+    np.testing.assert_allclose(lp, reference.log_prob(x[:8]).numpy(), rtol=1e-5)
+
+
+def test_a_flow_with_batch_norm_trains_with_fit_and_saves(tmp_path):
+    x = np.random.default_rng(7).normal(5.0, 2.0, size=(512, 2)).astype("float32")
+    model = FlowModel([B.Reverse(2), B.AffineCoupling(2, hidden=(8,)), B.BatchNorm(2)], (2,))
+    model.build()
+    model.initialize(x)
+    bn = model.flow_layers[-1]  # the data side: it sees x
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(axis=0), rtol=1e-5)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, batch_size=64, epochs=2, verbose=0)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(axis=0), atol=0.3)
+    path = tmp_path / "bn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.log_prob(x[:16]).numpy(), model.log_prob(x[:16]).numpy(),
+                               rtol=1e-5)  # fmt: skip
