@@ -90,7 +90,8 @@ class Recipe:
 
         suffix = Path(path).suffix.lower()
         if suffix not in (".npz", ".csv"):
-            raise UserError(f"{path}: samples are written as .npz or .csv, not {suffix or '(none)'}")
+            found = suffix or "(none)"
+            raise UserError(f"{path}: samples are written as .npz or .csv, not {found}")
         with atomic_path(path, suffix=suffix) as tmp:
             if suffix == ".npz":
                 np.savez_compressed(tmp, samples=samples)
