@@ -51,7 +51,7 @@ class FlowPrior(Prior):
         self.built = True
 
     def _from_registry(self):
-        from gentk_flows.layout import build_layers, parse_step
+        from gentk.flow_layout import build_layers, parse_step
 
         names = parse_step(self.bijectors) * self.steps
         return build_layers(names, {"dim": self.latent_dim, "hidden": self.hidden})

@@ -18,8 +18,8 @@ import numpy as np
 
 from gentk.config import option, with_defaults
 from gentk.errors import UserError
+from gentk.flow_layout import parse_step, validate_step
 from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
-from gentk_flows.layout import parse_step
 
 __all__ = ["FlowConfig", "FlowRecipe", "RECIPES", "detect_levels"]
 
@@ -53,13 +53,9 @@ class FlowConfig(ImageDataConfig):
     jit_compile: bool = option(False, "XLA for the train step")
 
     def validate(self):
-        from gentk.plugins import get_registry
-
-        names = parse_step(self.bijectors)
-        if not names:
-            raise ValueError("`bijectors` names no bijector")
-        for name in names + ([self.final] if self.final else []):
-            get_registry().get("bijector", name)  # a one-line error naming close names
+        validate_step(self.bijectors)
+        if self.final:
+            validate_step(self.final, "final")
         if self.image_layout not in ("multiscale", "flat"):
             raise ValueError(
                 f"`image_layout` must be multiscale or flat. Received: {self.image_layout!r}"
@@ -151,7 +147,7 @@ class FlowRecipe(ImageRecipe):
         return names
 
     def build(self, config, data):
-        from gentk_flows.layout import build_layers
+        from gentk.flow_layout import build_layers
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
             if config.conditional:

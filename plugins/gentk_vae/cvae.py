@@ -120,11 +120,11 @@ class CVAE(VAE):
         if self.classifier is not None and not self.classifier.built:
             self.classifier.build(x.shape)  # a labelled first call must still build it
         c = self.condition(x, labels, training=training)
-        return self.decoder(self.encoder(x, c, training=training).mean(), c).mean()
+        return self.decoder(self.code(self.encoder(x, c, training=training)), c).mean()
 
     def encode(self, x, labels=None):
         x = tf.cast(x, tf.float32)
-        return self.encoder(x, self.condition(x, labels)).mean()
+        return self.code(self.encoder(x, self.condition(x, labels)))
 
     def decode(self, z, labels):
         return self.decoder(tf.cast(z, tf.float32), self.condition(labels=labels)).mean()
@@ -222,6 +222,7 @@ class CVAERecipe(VAERecipe):
             kl_anneal_steps=config.kl_anneal_steps,
             gradient_estimator=config.gradient_estimator,
             prior=self.prior_layer(config),
+            posterior=self.posterior_layers(config),
             name=self.name.replace("-", "_"),
         )
 

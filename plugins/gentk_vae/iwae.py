@@ -71,5 +71,6 @@ class IWAERecipe(VAERecipe):
             n_samples=config.n_samples,
             seed=config.seed,
             prior=self.prior_layer(config),
+            posterior=self.posterior_layers(config),
             name="iwae",
         )

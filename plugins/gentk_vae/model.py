@@ -19,12 +19,21 @@ reconstruction term by the log-derivative (REINFORCE) estimator
 with the leave-one-out batch mean as the baseline b (unbiased); the KL keeps its closed-form
 gradient. It needs no reparameterisable q, and its variance is larger.
 
+With a flow posterior (``posterior=iaf,reverse``: inverse autoregressive flow, Kingma et al.,
+2016) q(z|x) is the distribution of z = f_T o ... o f_1(z_0), z_0 ~ N(mu(x), sigma(x)^2), each
+f_t a registered bijector conditioned on the context h = (mu(x), log sigma(x)):
+
+    log q(z|x) = log N(z_0; mu, sigma^2) - sum_t log|det df_t/dz_{t-1}|
+
+and the KL is the Monte-Carlo estimate log q(z|x) - log p(z) at the ELBO's own draws.
+
 ``log_prob`` estimates log p(x) by importance sampling with q as the proposal:
 log (1/K) sum_k p(x, z_k) / q(z_k|x), which tends to log p(x) as K grows.
 
 #### References
 
 Kingma and Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+Kingma et al., "Improved Variational Inference with Inverse Autoregressive Flow", NeurIPS 2016.
 Higgins et al., "beta-VAE", ICLR 2017. Burda et al., "Importance Weighted Autoencoders", 2016.
 """
 
@@ -70,6 +79,9 @@ class VAE(GenerativeModel):
         gradient_estimator: ``reparameterization`` or ``score-function``.
         prior: a ``Prior`` layer (or its config) learned with the model, e.g. a flow prior;
             None for N(0, I).
+        posterior: Bijector layers (or their configs), base side first, that transform the
+            Gaussian q(z|x); each is called with ``condition=(mu, log sigma)`` of q. None or
+            empty for the Gaussian posterior.
     """
 
     loss_names = ("loss", "reconstruction", "kl", "elbo")
@@ -85,12 +97,17 @@ class VAE(GenerativeModel):
         kl_anneal_steps=0,
         gradient_estimator="reparameterization",
         prior=None,
+        posterior=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(prior, dict):
             prior = keras.saving.deserialize_keras_object(prior)
         self.prior_net = prior
+        self.posterior_layers = [
+            keras.saving.deserialize_keras_object(layer) if isinstance(layer, dict) else layer
+            for layer in (posterior or [])
+        ]
         if gradient_estimator not in self.estimators:
             raise ValueError(
                 f"`gradient_estimator` must be one of {self.estimators}. "
@@ -127,6 +144,27 @@ class VAE(GenerativeModel):
             return standard_normal(self.latent_dim)
         return self.prior_net()
 
+    def posterior(self, q):
+        """q(z|x): the encoder's Gaussian ``q``, pushed through the posterior flow if any."""
+        if not self.posterior_layers:
+            return q
+        return tfd.TransformedDistribution(q, self._posterior_flow(q))
+
+    def _posterior_flow(self, q):
+        context = tf.concat([q.mean(), tf.math.log(q.stddev())], axis=-1)
+        chain = []
+        for layer in reversed(self.posterior_layers):
+            if not layer.built:
+                layer.build()
+            chain.append(layer(condition=context))
+        return tfp.bijectors.Chain(chain)
+
+    def code(self, q):
+        """The point code of ``q``: its mean, or the flow's image of the Gaussian's mean."""
+        if not self.posterior_layers:
+            return q.mean()
+        return self._posterior_flow(q).forward(q.mean())
+
     def _decode_samples(self, z, training=False, condition=None, n_samples=1):
         """p(x|z[,c]) for ``z`` of shape [K, B, L], as a distribution of batch [K*B]."""
         flat = tf.reshape(z, (-1, self.latent_dim))
@@ -135,7 +173,7 @@ class VAE(GenerativeModel):
         return self.decoder(flat, condition, training=training)
 
     def _terms(self, x, training, n_samples, condition=None):
-        q = self.encoder(x, condition, training=training)
+        q = self.posterior(self.encoder(x, condition, training=training))
         z = q.sample(n_samples, seed=self._seed())
         if training and self.gradient_estimator == "score-function":
             z = tf.stop_gradient(z)
@@ -191,7 +229,7 @@ class VAE(GenerativeModel):
         return iwae_bound(tf.concat(chunks, axis=0))
 
     def encode(self, x):
-        return self.encoder(x).mean()
+        return self.code(self.encoder(x))
 
     def decode(self, z):
         return self.decoder(z).mean()
@@ -202,7 +240,8 @@ class VAE(GenerativeModel):
         return self.decode(self.prior().sample(n, seed=s))
 
     def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
+        z = self.code(self.encoder(x, training=training))
+        return self.decoder(z, training=training).mean()
 
     def get_config(self):
         return {
@@ -217,6 +256,7 @@ class VAE(GenerativeModel):
             "prior": None
             if self.prior_net is None
             else keras.saving.serialize_keras_object(self.prior_net),
+            "posterior": [keras.saving.serialize_keras_object(x) for x in self.posterior_layers],
         }
 
 
@@ -252,10 +292,27 @@ class VAEConfig(ImageConfig):
         default="standard-normal",
         metadata={"help": "registered prior over z: standard-normal, realnvp, maf (flows), ..."},
     )
+    posterior: str = dataclasses.field(
+        default="gaussian",
+        metadata={
+            "help": "q(z|x): gaussian, or a flow step of registered bijectors applied to its "
+            "draws, conditioned on its mean and log-scale (iaf,reverse: IAF)"
+        },
+    )
+    posterior_steps: int = dataclasses.field(
+        default=2, metadata={"help": "flow posterior: steps", "ge": 1}
+    )
+    posterior_hidden: tuple[int, ...] = dataclasses.field(
+        default=(64, 64), metadata={"help": "flow posterior: widths of its networks", "ge": 1}
+    )
     epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
 
     def validate(self):
         super().validate()
+        if self.posterior != "gaussian":
+            from gentk.flow_layout import validate_step
+
+            validate_step(self.posterior, "posterior")
         if self.gradient_estimator not in VAE.estimators:
             raise ValueError(
                 f"`gradient_estimator` must be one of {', '.join(VAE.estimators)}. "
@@ -304,6 +361,7 @@ class VAERecipe(ImageRecipe):
             kl_anneal_steps=config.kl_anneal_steps,
             gradient_estimator=config.gradient_estimator,
             prior=self.prior_layer(config),
+            posterior=self.posterior_layers(config),
             name="vae",
         )
 
@@ -312,6 +370,21 @@ class VAERecipe(ImageRecipe):
         if config.prior == "standard-normal":
             return None
         return self.component("prior", config.prior, latent_dim=config.latent_dim)
+
+    def posterior_layers(self, config) -> list:
+        """The flow posterior's bijector layers (none for the Gaussian q), each conditioned
+        on q's mean and log-scale (``2 * latent_dim`` values)."""
+        if config.posterior == "gaussian":
+            return []
+        from gentk.flow_layout import build_layers, parse_step
+
+        options = {
+            "dim": config.latent_dim,
+            "condition_dim": 2 * config.latent_dim,
+            "hidden": config.posterior_hidden,
+        }
+        names = parse_step(config.posterior) * config.posterior_steps
+        return build_layers(names, options, seed=config.seed)
 
     def evaluate(self, model, config, data):
         out = super().evaluate(model, config, data)

@@ -1,17 +1,31 @@
 """Flow layouts: one step of registered bijector names (``"affine-coupling,reverse"``, data
-side first), and the layers it builds from the registry. Shared by the flow recipes and the
-flow priors; imports no TensorFlow itself."""
+side first), and the layers it builds from the registry. Shared by every plugin that chains
+bijectors (the flow recipes, the flow priors, the VAE's flow posterior); imports no
+TensorFlow itself."""
 
 from __future__ import annotations
 
 from gentk.errors import UserError
 
-__all__ = ["build_layers", "parse_step"]
+__all__ = ["build_layers", "parse_step", "validate_step"]
 
 
 def parse_step(text: str) -> list[str]:
     """The bijector names of ``"a, b,c"``, blanks dropped."""
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def validate_step(text: str, option: str = "bijectors") -> list[str]:
+    """The names of ``text``, each checked against the registry (a ``ValueError`` naming the
+    option when it names none; the registry's one-line error for an unknown name)."""
+    from gentk.plugins import get_registry
+
+    names = parse_step(text)
+    if not names:
+        raise ValueError(f"`{option}` names no bijector. Received: {option}={text!r}")
+    for name in names:
+        get_registry().get("bijector", name)
+    return names
 
 
 def build_layers(names, options: dict, *, seed: int = 0, conditional: bool = False) -> list:
