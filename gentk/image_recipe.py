@@ -148,7 +148,7 @@ class ImageRecipe(Recipe):
             None if labels is None else labels[va],
         )
 
-    def slices(self, x, labels):
+    def slices(self, x, labels, config):
         """The ``tf.data`` elements of one split: the rows alone (conditional recipes add the
         labels)."""
         import tensorflow as tf
@@ -159,7 +159,7 @@ class ImageRecipe(Recipe):
         import tensorflow as tf
 
         return (
-            self.slices(data.train, data.train_labels)
+            self.slices(data.train, data.train_labels, config)
             .shuffle(len(data.train), seed=config.seed, reshuffle_each_iteration=True)
             .batch(config.batch_size)
             .prefetch(tf.data.AUTOTUNE)
@@ -168,10 +168,10 @@ class ImageRecipe(Recipe):
     def validation_dataset(self, config, data):
         if len(data.validation) == 0:
             return None
-        return self.slices(data.validation, data.validation_labels).batch(config.batch_size)
+        return self.slices(data.validation, data.validation_labels, config).batch(config.batch_size)
 
     def test_dataset(self, config, data):
-        return self.slices(data.test, data.test_labels).batch(config.batch_size)
+        return self.slices(data.test, data.test_labels, config).batch(config.batch_size)
 
     def component(self, kind, name, **options):
         from gentk.plugins import get_registry

@@ -139,6 +139,7 @@ class MultiscaleOptions:
     filters: int = _field(32, "width of the coupling conv nets")
     scale_bound: float = _field(3.0, "soft bound of the log-scales")
     seed: int = _field(0, "seed of the 1x1 convolutions' rotations", "the recipe")
+    condition_dim: int = _field(0, "width of a one-hot condition (0: none)", "the recipe")
 
 
 def _multiscale_example():

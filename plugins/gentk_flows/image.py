@@ -14,7 +14,8 @@ so the base variable has the image's shape and the factored-out halves take no f
 The pieces are TFP bijectors (``tfb.Reshape``, ``tfb.Transpose``, ``tfb.ScaleMatvecLU``,
 ``tfb.Shift``/``tfb.Scale``) and three small ``tfb.Bijector`` subclasses written here: the
 masked affine coupling (checkerboard or channel mask, Keras 3 conv net), the squeeze and the
-"first channels only" wrapper.
+"first channels only" wrapper. A class-conditional flow (``condition_dim`` > 0) gives every
+coupling net the one-hot label as extra constant input channels.
 """
 
 from __future__ import annotations
@@ -38,15 +39,20 @@ def checkerboard(h: int, w: int, c: int, parity: int) -> np.ndarray:
 
 
 class _MaskedAffine(tfb.Bijector):
-    """``y = m*x + (1-m) * (x * exp(s) + t)`` with ``(s, t) = net(m*x)``; 3 event dims."""
+    """``y = m*x + (1-m) * (x * exp(s) + t)`` with ``(s, t) = net(m*x[, c])``; 3 event dims.
+    A condition ``c`` ``[B, K]`` enters the net as ``K`` constant channels."""
 
-    def __init__(self, mask, net, scale_bound, name="masked_affine"):
+    def __init__(self, mask, net, scale_bound, condition=None, name="masked_affine"):
         parameters = dict(locals())
         self._mask = tf.constant(mask, tf.float32)
-        self._net, self._bound = net, float(scale_bound)
+        self._net, self._bound, self._condition = net, float(scale_bound), condition
         super().__init__(forward_min_event_ndims=3, parameters=parameters, name=name)
 
     def _params(self, kept):
+        if self._condition is not None:
+            c = self._condition[..., None, None, :]
+            shape = tf.concat([tf.shape(kept)[:-1], tf.shape(c)[-1:]], 0)
+            kept = tf.concat([kept, tf.broadcast_to(c, shape)], axis=-1)
         raw = self._net(kept)
         raw_s, t = tf.split(raw, 2, axis=-1)
         s = self._bound * tf.tanh(raw_s / self._bound) * (1.0 - self._mask)
@@ -123,11 +129,13 @@ class MultiscaleFlow(Bijector):
         filters: width of the coupling conv nets.
         scale_bound: soft bound of the coupling log-scales.
         seed: seed of the 1x1 convolutions' initial rotations.
+        condition_dim: width of a one-hot condition every coupling net reads (0: none).
     """
 
     def __init__(self, shape=(8, 8, 1), kind="realnvp", scales=2, steps=3, filters=32,
-                 scale_bound=3.0, seed=0, **kwargs):  # fmt: skip
+                 scale_bound=3.0, seed=0, condition_dim=0, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
+        self.condition_dim = int(condition_dim)
         self.shape = tuple(int(s) for s in shape)
         self.kind, self.scales, self.steps = kind, int(scales), int(steps)
         self.filters, self.scale_bound, self.seed = int(filters), float(scale_bound), int(seed)
@@ -151,7 +159,7 @@ class MultiscaleFlow(Bijector):
     # -- layout -----------------------------------------------------------------------------
     def _coupling(self, shape, mask):
         net = _conv_net(shape[2], self.filters, f"coupling_{len(self.nets)}")
-        net.build((None, *shape))
+        net.build((None, shape[0], shape[1], shape[2] + self.condition_dim))
         self.nets.append(net)
         return ("coupling", len(self.nets) - 1, mask)
 
@@ -207,10 +215,10 @@ class MultiscaleFlow(Bijector):
         return plan
 
     # -- the bijector ---------------------------------------------------------------------------
-    def _piece(self, piece):
+    def _piece(self, piece, condition=None):
         kind = piece[0]
         if kind == "coupling":
-            return _MaskedAffine(piece[2], self.nets[piece[1]], self.scale_bound)
+            return _MaskedAffine(piece[2], self.nets[piece[1]], self.scale_bound, condition)
         if kind == "actnorm":
             shift, log_scale = self.actnorms[piece[1]]
             return tfb.Chain([tfb.Shift(shift), tfb.Scale(log_scale=log_scale)])
@@ -220,27 +228,33 @@ class MultiscaleFlow(Bijector):
             return tfb.Invert(squeeze(*piece[1]))
         if kind == "unsqueeze":
             return squeeze(*piece[1])
-        return _FirstChannels(self._chain(piece[2]), piece[1])
+        return _FirstChannels(self._chain(piece[2], condition), piece[1])
 
-    def _chain(self, plan):
-        return tfb.Chain([self._piece(p) for p in plan])  # data side first
+    def _chain(self, plan, condition=None):
+        return tfb.Chain([self._piece(p, condition) for p in plan])  # data side first
 
     def __call__(self, condition=None, **kwargs):
         return self.call(condition)
 
     def call(self, condition=None):
-        return self._chain(self._plan)
+        if self.condition_dim and condition is None:
+            raise ValueError("this MultiscaleFlow is conditional: call it with condition=")
+        condition = tf.cast(condition, tf.float32) if self.condition_dim else None
+        return self._chain(self._plan, condition)
 
     def initialize(self, x) -> None:
         """Glow's data-dependent initialisation: each actnorm, in the normalising direction,
         is set so that the batch ``x`` leaves it with zero mean and unit variance per channel.
-        Once only: the flag is saved with the weights."""
+        Once only: the flag is saved with the weights. (A conditional flow initialises with
+        any label: every coupling starts as the identity, whatever its input.)"""
         if float(keras.ops.convert_to_numpy(self.initialized)) > 0:
             return
-        self._initialize(self._plan, tf.convert_to_tensor(x, tf.float32))
+        x = tf.convert_to_tensor(x, tf.float32)
+        condition = tf.zeros((tf.shape(x)[0], self.condition_dim)) if self.condition_dim else None
+        self._initialize(self._plan, x, condition)
         self.initialized.assign(1.0)
 
-    def _initialize(self, plan, h):
+    def _initialize(self, plan, h, condition=None):
         for piece in plan:
             if piece[0] == "actnorm":
                 shift, log_scale = self.actnorms[piece[1]]
@@ -249,9 +263,9 @@ class MultiscaleFlow(Bijector):
                 log_scale.assign(0.5 * tf.math.log(var + 1e-6))
             if piece[0] == "first":
                 k = piece[1]
-                h = tf.concat([self._initialize(piece[2], h[..., :k]), h[..., k:]], -1)
+                h = tf.concat([self._initialize(piece[2], h[..., :k], condition), h[..., k:]], -1)
                 continue
-            h = self._piece(piece).inverse(h)
+            h = self._piece(piece, condition).inverse(h)
         return h
 
     def get_config(self):
@@ -264,4 +278,5 @@ class MultiscaleFlow(Bijector):
             "filters": self.filters,
             "scale_bound": self.scale_bound,
             "seed": self.seed,
+            "condition_dim": self.condition_dim,
         }

@@ -117,20 +117,12 @@ class FlowRecipe(ImageRecipe):
             data.num_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
         return data
 
-    def slices(self, x, labels):
+    def slices(self, x, labels, config):
         import tensorflow as tf
 
-        if getattr(self, "_conditional", False):
+        if config.conditional:
             return tf.data.Dataset.from_tensor_slices((x, labels.astype("int32")))
         return tf.data.Dataset.from_tensor_slices(x)
-
-    def train_dataset(self, config, data):
-        self._conditional = bool(config.conditional)
-        return super().train_dataset(config, data)
-
-    def validation_dataset(self, config, data):
-        self._conditional = bool(config.conditional)
-        return super().validation_dataset(config, data)
 
     def _levels(self, config, x) -> int:
         if config.dequantize == "none":
@@ -150,11 +142,6 @@ class FlowRecipe(ImageRecipe):
         from gentk.flow_layout import build_layers
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
-            if config.conditional:
-                raise UserError(
-                    "conditional=true is for the flat layout (couplings and MADEs on vectors); "
-                    "add --set image_layout=flat"
-                )
             return self._finish(self._multiscale(config, data), config, data, flatten=False)
         dim = int(np.prod(data.shape))
         wanted = {
@@ -196,6 +183,7 @@ class FlowRecipe(ImageRecipe):
                 filters=config.filters,
                 scale_bound=config.scale_bound,
                 seed=config.seed,
+                condition_dim=getattr(data, "num_classes", 0) if config.conditional else 0,
             )
         ]
 

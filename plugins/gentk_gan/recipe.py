@@ -161,7 +161,7 @@ class GANRecipe(ImageRecipe):
             data.train_labels = _keep_labelled(data.train_labels, config.labelled, config.seed)
         return data
 
-    def slices(self, x, labels):
+    def slices(self, x, labels, config):
         import tensorflow as tf
 
         if self.mode == "unconditional" or labels is None:

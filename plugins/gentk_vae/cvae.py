@@ -201,7 +201,7 @@ class CVAERecipe(VAERecipe):
             raise UserError(f"{self.name} needs integer class labels 0..C-1 in {data.source}")
         return data
 
-    def slices(self, x, labels):
+    def slices(self, x, labels, config):
         import tensorflow as tf
 
         return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})

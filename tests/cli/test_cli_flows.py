@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,16 @@ def test_a_conditional_flow_samples_the_class_asked_for(tmp_path):
     assert means[0][0] < means[1][0] and means[0][1] > means[1][1]
     bad = run_cli("sample", out, "-n", "4", "--label", "5", "-o", tmp_path / "x.npz")
     assert bad.returncode == 2 and "--label must lie in 0..1" in bad.stderr
+
+
+def test_a_class_conditional_multiscale_glow_on_digits(tmp_path):
+    out = tmp_path / "cglow"
+    result = run_cli("run", "glow", "-o", out, "--set", "conditional=true", "--epochs", "1",
+                     "--set", "filters=8", *FAST)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["image_layout"] == "multiscale" and config["conditional"] is True
+    assert np.isfinite(json.loads((out / "metrics.json").read_text())["test_bits_per_dim"])
+    sampled = run_cli("sample", out, "-n", "6", "--label", "3", "-o", tmp_path / "threes.npz")
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert np.load(tmp_path / "threes.npz")["samples"].shape == (6, 8, 8, 1)

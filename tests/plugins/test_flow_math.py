@@ -198,21 +198,25 @@ def test_a_vae_with_a_flow_prior_scores_k_samples_and_saves(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["realnvp", "glow"])
-@pytest.mark.parametrize("shape", [(4, 4, 1), (4, 4, 3)])
-def test_multiscale_image_flows_invert_and_their_log_det_is_the_jacobians(kind, shape):
+@pytest.mark.parametrize("shape,classes", [((4, 4, 1), 0), ((4, 4, 3), 0), ((4, 4, 2), 3)])
+def test_multiscale_image_flows_invert_and_their_log_det_is_the_jacobians(kind, shape, classes):
     from gentk_flows.image import MultiscaleFlow
 
-    layer = MultiscaleFlow(shape, kind=kind, scales=2, steps=2, filters=8)
+    layer = MultiscaleFlow(shape, kind=kind, scales=2, steps=2, filters=8, condition_dim=classes)
     layer = _randomised(layer, size=0.05)  # conv nets: larger moves overflow float32
     x = tf.constant(np.random.default_rng(2).normal(size=(3, *shape)).astype("float32"))
-    bij = layer()
+    c = tf.one_hot([0, 1, 2], classes) if classes else None
+    bij = layer(condition=c)
     y = bij.forward(x)
+    if classes:  # the label changes the map
+        other = layer(condition=tf.one_hot([1, 2, 0], classes)).forward(tf.identity(x))
+        assert np.abs(other.numpy() - y.numpy()).max() > 1e-3
     np.testing.assert_allclose(bij.inverse(tf.identity(y)).numpy(), x.numpy(), atol=1e-3)
     fldj = bij.forward_log_det_jacobian(x, event_ndims=3).numpy()
     assert np.abs(fldj).max() > 0.1  # not the identity
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = tf.reshape(layer().forward(tf.identity(x)), (3, -1))
+        out = tf.reshape(layer(condition=c).forward(tf.identity(x)), (3, -1))
     d = int(np.prod(shape))
     jac = tape.batch_jacobian(out, x).numpy().reshape(3, d, d).astype(np.float64)
     np.testing.assert_allclose(fldj, np.linalg.slogdet(jac)[1], atol=2e-3)
