@@ -101,7 +101,10 @@ def _density_rows(name, loader, args):
 def toy(args):
     from gentk_flows.datasets import checkerboard, rings, two_moons
 
-    sets = {"two-moons": two_moons, "rings": rings, "checkerboard": checkerboard}
+    from gentk.data.builtin import gaussian_ring
+
+    sets = {"two-moons": two_moons, "rings": rings, "checkerboard": checkerboard,
+            "gaussian-ring": gaussian_ring}  # fmt: skip
     rows = [_density_rows(name, sets[name], args) for name in args.data]
     print(f"test NLL in nats (lower is better), {args.epochs} epochs, seed 0")
     print(table(rows, list(rows[0])))
@@ -145,24 +148,30 @@ def _logit_gaussian_bpd(train, test, levels, alpha, rng):
     return (nll + dims * math.log(levels)) / (dims * math.log(2))
 
 
-def images(args):
+def _image_data(args):
+    """(all images, name): digits, or MNIST's training images from ../shared/data (the first
+    ``--limit``); the benchmark splits them 80/10/10 itself."""
     from gentk.data import digits, load_images
 
     if args.dataset == "digits":
-        data = digits()
+        x = digits().x
     else:
         train_path, _ = mnist_files()
-        data = load_images(train_path)
-    x = data.x[: args.limit] if args.limit else data.x
-    train, _, test = _splits(x)
-    rng = np.random.default_rng(0)
-    base = _logit_gaussian_bpd(train, test, 17 if args.dataset == "digits" else 256, 0.05, rng)
-    rows = [{"model": "full-covariance Gaussian (logit space)", "test bits/dim": f"{base:.3f}"}]
+        x = load_images(train_path).x
+    return (x[: args.limit] if args.limit else x), args.dataset
+
+
+def images(args):
     from gentk.data.images import ImageData
 
-    source = ImageData(x, None, args.dataset)
+    x, name = _image_data(args)
+    train, _, test = _splits(x)
+    rng = np.random.default_rng(0)
+    base = _logit_gaussian_bpd(train, test, 17 if name == "digits" else 256, 0.05, rng)
+    rows = [{"model": "full-covariance Gaussian (logit space)", "test bits/dim": f"{base:.3f}"}]
+    source = ImageData(x, None, name)
     for flow in ("realnvp", "glow"):
-        for xla in (False, True):
+        for xla in {"both": (False, True), "off": (False,), "on": (True,)}[args.xla]:
             result, seconds = _run(
                 flow, source, args.epochs, [f"jit_compile={str(xla).lower()}"] + args.set
             )
@@ -173,7 +182,7 @@ def images(args):
                 "examples/s": f"{n / result.metrics['train_seconds_this_session']:,.0f}",
                 "minutes": f"{seconds / 60:.1f}",
             })  # fmt: skip
-    print(f"{args.dataset}: {x.shape[0]} images, {args.epochs} epochs")
+    print(f"{name}: {x.shape[0]} images, {args.epochs} epochs, options {args.set or 'defaults'}")
     print(table(rows, ["model", "test bits/dim", "examples/s", "minutes"]))
 
 
@@ -181,9 +190,13 @@ def prior(args):
     rows, base = [], None
     variants = [("standard-normal", "gaussian"), ("realnvp", "gaussian"), ("maf", "gaussian"),
                 ("standard-normal", "iaf,reverse")]  # fmt: skip
+    from gentk.data.images import ImageData
+
+    x, dataset = _image_data(args)
+    data = ImageData(x, None, dataset)
     for name, posterior in variants:
         result, seconds = _run(
-            "vae", None, args.epochs, [f"prior={name}", f"posterior={posterior}"] + args.set
+            "vae", data, args.epochs, [f"prior={name}", f"posterior={posterior}"] + args.set
         )
         nll = result.metrics["test_nll"]
         base = nll if base is None else base
@@ -191,7 +204,8 @@ def prior(args):
             "prior": name, "posterior": posterior, "test NLL (nats)": f"{nll:.2f}",
             "gain over N(0, I) + gaussian": f"{base - nll:+.2f}", "minutes": f"{seconds / 60:.1f}",
         })  # fmt: skip
-    print(f"VAE on digits, {args.epochs} epochs, seed 0, latent_dim from the recipe")
+    print(f"VAE on {dataset} ({len(x)} images), {args.epochs} epochs, seed 0, options "
+          f"{args.set or 'the recipe defaults'}")  # fmt: skip
     print(table(rows, list(rows[0])))
 
 
@@ -204,13 +218,17 @@ def main():
         p.add_argument("--flows", nargs="+", default=list(FLOWS))
         p.add_argument("--set", action="append", default=[], help="KEY=VALUE for every flow")
     sub.choices["toy"].add_argument(
-        "--data", nargs="+", default=["two-moons", "rings", "checkerboard"]
+        "--data", nargs="+", default=["two-moons", "rings", "checkerboard", "gaussian-ring"]
     )
     sub.choices["tabular"].add_argument(
         "--data", nargs="+", default=["wine", "breast-cancer", "diabetes"]
     )
-    sub.choices["images"].add_argument("--dataset", choices=["digits", "mnist"], default="digits")
-    sub.choices["images"].add_argument("--limit", type=int, default=0, help="first N images")
+    for mode in ("images", "prior"):
+        sub.choices[mode].add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+        sub.choices[mode].add_argument("--limit", type=int, default=0, help="first N images")
+    sub.choices["images"].add_argument(
+        "--xla", choices=["both", "off", "on"], default="both", help="jit_compile settings to run"
+    )
     args = parser.parse_args()
     {"toy": toy, "tabular": tabular, "images": images, "prior": prior}[args.mode](args)
 

@@ -9,8 +9,13 @@ the feature space of a classifier trained on the same data, for DCGAN (non-satur
 WGAN-GP and hinge + spectral norm, beside the real-vs-real floor (two halves of the test set);
 training images/s with and without XLA, and epochs and minutes.
 
+``ssgan``: the semi-supervised GAN's test accuracy with ``labelled`` labelled digits, with the
+divergence's generator loss and with feature matching (Salimans et al. 2016), beside the same
+critic trained on the labelled examples alone in the same run, over several seeds.
+
     python benchmarks/gan_family.py toy --epochs 60 --seeds 1 2 3
     python benchmarks/gan_family.py images --dataset digits --epochs 60
+    python benchmarks/gan_family.py ssgan --labelled 100 --epochs 60 --seeds 1 2 3
 """
 
 from __future__ import annotations
@@ -147,6 +152,29 @@ def images(args):
     print(table(rows, [*columns, "images/s", "speed vs dcgan no-XLA", "minutes"]))
 
 
+def ssgan(args):
+    rows = []
+    variants = {"ssgan": [], "ssgan + feature matching": ["feature_matching=true"]}
+    for label, overrides in variants.items():
+        accuracy, alone, minutes = [], [], []
+        for seed in args.seeds:
+            metrics, seconds, _ = _run(
+                "ssgan", [*overrides, f"labelled={args.labelled}"], args.epochs, seed
+            )
+            accuracy.append(metrics["test_classifier_accuracy"])
+            alone.append(metrics["supervised_only_accuracy"])
+            minutes.append(seconds / 60)
+        rows.append({
+            "model": label, "test accuracy": _mean_sd(np.array(accuracy) * 100),
+            "labelled only (same critic)": _mean_sd(np.array(alone) * 100),
+            "minutes per run": f"{np.mean(minutes):.1f}",
+        })  # fmt: skip
+        print(rows[-1], flush=True)
+    print()
+    print(f"digits, labelled={args.labelled}, {args.epochs} epochs, seeds {args.seeds}, accuracy %")
+    print(table(rows, list(rows[0])))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -161,8 +189,12 @@ def main():
     i.add_argument("--epochs", type=int, default=60)
     i.add_argument("--seed", type=int, default=1)
     i.add_argument("--no-xla", action="store_true", help="skip the XLA runs")
+    s = sub.add_parser("ssgan", help="semi-supervised accuracy, with and without feature matching")
+    s.add_argument("--labelled", type=int, default=100)
+    s.add_argument("--epochs", type=int, default=60)
+    s.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
-    {"toy": toy, "images": images}[args.what](args)
+    {"toy": toy, "images": images, "ssgan": ssgan}[args.what](args)
 
 
 if __name__ == "__main__":

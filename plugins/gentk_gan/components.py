@@ -450,13 +450,17 @@ class MLPCritic(_CriticBase):
             width = layer.layer.units if self.spectral_norm else layer.units
         self._build_head(width)
 
-    def call(self, x, condition=None, training=False):
+    def features(self, x, condition=None, training=False):
+        """The last hidden layer ``[B, hidden[-1]]`` (feature matching reads it)."""
         h = tf.reshape(x, (tf.shape(x)[0], -1))
         if self.num_classes and self.conditioning == "concat":
             h = tf.concat([h, self._one_hot(condition, h.dtype)], axis=-1)
         for layer in self.body:
             h = tf.nn.leaky_relu(layer(h, training=training), self.leaky_slope)
-        return self._finish(h, condition, training)
+        return h
+
+    def call(self, x, condition=None, training=False):
+        return self._finish(self.features(x, condition, training), condition, training)
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, **self._head_config()}
@@ -521,7 +525,8 @@ class DCGANCritic(_CriticBase):
             width *= int(s)
         self._build_head(width)
 
-    def call(self, x, condition=None, training=False):
+    def features(self, x, condition=None, training=False):
+        """The last convolution's activations, flattened (feature matching reads them)."""
         h = x
         if self.num_classes and self.conditioning == "concat":
             onehot = self._one_hot(condition, h.dtype)[:, None, None, :]
@@ -531,8 +536,10 @@ class DCGANCritic(_CriticBase):
             if norm is not None:
                 h = norm(h, training=training)
             h = tf.nn.leaky_relu(h, self.leaky_slope)
-        h = tf.reshape(h, (tf.shape(h)[0], -1))
-        return self._finish(h, condition, training)
+        return tf.reshape(h, (tf.shape(h)[0], -1))
+
+    def call(self, x, condition=None, training=False):
+        return self._finish(self.features(x, condition, training), condition, training)
 
     def get_config(self):
         return {

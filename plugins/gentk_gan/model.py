@@ -14,8 +14,10 @@ both gradients from one forward pass.
 
 Tricks (options): gradient penalty on interpolates (WGAN-GP), R1 penalty on real data, weight
 clipping (WGAN), one-sided label smoothing (sigmoid losses), instance noise annealed to zero,
-DiffAugment (translation, cutout, colour) applied to real and fake critic inputs, and an
-exponential moving average of the generator's weights used for sampling.
+DiffAugment (translation, cutout, colour) applied to real and fake critic inputs, an
+exponential moving average of the generator's weights used for sampling, and feature matching
+(Salimans et al. 2016: the generator minimises ||E f(x) - E f(G(z))||^2 over the critic's last
+hidden features ``critic.features``, instead of the divergence's generator loss).
 
 Both optimizers are attributes, built on their own variables and saved with the model (in
 ``model.keras`` and in every checkpoint); ``get_compile_config``/``compile_from_config`` let
@@ -146,6 +148,7 @@ class AdversarialModel(keras.Model):
         aux_weight=1.0,
         unroll_steps=0,
         unroll_learning_rate=0.05,
+        feature_matching=False,
         seed=0,
         **kwargs,
     ):
@@ -186,6 +189,13 @@ class AdversarialModel(keras.Model):
                 "one-sided label smoothing applies to the sigmoid losses (minimax, "
                 f"nonsaturating). Received: divergence={divergence!r}"
             )
+        if feature_matching and not hasattr(critic, "features"):
+            raise ValueError(
+                f"feature matching reads the critic's features(x, condition, training), which "
+                f"{type(critic).__name__} does not define"
+            )
+        if feature_matching and int(unroll_steps):
+            raise ValueError("feature matching and the unrolled GAN do not combine")
         if not 0 <= float(ema_decay) < 1:
             raise ValueError(f"`ema_decay` must lie in [0, 1). Received: {ema_decay}")
         policy = tuple(p.strip() for p in str(diffaugment).split(",") if p.strip())
@@ -214,6 +224,7 @@ class AdversarialModel(keras.Model):
         self.aux_weight = float(aux_weight)
         self.unroll_steps = int(unroll_steps)
         self.unroll_learning_rate = float(unroll_learning_rate)
+        self.feature_matching = bool(feature_matching)
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.ema_generator = None
@@ -325,6 +336,7 @@ class AdversarialModel(keras.Model):
             "aux_weight": self.aux_weight,
             "unroll_steps": self.unroll_steps,
             "unroll_learning_rate": self.unroll_learning_rate,
+            "feature_matching": self.feature_matching,
             "seed": self.seed,
         }
 
@@ -452,7 +464,11 @@ class AdversarialModel(keras.Model):
         if self.label_smoothing:
             # target 1 - a for real: a*softplus(s) + (1 - a)*softplus(-s) = softplus(-s) + a*s
             critic_loss += self.label_smoothing * tf.reduce_mean(real_adv)
-        out = {"generator_loss": self._generator_objective(fake_adv, fake_cls, labels)}
+        out = {
+            "generator_loss": self._generator_objective(
+                fake_adv, fake_cls, labels, (real_in, fake_in, condition, training)
+            )
+        }
         penalties = self._penalties(real_in, fake_in, labels)
         out.update(penalties)
         critic_loss += self.gradient_penalty * penalties.get("gradient_penalty", 0.0)
@@ -464,8 +480,17 @@ class AdversarialModel(keras.Model):
         out["critic_loss"] = critic_loss
         return out
 
-    def _generator_objective(self, fake_adv, fake_cls, labels):
-        loss = self.divergence.generator_loss(fake_adv)
+    def _generator_objective(self, fake_adv, fake_cls, labels, inputs=None):
+        """The generator's loss; ``inputs`` = (real_in, fake_in, condition, training) of the
+        critic, read by feature matching."""
+        if self.feature_matching:
+            real_in, fake_in, condition, training = inputs
+            real = self.critic.features(real_in, condition, training=training)
+            fake = self.critic.features(fake_in, condition, training=training)
+            gap = tf.stop_gradient(tf.reduce_mean(real, 0)) - tf.reduce_mean(fake, 0)
+            loss = tf.reduce_sum(tf.square(gap))
+        else:
+            loss = self.divergence.generator_loss(fake_adv)
         if self.mode == "acgan":
             ce = keras.losses.sparse_categorical_crossentropy(labels, fake_cls, True)
             loss += self.aux_weight * tf.reduce_mean(ce)
@@ -479,13 +504,16 @@ class AdversarialModel(keras.Model):
         sigma = self._noise_scale() if training else None
         fake_in = self._critic_input(fake, sigma)
         condition = self._critic_condition(labels)
-        if self.unroll_steps and training:
+        real_in = None
+        if self.feature_matching or (self.unroll_steps and training):
             real_in = self._critic_input(tf.cast(x, tf.float32), sigma)
+        if self.unroll_steps and training:
             weights = self.unrolled_critic_weights(real_in, fake_in, condition)
             scores = self._critic_with(weights, fake_in, condition)
         else:
             scores = self.critic(fake_in, condition, training=training)
-        return self._generator_objective(*self._split(scores), labels)
+        inputs = (real_in, fake_in, condition, training)
+        return self._generator_objective(*self._split(scores), labels, inputs)
 
     def _critic_with(self, trainable, x, condition):
         non_trainable = [v.value for v in self.critic.non_trainable_variables]

@@ -63,6 +63,9 @@ class GANConfig(TrainConfig):
     labelled: int = option(100, "ssgan: labelled training examples (the rest unlabelled)", ge=1)
     aux_weight: float = option(1.0, "weight of the class terms (acgan, ssgan)")
     unroll_steps: int = option(0, "unrolled GAN: differentiable critic steps seen by G (0: off)")
+    feature_matching: bool = option(
+        False, "G matches the mean of the critic's last hidden features on real data"
+    )
     unroll_learning_rate: float = option(0.05, "step size of the unrolled critic steps", gt=0)
     quality_samples: int = option(
         1000, "generated samples for the quality metrics (at most half the test split)", ge=10
@@ -237,6 +240,7 @@ class GANRecipe(ImageRecipe):
                 diffaugment=config.diffaugment,
                 aux_weight=config.aux_weight,
                 unroll_steps=config.unroll_steps,
+                feature_matching=config.feature_matching,
                 unroll_learning_rate=config.unroll_learning_rate,
                 seed=config.seed,
                 name=self.name.replace("-", "_"),

@@ -301,3 +301,37 @@ def test_virtual_batch_norm_uses_the_reference_and_the_example_alone(tmp_path):
 
     loaded = gentk.load_model(tmp_path / "vbn.keras")
     np.testing.assert_allclose(loaded.generator(z).numpy(), model.generator(z).numpy(), atol=1e-5)
+
+
+def test_feature_matching_is_the_squared_gap_of_mean_critic_features():
+    """L_G = || mean_x f(x) - mean_z f(G(z)) ||^2 over the critic's last hidden layer; the real
+    side carries no gradient, the critic's own score does not enter."""
+    rng = np.random.default_rng(1)
+    real = tf.constant(rng.normal(size=(32, 2)), tf.float32)
+    fake = tf.constant(rng.normal(0.5, 2.0, size=(32, 2)), tf.float32)
+    model = AdversarialModel(
+        MLPGenerator((2,), latent_dim=3, hidden=(8,), output_activation="linear"),
+        MLPCritic(hidden=(16, 8)),
+        latent_dim=3,
+        feature_matching=True,
+    )
+    model(real)
+    critic = model.critic
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        loss = model._generator_objective(None, None, None, (real, fake, None, False))
+    f_real, f_fake = critic.features(real).numpy(), critic.features(fake).numpy()
+    assert f_real.shape == (32, 8)
+    expected = np.sum((f_real.mean(0) - f_fake.mean(0)) ** 2)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5)
+    assert tape.gradient(loss, real) is None  # the real features are a fixed target
+    assert np.abs(tape.gradient(loss, fake).numpy()).max() > 0
+    same = model._generator_objective(None, None, None, (real, tf.identity(real), None, False))
+    assert float(same) == 0.0
+    with tf.GradientTape() as tape:
+        value = model.generator_loss(real, training=True)
+    grads = tape.gradient(value, model.generator.trainable_variables)
+    assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
+    with pytest.raises(ValueError, match="do not combine"):
+        AdversarialModel(MLPGenerator((2,), latent_dim=3), MLPCritic(), latent_dim=3,
+                         feature_matching=True, unroll_steps=1)  # fmt: skip
