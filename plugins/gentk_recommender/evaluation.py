@@ -51,17 +51,29 @@ def popularity_scorer(train):
     return scores
 
 
-def ease_weights(train: sp.csr_matrix, lam: float) -> np.ndarray:
-    gram = (train.T @ train).toarray().astype(np.float64)
+def ease_weights(train: sp.csr_matrix, lam: float, dtype=np.float64) -> np.ndarray:
+    """EASE's ``B`` (items x items). ``P = (X^T X + lambda I)^-1`` by a Cholesky factorisation
+    (LAPACK ``potrf``/``potri``: about half the work of a general inverse); ``float32`` halves
+    the memory and time again, at ranking-irrelevant precision."""
+    from scipy.linalg import lapack
+
+    double = np.dtype(dtype) == np.float64
+    potrf, potri = (lapack.dpotrf, lapack.dpotri) if double else (lapack.spotrf, lapack.spotri)
+    gram = (train.T @ train).toarray().astype(dtype)
     gram[np.diag_indices_from(gram)] += lam
-    p = np.linalg.inv(gram)
-    b = -p / np.diag(p)[None, :]
+    factor, info = potrf(gram, lower=True, overwrite_a=True)
+    if info:
+        raise np.linalg.LinAlgError(f"X^T X + {lam} I is not positive definite (potrf: {info})")
+    p, info = potri(factor, lower=True, overwrite_c=True)
+    p = np.tril(p)  # potri fills the lower triangle only
+    p += np.tril(p, -1).T
+    b = p / -np.diag(p)[None, :]
     b[np.diag_indices_from(b)] = 0.0
     return b
 
 
-def ease_scorer(train: sp.csr_matrix, lam: float):
-    b = ease_weights(train, lam)
+def ease_scorer(train: sp.csr_matrix, lam: float, dtype=np.float64):
+    b = ease_weights(train, lam, dtype)
 
     def scores(batch):
         return np.asarray(batch @ b)

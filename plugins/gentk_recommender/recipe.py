@@ -77,6 +77,9 @@ class RecommenderConfig(TrainConfig):
         8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)", ge=1
     )
     top_n: int = option(100, "recommendations per user in recommendations.csv", ge=1)
+    ease_max_items: int = option(
+        20000, "metrics.json has EASE's test metrics up to this many items (0: never)", ge=0
+    )
     jit_compile: bool = option(
         False,
         "XLA for dense batches; off by default: on CPU it measured 7x slower than oneDNN "
@@ -263,6 +266,8 @@ class RecommenderRecipe(Recipe):
             ):
                 metrics = ranking_metrics(scorer, data.test_fold_in, data.test_targets)
                 out.update({f"{prefix}{k}": v for k, v in metrics.items()})
+            if 0 < data.train.shape[1] <= config.ease_max_items:
+                out.update(ease_baseline(data))
         val = getattr(self, "_validation", None)
         if val is not None and val.best_epoch:
             out["best_epoch"] = val.best_epoch
@@ -282,6 +287,35 @@ class RecommenderRecipe(Recipe):
         idx, val = top_n(scorer, x, config.top_n, exclude=leave_out)
         write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids, idx, val)
         return ["recommendations.csv", "split.csv", "items.txt"]
+
+
+EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
+
+
+def ease_baseline(data) -> dict:
+    """EASE (Steck, 2019) on the same split, in float32: ``ease_lambda`` picked by validation
+    NDCG@100 among ``EASE_LAMBDAS`` (half-decade steps; 300 without validation users) and its
+    ``ease_test_*`` metrics. ``benchmarks/recommender_quality.py`` searches a finer grid."""
+    from gentk.progress import quiet, task
+    from gentk_recommender.evaluation import ease_scorer, ranking_metrics
+
+    candidates = EASE_LAMBDAS if len(data.validation_users) else (300.0,)
+    best = None  # (validation NDCG@100, lambda, scorer)
+    with task("EASE baseline", total=len(candidates), unit="fits") as advance:
+        for lam in candidates:
+            scorer = ease_scorer(data.train, lam, np.float32)
+            value = 0.0
+            if len(data.validation_users):
+                with quiet():  # one bar for the whole baseline
+                    value = ranking_metrics(
+                        scorer, data.validation_fold_in, data.validation_targets
+                    )["ndcg@100"]
+            if best is None or value > best[0]:
+                best = (value, lam, scorer)
+            advance(1)
+    with quiet():
+        metrics = ranking_metrics(best[2], data.test_fold_in, data.test_targets)
+    return {"ease_lambda": best[1], **{f"ease_test_{k}": v for k, v in metrics.items()}}
 
 
 class DAERecipe(RecommenderRecipe):

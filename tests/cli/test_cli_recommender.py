@@ -49,8 +49,10 @@ def trained_run(movielens_sample, tmp_path_factory):
 
 def test_run_writes_metrics_and_recommendations(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    for key in ("test_recall@20", "test_recall@50", "test_ndcg@100", "popularity_test_ndcg@100"):
+    for key in ("test_recall@20", "test_recall@50", "test_ndcg@100", "popularity_test_ndcg@100",
+                "ease_test_ndcg@100", "ease_test_recall@20"):  # fmt: skip
         assert 0 <= metrics[key] <= 1, key
+    assert metrics["ease_lambda"] in (100, 300, 1000, 3000)
     stats = metrics["data"]
     assert stats["n_users"] + stats["users_below_min_interactions"] == 300
     assert stats["min_rating"] == 4.0 and stats["rows_below_min_rating"] > 0

@@ -166,6 +166,45 @@ def test_mult_vae_beats_popularity_on_planted_low_rank_data(tmp_path):
     assert ease["ndcg@100"] > pop["ndcg@100"]
 
 
+def test_ease_weights_solve_the_zero_diagonal_ridge_regression():
+    """B = argmin ||X - XB||^2 + lambda ||B||^2 s.t. diag(B) = 0: the stationarity condition is
+    that (G + lambda I) B - G is diagonal (one Lagrange multiplier per constrained entry)."""
+    from gentk_recommender.evaluation import ease_weights
+
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((60, 12)) < 0.3).astype(np.float64))
+    gram = (x.T @ x).toarray()
+    b = ease_weights(x, 5.0)
+    assert np.all(np.diag(b) == 0)
+    m = (gram + 5.0 * np.eye(12)) @ b - gram
+    np.testing.assert_allclose(m - np.diag(np.diag(m)), 0.0, atol=1e-9)
+    p = np.linalg.inv(gram + 5.0 * np.eye(12))
+    np.testing.assert_allclose(b, np.where(np.eye(12) > 0, 0.0, -p / np.diag(p)), atol=1e-12)
+    np.testing.assert_allclose(ease_weights(x, 5.0, np.float32), b, atol=1e-5)
+
+
+def test_the_runs_ease_baseline_takes_the_lambda_best_on_validation(tmp_path):
+    from gentk_recommender.recipe import EASE_LAMBDAS, ease_baseline
+
+    data = prepare(_config(), _planted_file(tmp_path / "r.csv"))
+    validation = {
+        lam: ranking_metrics(
+            ease_scorer(data.train, lam, np.float32),
+            data.validation_fold_in,
+            data.validation_targets,
+        )["ndcg@100"]
+        for lam in EASE_LAMBDAS
+    }
+    out = ease_baseline(data)
+    assert out["ease_lambda"] == max(validation, key=validation.get)
+    test = ranking_metrics(
+        ease_scorer(data.train, out["ease_lambda"], np.float32),
+        data.test_fold_in,
+        data.test_targets,
+    )
+    assert out["ease_test_ndcg@100"] == pytest.approx(test["ndcg@100"])
+
+
 @pytest.mark.parametrize(
     ("decoder_hidden", "widths"), [(None, [(4, 16), (16, 30)]), ((), [(4, 30)])]
 )
