@@ -498,6 +498,9 @@ RECIPES = {
         _variant(
             "ssgan",
             mode="ssgan",
+            # Salimans et al. 2016; on digits with 100 labels: 87.2 +- 1.6% test accuracy
+            # against 79.1 +- 3.9% with the non-saturating loss (benchmarks/gan_family.py ssgan)
+            feature_matching=True,
             **_DC,
         ),
     )
