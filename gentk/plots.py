@@ -14,6 +14,7 @@ __all__ = [
     "reconstructions",
     "latent_scatter",
     "scatter_over",
+    "study_progress",
     "training_curves",
 ]
 
@@ -210,5 +211,30 @@ def training_curves(history: list[dict], path) -> Path:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(base) :]:
         ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def study_progress(points, path, metric: str, maximize: bool = False) -> Path:
+    """A tuning study: each trial's ``metric`` (``points`` = ``(trial, value, state)``;
+    pruned trials at their last reported value, hollow) and the best completed so far."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    complete = [(n, v) for n, v, s in points if s == "complete"]
+    pruned = [(n, v) for n, v, s in points if s != "complete"]
+    if complete:
+        ax.plot(*zip(*complete), "o", label="complete")
+        best, line = None, []
+        for n, v in complete:
+            best = v if best is None else (max(best, v) if maximize else min(best, v))
+            line.append((n, best))
+        ax.step(*zip(*line), where="post", label="best so far")
+    if pruned:
+        ax.plot(*zip(*pruned), "o", mfc="none", label="pruned (last value)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per trial ({'higher' if maximize else 'lower'} is better)")
+    if points:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -23,6 +23,10 @@ class Recipe:
         config: the config dataclass (a ``TrainConfig`` subclass).
         smoke: option overrides that make a run take seconds (tests, conformance).
         supports_jit: whether the train step compiles with XLA.
+        tune_metric: ``(key, "minimize" | "maximize")`` that ``gentk tune`` optimises by
+            default (a key of the epoch logs or of ``metrics.json``), or None for none.
+        keeps_best_epoch: the run keeps its best validation epoch (``gentk tune`` then scores
+            a trial by that epoch, else by the last).
     """
 
     name: str = ""
@@ -30,6 +34,8 @@ class Recipe:
     config: type = TrainConfig
     smoke: dict[str, Any] = {}
     supports_jit: bool = True
+    tune_metric: tuple[str, str] | None = ("val_loss", "minimize")
+    keeps_best_epoch: bool = False
 
     # -- data -----------------------------------------------------------------------------
     def load_data(self, config, path: str | None) -> Any:

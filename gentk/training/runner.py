@@ -155,6 +155,7 @@ def run(
     config_path=None,
     overrides=(),
     data_label=None,
+    callbacks=(),
     **direct,
 ) -> RunResult:
     """Train ``recipe`` into ``output`` and return the model, metrics and history.
@@ -170,6 +171,8 @@ def run(
         resume: continue the run in ``output`` from its last complete checkpoint.
         force: replace whatever ``output`` holds.
         verbose: Keras progress (1 bar, 2 a line per epoch, 0 none); default by terminal.
+        callbacks: more Keras callbacks, called after each epoch's checkpoint is written (so
+            one that stops the run, as ``gentk tune``'s pruning does, loses nothing).
     """
     from gentk import progress
 
@@ -187,6 +190,7 @@ def run(
             overrides=overrides,
             data_label=data_label,
             direct=direct,
+            callbacks=list(callbacks),
         )
 
 
@@ -214,6 +218,7 @@ def _run_locked(
     overrides,
     data_label,
     direct,
+    callbacks,
 ) -> RunResult:
 
     # everything is checked before anything on disk changes: options, data, the directory
@@ -242,7 +247,17 @@ def _run_locked(
     handler = _attach_log(run_dir)
     try:
         result = _train(
-            recipe, config, saved_config, data, data_obj, run_dir, state, meta, data_label, verbose
+            recipe,
+            config,
+            saved_config,
+            data,
+            data_obj,
+            run_dir,
+            state,
+            meta,
+            data_label,
+            verbose,
+            callbacks,
         )
     except BaseException as err:
         kept = read_checkpoint_state(run_dir)
@@ -271,7 +286,17 @@ def _detach_log(handler) -> None:
 
 
 def _train(
-    recipe, config, saved_config, data, data_obj, run_dir, state, meta, data_label, verbose
+    recipe,
+    config,
+    saved_config,
+    data,
+    data_obj,
+    run_dir,
+    state,
+    meta,
+    data_label,
+    verbose,
+    more_callbacks=(),
 ) -> RunResult:
     import keras
 
@@ -340,6 +365,7 @@ def _train(
         *extra,
         AtomicCheckpoint(run_dir, history, guard, stateful),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        *more_callbacks,
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2

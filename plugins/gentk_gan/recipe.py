@@ -133,6 +133,7 @@ class GANRecipe(ImageRecipe):
     defaults: dict = {}
     smoke = {"epochs": 1, "hidden": (16,), "filters": (8, 4), "critic_filters": (4, 8),
              "batch_size": 64, "latent_dim": 4, "quality_samples": 50}  # fmt: skip
+    tune_metric = None  # GAN losses say little: tune on metrics.json (fd_*, high_quality_share)
 
     # -- data ---------------------------------------------------------------------------
     def read_rows(self, config, path):

@@ -1,0 +1,75 @@
+"""``gentk tune NAME --space KEY=... --trials N``: search options of any model (Optuna)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("tune")
+@click.argument("name")
+@click.option(
+    "--space",
+    multiple=True,
+    required=True,
+    metavar="KEY=V1,V2|LOW:HIGH[:log]",
+    help="An option to search: choices, a range (integers if both ends are) or a log range; "
+    "repeatable.",
+)
+@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Finished trials (complete or pruned) the study should hold.")  # fmt: skip
+@click.option("--data", help="Data file or folder, or a registered dataset name.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="TOML file of options every trial starts from.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="A fixed option for every trial; repeatable.")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data per trial.")
+@click.option(
+    "--metric",
+    help="Key to optimise: of the epoch logs (reported per epoch, prunable) or of metrics.json "
+    "(default: the model's validation metric, e.g. val_ndcg@100 or val_loss).",
+)
+@click.option("--maximize/--minimize", default=None,
+              help="Direction for --metric (default: the model's, else minimize).")  # fmt: skip
+@click.option("--no-prune", is_flag=True, help="Run every trial to the end.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Sampler seed (the trials' own seed is an option: --set seed=).")  # fmt: skip
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="Study directory (default: runs/NAME-study); rerun to resume it.")  # fmt: skip
+def command(name, space, trials, data, config_path, overrides, epochs, metric, maximize,
+            no_prune, seed, output):  # fmt: skip
+    """Search options of model NAME: each trial is a run directory under the study directory,
+    which also holds study.csv, study.png and best.json. A killed study resumes when the same
+    command is run again (the interrupted trial continues from its checkpoint)."""
+    from gentk.cli.run import resolve_data
+    from gentk.plugins import get_registry
+    from gentk.tune import tune
+
+    registry = get_registry()
+    recipe = registry.get("model", name).factory
+    label = data if data is not None and not Path(data).exists() else None
+    data = resolve_data(registry, data)
+    if isinstance(data, str):
+        data = str(Path(data).resolve())  # trials resume from any working directory
+    direction = None if maximize is None else ("maximize" if maximize else "minimize")
+    best = tune(
+        recipe,
+        space=space,
+        trials=trials,
+        output=output or f"runs/{name}-study",
+        data=data,
+        data_label=label,
+        metric=metric,
+        direction=direction,
+        overrides=overrides,
+        config_path=config_path,
+        prune=not no_prune,
+        seed=seed,
+        echo=lambda line: click.echo(line, err=True),
+        **({"epochs": epochs} if epochs else {}),
+    )
+    click.echo(json.dumps(best, indent=2, sort_keys=True))
