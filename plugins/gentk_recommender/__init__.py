@@ -1,4 +1,6 @@
-"""Built-in plugin: the recommender VAE (Mult-VAE / Mult-DAE) with its components and commands.
+"""Built-in plugin: the recommender VAEs (Mult-VAE / Mult-DAE, RecVAE) with their components
+(encoders ``mult-vae`` and ``recvae``, decoder ``multinomial``, prior ``composite``, schedule
+``linear-kl-annealing``) and commands (``recommend``, ``export``).
 
 Ships MovieLens latest-small (``data/ratings.csv``, GroupLens license in ``data/README.txt``)
 as the embedded default dataset. Registered through the ``gentk.plugins`` entry point exactly
@@ -32,6 +34,24 @@ class DecoderOptions:
 
 
 @dataclasses.dataclass
+class RecVAEEncoderOptions:
+    n_items: int = _field(100, "catalogue size", "the data")
+    hidden: int = _field(600, "width of every layer")
+    depth: int = _field(5, "layers (dense links, swish, layer norm)")
+    latent_dim: int = _field(200, "size of z")
+    dropout: float = _field(0.5, "input dropout")
+    epsilon: float = _field(0.1, "layer-norm epsilon")
+    seed: int = _field(0, "dropout seed")
+
+
+@dataclasses.dataclass
+class CompositePriorOptions:
+    latent_dim: int = _field(200, "size of z", "the recipe")
+    weights: tuple[float, ...] = _field((0.15, 0.75, 0.1), "N(0,1), anchor, wide weights")
+    wide_log_variance: float = _field(10.0, "log-variance of the wide component")
+
+
+@dataclasses.dataclass
 class AnnealingOptions:
     cap: float = _field(0.2, "largest beta")
     steps: int = _field(200000, "updates to reach the cap")
@@ -52,6 +72,11 @@ def register_components(register):
 
         return model
 
+    def recvae():
+        from gentk_recommender import recvae
+
+        return recvae
+
     register(
         "encoder",
         "mult-vae",
@@ -70,6 +95,22 @@ def register_components(register):
             model().MultinomialDecoder(30, (8,)),
             (np.random.default_rng(0).normal(size=(6, 4)).astype("float32"),),
         ),
+    )
+    register(
+        "encoder",
+        "recvae",
+        "gentk_recommender.recvae:RecVAEEncoder",
+        config=RecVAEEncoderOptions,
+        help="RecVAE encoder: swish layers with layer norm and dense links (sparse or dense)",
+        example=lambda: (recvae().RecVAEEncoder(30, 8, 2, 4, 0.5), (_clicks(),)),
+    )
+    register(
+        "prior",
+        "composite",
+        "gentk_recommender.recvae:CompositePrior",
+        config=CompositePriorOptions,
+        help="RecVAE's prior: N(0,1) + an anchor posterior + a wide Gaussian, per dimension",
+        example=lambda: (recvae().CompositePrior(4), ()),
     )
     register(
         "schedule",
@@ -98,6 +139,12 @@ def register_models(register):
         "gentk_recommender.recipe:RecommenderRecipe",
         name="recommender-vae",
         help="Mult-VAE for collaborative filtering (Liang et al., 2018): recommendations.csv",
+    )
+    register(
+        "gentk_recommender.recipe:RecVAERecipe",
+        name="recommender-recvae",
+        help="RecVAE (Shenbin et al., 2020): composite prior, per-user beta, alternating "
+        "encoder/decoder passes",
     )
     register(
         "gentk_recommender.recipe:DAERecipe",

@@ -25,7 +25,7 @@ from gentk.objectives import kl_divergence, multinomial_log_likelihood, standard
 
 tfd = tfp.distributions
 
-__all__ = ["LinearAnnealing", "MultEncoder", "MultinomialDecoder", "MultVAE"]
+__all__ = ["LinearAnnealing", "MultEncoder", "MultinomialDecoder", "MultVAE", "first_layer"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_recommender")
@@ -53,6 +53,23 @@ def _sparse_l2_normalize(x: tf.SparseTensor) -> tf.SparseTensor:
     sq = tf.math.unsorted_segment_sum(tf.square(x.values), x.indices[:, 0], x.dense_shape[0])
     norms = tf.sqrt(tf.maximum(sq, 1e-12))
     return x.with_values(x.values / tf.gather(norms, x.indices[:, 0]))
+
+
+def first_layer(x, layer, dropout, seed_generator, training):
+    """``layer`` (a built Dense) on the L2-normalised clicks ``x`` with input dropout in
+    training; a ``tf.SparseTensor`` stays sparse (``sparse_dense_matmul``)."""
+    if isinstance(x, tf.SparseTensor):
+        x = _sparse_l2_normalize(x)
+        if training and dropout > 0:
+            seed = tf.cast(seed_generator.next(), tf.int32)
+            keep = tf.random.stateless_uniform(tf.shape(x.values), seed) >= dropout
+            x = x.with_values(tf.where(keep, x.values / (1 - dropout), 0.0))
+        h = tf.sparse.sparse_dense_matmul(x, layer.kernel) + layer.bias
+        return layer.activation(h)
+    x = tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1)
+    if training and dropout > 0:
+        x = keras.random.dropout(x, dropout, seed=seed_generator)
+    return layer(x)
 
 
 @keras.saving.register_keras_serializable(package="gentk_recommender")
@@ -106,23 +123,8 @@ class MultEncoder(Encoder):
         for prev, layer in zip(self.layers_, self.layers_[1:]):
             layer.build((None, prev.units))
 
-    def _first(self, x, training):
-        first = self.layers_[0]
-        if isinstance(x, tf.SparseTensor):
-            x = _sparse_l2_normalize(x)
-            if training and self.dropout > 0:
-                seed = tf.cast(self.seed_generator.next(), tf.int32)
-                keep = tf.random.stateless_uniform(tf.shape(x.values), seed) >= self.dropout
-                x = x.with_values(tf.where(keep, x.values / (1 - self.dropout), 0.0))
-            h = tf.sparse.sparse_dense_matmul(x, first.kernel) + first.bias
-            return first.activation(h)
-        x = tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1)
-        if training and self.dropout > 0:
-            x = keras.random.dropout(x, self.dropout, seed=self.seed_generator)
-        return first(x)
-
     def call(self, x, condition=None, training=False):
-        h = self._first(x, training)
+        h = first_layer(x, self.layers_[0], self.dropout, self.seed_generator, training)
         for layer in self.layers_[1:]:
             h = layer(h)
         if not self.variational:

@@ -21,6 +21,8 @@ __all__ = [
     "RecommenderConfig",
     "RecommenderRecipe",
     "DAERecipe",
+    "RecVAEConfig",
+    "RecVAERecipe",
     "ValidationNDCG",
     "write_recommendations",
     "exclusion",
@@ -105,6 +107,38 @@ class RecommenderConfig(TrainConfig):
             raise ValueError(
                 "`fold_in_fraction` must lie in (0, 1). "
                 f"Received: fold_in_fraction={self.fold_in_fraction}"
+            )
+
+
+@dataclasses.dataclass
+class RecVAEConfig(RecommenderConfig):
+    epochs: int = option(
+        200, "passes over the training users (encoder_epochs + 1 passes make one RecVAE epoch)"
+    )
+    learning_rate: float = option(5e-4, "Adam step size", gt=0)
+    hidden: tuple[int, ...] = option((600,), "encoder width (one value: every layer)", ge=1)
+    depth: int = option(5, "encoder layers (dense links, swish, layer norm)", ge=1)
+    gamma: float = option(0.005, "KL weight per click: beta(x_u) = gamma * |x_u|", ge=0)
+    encoder_epochs: int = option(3, "encoder passes per decoder pass", ge=1)
+    layer_norm_epsilon: float = option(0.1, "epsilon of the encoder's layer norms", gt=0)
+    mixture: tuple[float, ...] = option(
+        (0.15, 0.75, 0.1), "composite prior weights: N(0,1), old posterior, wide N(0, e^10)", ge=0
+    )
+
+    def validate(self):
+        super().validate()
+        if len(self.hidden) != 1:
+            raise ValueError(f"RecVAE's layers share one width (use depth=): hidden={self.hidden}")
+        if len(self.mixture) != 3:
+            raise ValueError(f"`mixture` takes three weights. Received: {self.mixture}")
+        defaults = RecommenderConfig()
+        unused = [name for name in ("anneal_cap", "anneal_steps", "select_beta",
+                                    "decoder_hidden")
+                  if getattr(self, name) != getattr(defaults, name)]  # fmt: skip
+        if unused:
+            raise ValueError(
+                f"RecVAE has no annealed beta or decoder layers: {', '.join(unused)} would be "
+                "ignored (gamma sets its KL weight)"
             )
 
 
@@ -341,6 +375,32 @@ def _ease_baseline(data) -> dict:
     with quiet():
         metrics = ranking_metrics(best[2], data.test_fold_in, data.test_targets)
     return {"ease_lambda": best[1], **{f"ease_test_{k}": v for k, v in metrics.items()}}
+
+
+class RecVAERecipe(RecommenderRecipe):
+    """RecVAE (Shenbin et al., 2020) on the recommender's data, evaluation and outputs."""
+
+    name = "recommender-recvae"
+    config = RecVAEConfig
+    smoke = {"epochs": 2, "hidden": (16,), "depth": 2, "latent_dim": 8, "batch_size": 128}
+
+    def build(self, config, data):
+        from gentk_recommender.recvae import RecVAE
+
+        return RecVAE(
+            data.n_items,
+            hidden=config.hidden[0],
+            depth=config.depth,
+            latent_dim=config.latent_dim,
+            dropout=config.dropout,
+            epsilon=config.layer_norm_epsilon,
+            gamma=config.gamma,
+            encoder_epochs=config.encoder_epochs,
+            steps_per_epoch=-(-data.train.shape[0] // config.batch_size),
+            mixture=config.mixture,
+            seed=config.seed,
+            name="recvae",
+        )
 
 
 class DAERecipe(RecommenderRecipe):
