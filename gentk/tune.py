@@ -44,12 +44,13 @@ class Dimension:
     log: bool = False
     integer: bool = False
 
-    def suggest(self, trial) -> str:
+    def suggest(self, trial):
+        """The trial's value (numbers as numbers, so ``best.json`` keeps their type)."""
         if self.choices:
-            return trial.suggest_categorical(self.name, list(self.choices))
+            return trial.suggest_categorical(self.name, [_literal(v) for v in self.choices])
         if self.integer:
-            return str(trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log))
-        return repr(trial.suggest_float(self.name, self.low, self.high, log=self.log))
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
 
     def corners(self) -> list[str]:
         """Values that every option check must accept (each choice, both ends)."""
@@ -62,6 +63,16 @@ class Dimension:
         if self.choices:
             return f"{self.name}={','.join(self.choices)}"
         return f"{self.name}={self.low:g}:{self.high:g}{':log' if self.log else ''}"
+
+
+def _literal(text: str):
+    """``"4"`` -> 4, ``"0.5"`` -> 0.5, anything else stays a string."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def parse_space(specs) -> list[Dimension]:
@@ -206,7 +217,7 @@ def tune(
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    with RunLock(study_dir):
+    with RunLock(study_dir, what="study directory"):
         study_dir.mkdir(parents=True, exist_ok=True)
         storage = optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(study_dir / "journal.log"))

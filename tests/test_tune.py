@@ -100,6 +100,26 @@ def test_bad_spaces_are_one_line_errors(tmp_path, args, message):
     assert not (tmp_path / "s" / "trial-000").exists()
 
 
+def test_a_third_party_recipe_is_tuned_and_a_second_study_process_is_refused(tmp_path):
+    out = tmp_path / "s"
+    args = ["tune", "linear-autoencoder", "--space", "latent_dim=2,4", "--trials", "2",
+            "--epochs", "2", "-o", out]  # fmt: skip
+    exe = [str(Path(sys.executable).with_name("gentk")), *map(str, args)]
+    first = subprocess.Popen(exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / ".s.lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
+        time.sleep(0.1)
+    second = run_cli(*args)
+    stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr[-3000:]
+    assert second.returncode == 2
+    assert "study directory" in second.stderr and "in use by another gentk process" in second.stderr
+    best = json.loads(stdout)
+    assert best["params"]["latent_dim"] in (2, 4)  # a number, as searched
+    assert (out / f"trial-{best['trial']:03d}" / "model.keras").is_file()
+
+
 def test_a_gan_needs_a_metric(tmp_path):
     result = run_cli("tune", "gan", "--space", "latent_dim=2,4", "-o", tmp_path / "s")
     assert result.returncode == 2

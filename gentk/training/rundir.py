@@ -47,9 +47,9 @@ class RunLock:
         UserError: another process holds the lock; the message names its pid.
     """
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, what: str = "run directory"):
         run_dir = Path(run_dir).absolute()
-        self.run_dir = run_dir
+        self.run_dir, self.what = run_dir, what
         self.path = run_dir.parent / f".{run_dir.name}.lock"
         self._fd: int | None = None
 
@@ -60,7 +60,7 @@ class RunLock:
             holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
             os.close(fd)
             raise UserError(
-                f"run directory {self.run_dir} is in use by another gentk run (pid {holder}); "
+                f"{self.what} {self.run_dir} is in use by another gentk process (pid {holder}); "
                 "wait for it to finish or choose another --output"
             )
         os.ftruncate(fd, 0)

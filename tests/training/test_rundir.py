@@ -48,7 +48,7 @@ def _diverging_force_run(out):
 def test_a_second_run_into_a_locked_directory_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "run"
     with RunLock(out):
-        with pytest.raises(UserError, match=rf"in use by another gentk run \(pid {os.getpid()}\)"):
+        with pytest.raises(UserError, match=rf"in use by another gentk process \(pid {os.getpid()}\)"):
             gentk.run(_vae(), output=out, verbose=0, epochs=1, overrides=SMALL)
     assert not out.exists()  # the refused run wrote nothing
     _finished_run(out)  # the lock is released with its holder
@@ -80,7 +80,7 @@ def test_cli_run_into_a_directory_another_process_holds_exits_2(tmp_path):
         holder.stdout.close()
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
-        f"Error: run directory {out} is in use by another gentk run (pid {holder.pid}); "
+        f"Error: run directory {out} is in use by another gentk process (pid {holder.pid}); "
         "wait for it to finish or choose another --output"
     ]
 
