@@ -41,6 +41,31 @@ def run_cli(*args, cwd=None, timeout=600):
     )
 
 
+def kill_at_epoch(args, state_file, epoch: int, timeout: float = 300) -> int:
+    """Start ``gentk *args``, SIGKILL it once ``state_file`` (a run's
+    ``checkpoints/state.json``) records ``epoch`` or later, and return the epoch it recorded
+    then. Fails the test if the process ends first."""
+    import json
+    import signal
+    import time
+
+    exe = [str(Path(sys.executable).with_name("gentk")), *map(str, args)]
+    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ})  # fmt: skip
+    state_file, reached = Path(state_file), 0
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.is_file():
+            reached = json.loads(state_file.read_text() or "{}").get("epoch", 0)
+            if reached >= epoch:
+                proc.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.05)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the process ended before it could be killed"
+    return reached
+
+
 def error_lines(stderr: str) -> list[str]:
     """stderr lines that are gentk's own (TensorFlow's C++ log lines filtered out)."""
     return [

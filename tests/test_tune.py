@@ -3,7 +3,6 @@ directories; study.csv, study.png, best.json), resuming a study killed mid-trial
 one-line errors."""
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 
 from gentk.errors import UserError
 from gentk.tune import parse_space
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, kill_at_epoch, run_cli
 
 VAE = ["--set", "hidden=16", "--set", "nll_samples=0", "--set", "batch_size=256"]
 
@@ -35,17 +34,7 @@ def test_a_study_killed_mid_trial_resumes_the_trial_from_its_checkpoint(tmp_path
     study = tmp_path / "study"
     args = ["tune", "vae", "--space", "latent_dim=2,3", "--space", "learning_rate=1e-3:1e-2:log",
             "--trials", "3", "--epochs", "6", "--no-prune", "-o", str(study), *VAE]  # fmt: skip
-    exe = [str(Path(sys.executable).with_name("gentk")), *args]
-    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = study / "trial-001" / "checkpoints" / "state.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if state.is_file() and json.loads(state.read_text() or "{}").get("epoch", 0) >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.2)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the study ended before it could be killed"
+    kill_at_epoch(args, study / "trial-001" / "checkpoints" / "state.json", 2)
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "trial 1 was interrupted: retried in trial-001" in resumed.stderr

@@ -3,17 +3,12 @@ bits/dim), pictures, sampling with a temperature, exact scores, encode/decode ro
 SIGKILL + resume, and one-line errors for bad data."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, kill_at_epoch, run_cli
 
 FAST = ["--set", "hidden=16,16", "--set", "steps=2", "-q"]
 
@@ -87,17 +82,7 @@ def test_bad_data_and_options_are_one_line_errors(tmp_path, content, options, ne
 def test_sigkill_and_resume(tmp_path):
     out = tmp_path / "killed"
     args = ["-o", out, "--epochs", "40", "--set", "hidden=16", "--set", "steps=2", "-q"]
-    exe = [str(Path(sys.executable).with_name("gentk")), "run", "nsf", *args]
-    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        state = out / "checkpoints" / "state.json"
-        if state.is_file() and json.loads(state.read_text() or "{}").get("epoch", 0) >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.2)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    kill_at_epoch(["run", "nsf", *args], out / "checkpoints" / "state.json", 2)
     resumed = run_cli("run", "nsf", *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 40

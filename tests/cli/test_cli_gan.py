@@ -2,11 +2,6 @@
 SIGKILL + resume with both optimizers, the NaN guard, and one-line errors for bad input."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +9,7 @@ import pytest
 import gentk
 from gentk.errors import TrainingError
 from gentk.plugins import get_registry
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, kill_at_epoch, run_cli
 
 SMALL = ["--set", "filters=16,8", "--set", "critic_filters=8,16", "--set", "latent_dim=8",
          "--set", "jit_compile=false", "-q"]  # fmt: skip
@@ -124,17 +119,7 @@ def test_sigkill_and_resume_restore_both_optimizers_and_the_ema(tmp_path):
     args = ["--epochs", "12", "--batch-size", "32", "--set", "hidden=16", "--set", "ema_decay=0.9",
             "--set", "critic_steps=2", "--set", "jit_compile=false", "-q"]  # fmt: skip
     killed = tmp_path / "killed"
-    exe = [str(Path(sys.executable).with_name("gentk")), "run", "gan", "-o", str(killed), *args]
-    proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = killed / "checkpoints" / "state.json"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if state.is_file() and json.loads(state.read_text() or "{}").get("epoch", 0) >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    kill_at_epoch(["run", "gan", "-o", killed, *args], killed / "checkpoints" / "state.json", 2)
     assert not (killed / "model.keras").exists()
     resumed = run_cli("run", "gan", "-o", killed, "--resume", *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -1,17 +1,13 @@
 """``gentk`` end to end on tiny settings: run, sample, evaluate, resume, and bad inputs."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, kill_at_epoch, run_cli
 
 TINY = ["--set", "hidden=16", "--set", "nll_samples=10", "--batch-size", "64"]
 
@@ -78,32 +74,9 @@ def test_same_seed_same_metrics(tmp_path):
 
 def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     out = tmp_path / "run"
-    exe = Path(sys.executable).with_name("gentk")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "run",
-            "autoencoder",
-            "--epochs",
-            "150",
-            "-o",
-            str(out),
-            "-q",
-            "--set",
-            "hidden=16",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
-    )
+    args = ["run", "autoencoder", "--epochs", "150", "-o", out, "-q", "--set", "hidden=16"]
     state = out / "checkpoints" / "state.json"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if state.exists() and json.loads(state.read_text())["epoch"] >= 3:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at_epoch(args, state, 3)
     header = (out / "history.csv").read_text().splitlines()[0]
     killed_at = json.loads(state.read_text())["epoch"]
     assert 3 <= killed_at < 150, "the run finished before it could be killed"

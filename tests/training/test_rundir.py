@@ -48,7 +48,8 @@ def _diverging_force_run(out):
 def test_a_second_run_into_a_locked_directory_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "run"
     with RunLock(out):
-        with pytest.raises(UserError, match=rf"in use by another gentk process \(pid {os.getpid()}\)"):
+        busy = rf"in use by another gentk process \(pid {os.getpid()}\)"
+        with pytest.raises(UserError, match=busy):
             gentk.run(_vae(), output=out, verbose=0, epochs=1, overrides=SMALL)
     assert not out.exists()  # the refused run wrote nothing
     _finished_run(out)  # the lock is released with its holder
