@@ -5,6 +5,7 @@ from gentk.objectives.likelihood import (
     elbo,
     iwae_bound,
     multinomial_log_likelihood,
+    sampled_multinomial_log_likelihood,
 )
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "kl_divergence",
     "monte_carlo_kl",
     "multinomial_log_likelihood",
+    "sampled_multinomial_log_likelihood",
     "standard_normal",
 ]

@@ -1,8 +1,14 @@
-"""Likelihood objectives: the (beta-weighted) ELBO, the IWAE bound and the multinomial term."""
+"""Likelihood objectives: the (beta-weighted) ELBO, the IWAE bound and the multinomial term
+(full, or a sampled softmax with the log-Q correction)."""
 
 from __future__ import annotations
 
-__all__ = ["elbo", "iwae_bound", "multinomial_log_likelihood"]
+__all__ = [
+    "elbo",
+    "iwae_bound",
+    "multinomial_log_likelihood",
+    "sampled_multinomial_log_likelihood",
+]
 
 
 def elbo(log_likelihood, kl, beta=1.0):
@@ -39,3 +45,41 @@ def multinomial_log_likelihood(logits, x):
         picked = tf.gather_nd(log_probs, x.indices) * tf.cast(x.values, log_probs.dtype)
         return tf.math.unsorted_segment_sum(picked, x.indices[:, 0], tf.shape(logits)[0])
     return tf.reduce_sum(log_probs * tf.cast(x, log_probs.dtype), axis=-1)
+
+
+def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q):
+    """Sampled-softmax estimate of ``multinomial_log_likelihood(hidden @ kernel + bias, x)``
+    that computes logits only for the batch's positives and ``S`` sampled items.
+
+    Each positive (row u, item i) is scored against the shared sample ``sampled`` ``[S]``
+    (drawn with replacement from a proposal q, ``log_q`` ``[I]``). The sampled logits are
+    corrected by the log of their expected count in the sample, ``log(S q_j)`` (the log-Q
+    correction; Bengio and Senecal, 2008; Jean et al., 2015), so that their exponentials sum
+    to an importance estimate of the partition function over the other items; sampled copies
+    of the positive itself ("accidental hits") are removed and the positive enters with its
+    own logit:
+
+        log pi_ui ~ l_ui - log(exp(l_ui) + sum_{s: j_s != i} exp(l_{u j_s} - log(S q_{j_s})))
+
+    a consistent estimate of ``log softmax(l_u)_i`` (exact when q is uniform and the sample is
+    the whole catalogue once).
+    ``x`` is dense ``[B, I]`` or a ``tf.SparseTensor``; ``kernel`` is ``[H, I]``.
+    """
+    import tensorflow as tf
+
+    if isinstance(x, tf.SparseTensor):
+        pairs, weights = x.indices, tf.cast(x.values, hidden.dtype)
+    else:
+        pairs = tf.where(x > 0)
+        weights = tf.cast(tf.gather_nd(x, pairs), hidden.dtype)
+    rows, items = pairs[:, 0], pairs[:, 1]
+    log_count = tf.math.log(tf.cast(tf.size(sampled), hidden.dtype)) + log_q
+    h = tf.gather(hidden, rows)  # [P, H]
+    true = tf.reduce_sum(h * tf.transpose(tf.gather(kernel, items, axis=1)), axis=1)
+    true = true + tf.gather(bias, items)  # [P]: the positive's own logit
+    negatives = hidden @ tf.gather(kernel, sampled, axis=1) + tf.gather(bias, sampled)
+    negatives = tf.gather(negatives - tf.gather(log_count, sampled), rows)  # [P, S]
+    hit = tf.equal(items[:, None], tf.cast(sampled, items.dtype)[None, :])
+    negatives = tf.where(hit, tf.constant(-float("inf"), hidden.dtype), negatives)
+    log_pi = true - tf.reduce_logsumexp(tf.concat([true[:, None], negatives], axis=1), axis=1)
+    return tf.math.unsorted_segment_sum(weights * log_pi, rows, tf.shape(hidden)[0])

@@ -10,18 +10,27 @@
     beta = min(cap, step / anneal_steps)            (linear KL annealing, "partial regularisation")
 
 Mult-DAE drops the stochastic latent: z = encoder mean, no KL; dropout is the corruption.
+With ``sampled_softmax=S`` training scores each positive against S items drawn from
+q ~ popularity^power with the log-Q correction (``sampled_multinomial_log_likelihood``)
+instead of all I items; validation, test and recommendations use the full softmax.
 The input may be a ``tf.SparseTensor`` (never densified, no XLA) or a dense batch (XLA).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from gentk.interfaces import Decoder, Encoder
 from gentk.models import GenerativeModel, unpack_x
-from gentk.objectives import kl_divergence, multinomial_log_likelihood, standard_normal
+from gentk.objectives import (
+    kl_divergence,
+    multinomial_log_likelihood,
+    sampled_multinomial_log_likelihood,
+    standard_normal,
+)
 
 tfd = tfp.distributions
 
@@ -165,11 +174,15 @@ class MultinomialDecoder(Decoder):
             width = layer.units
         self.head.build((None, width))
 
-    def logits(self, z, training=False):
+    def features(self, z, training=False):
+        """The last hidden layer (``z`` itself for a linear decoder): ``logits = head(h)``."""
         h = z
         for layer in self.layers_:
             h = layer(h)
-        return self.head(h)
+        return h
+
+    def logits(self, z, training=False):
+        return self.head(self.features(z, training))
 
     def call(self, z, condition=None, training=False, total_count=1.0):
         return tfd.Multinomial(total_count=total_count, logits=self.logits(z, training))
@@ -193,6 +206,8 @@ class MultVAE(GenerativeModel):
         seed: seed of sampling and dropout.
         decoder_hidden: decoder widths; ``None`` mirrors ``hidden`` (the paper), ``()`` is a
             linear decoder z -> logits.
+        sampled_softmax: items sampled per training batch for the softmax (0: all items).
+        item_log_q: ``[I]`` log-probabilities of the sampling proposal (default uniform).
     """
 
     loss_names = ("loss", "neg_ll", "kl", "beta")
@@ -208,10 +223,28 @@ class MultVAE(GenerativeModel):
         anneal_steps=200000,
         seed=0,
         decoder_hidden=None,
+        sampled_softmax=0,
+        item_log_q=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_items = int(n_items)
+        self.sampled_softmax = int(sampled_softmax)
+        if self.sampled_softmax < 0:
+            raise ValueError(f"`sampled_softmax` must be >= 0. Received: {sampled_softmax}")
+        self.item_log_q = None  # only a sampling model has one (older runs load unchanged)
+        if self.sampled_softmax:
+            if item_log_q is None:
+                item_log_q = np.full(self.n_items, -np.log(self.n_items))
+            item_log_q = np.asarray(item_log_q, dtype="float32").reshape(-1)
+            if item_log_q.shape != (self.n_items,):
+                raise ValueError(f"`item_log_q` must have {self.n_items} entries")
+            self.item_log_q = self.add_weight(
+                shape=(self.n_items,),
+                initializer=keras.initializers.Constant(item_log_q),
+                trainable=False,
+                name="item_log_q",
+            )
         self.hidden = tuple(int(h) for h in hidden)
         self.decoder_hidden = (
             tuple(reversed(self.hidden))
@@ -253,8 +286,17 @@ class MultVAE(GenerativeModel):
             z = q.sample(seed=tf.cast(self.seed_generator.next(), tf.int32))
         else:
             z = q.mean()
-        logits = self.decoder.logits(z, training=training)
-        neg_ll = -tf.reduce_mean(multinomial_log_likelihood(logits, x))
+        if training and self.sampled_softmax:
+            head = self.decoder.head
+            log_q = tf.convert_to_tensor(self.item_log_q)
+            seed = tf.cast(self.seed_generator.next(), tf.int32)
+            ids = tf.random.stateless_categorical(log_q[None, :], self.sampled_softmax, seed)[0]
+            log_lik = sampled_multinomial_log_likelihood(
+                self.decoder.features(z, training), head.kernel, head.bias, x, ids, log_q
+            )
+        else:
+            log_lik = multinomial_log_likelihood(self.decoder.logits(z, training=training), x)
+        neg_ll = -tf.reduce_mean(log_lik)
         if self.variational:
             kl = tf.reduce_mean(kl_divergence(q, self.prior()))
             beta = self.current_beta()
@@ -281,4 +323,5 @@ class MultVAE(GenerativeModel):
             "anneal_steps": self.annealing.steps,
             "seed": self.seed,
             "decoder_hidden": self.decoder_hidden,
+            "sampled_softmax": self.sampled_softmax,
         }

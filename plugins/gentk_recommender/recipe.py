@@ -78,6 +78,12 @@ class RecommenderConfig(TrainConfig):
     dense_max_items: int = option(
         8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)", ge=1
     )
+    sampled_softmax: int = option(
+        0, "Mult-VAE/DAE training: items sampled per batch for the softmax (0: all items)", ge=0
+    )
+    sampler_power: float = option(
+        0.75, "sampled softmax proposal: training popularity ** power (0: uniform)", ge=0
+    )
     top_n: int = option(100, "recommendations per user in recommendations.csv", ge=1)
     ease_max_items: int = option(
         20000, "metrics.json has EASE's test metrics up to this many items (0: never)", ge=0
@@ -133,7 +139,7 @@ class RecVAEConfig(RecommenderConfig):
             raise ValueError(f"`mixture` takes three weights. Received: {self.mixture}")
         defaults = RecommenderConfig()
         unused = [name for name in ("anneal_cap", "anneal_steps", "select_beta",
-                                    "decoder_hidden")
+                                    "decoder_hidden", "sampled_softmax")
                   if getattr(self, name) != getattr(defaults, name)]  # fmt: skip
         if unused:
             raise ValueError(
@@ -257,6 +263,8 @@ class RecommenderRecipe(Recipe):
             steps,
             config.seed,
             decoder_hidden=config.decoder_hidden,
+            sampled_softmax=config.sampled_softmax,
+            item_log_q=proposal(data.train, config.sampler_power),
             name=self.name.replace("-", "_"),
         )
 
@@ -326,6 +334,13 @@ class RecommenderRecipe(Recipe):
 
 
 EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
+
+
+def proposal(train: sp.csr_matrix, power: float) -> np.ndarray:
+    """log q_i of the sampled softmax: (training positives of i + 1) ** power, normalised."""
+    counts = np.asarray(train.sum(axis=0)).ravel() + 1.0
+    logits = power * np.log(counts)
+    return logits - np.logaddexp.reduce(logits)
 
 
 _EASE_CACHE: dict = {}  # the last split's baseline: the trials of a gentk tune study share it

@@ -258,3 +258,25 @@ def test_negative_held_out_counts_and_unknown_modes_are_refused():
         _config(validation_users=-1)
     with pytest.raises(UserError, match="`exclude` must be one of seen, positives, none"):
         _config(exclude="all")
+
+
+def test_sampled_softmax_trains_mult_vae_and_keeps_its_proposal_through_save(tmp_path):
+    from gentk_recommender.model import MultVAE
+    from gentk_recommender.recipe import proposal
+
+    data = prepare(_config(), _planted_file(tmp_path / "r.csv"))
+    log_q = proposal(data.train, 0.75)
+    counts = np.asarray(data.train.sum(axis=0)).ravel() + 1.0
+    np.testing.assert_allclose(np.exp(log_q), counts**0.75 / (counts**0.75).sum(), rtol=1e-6)
+    model = MultVAE(data.n_items, (16,), 4, sampled_softmax=8, item_log_q=log_q)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = data.train.toarray().astype("float32")
+    history = model.fit(x, batch_size=64, epochs=3, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    full = model.compute_losses(tf.constant(x[:32]), training=False)["neg_ll"]
+    assert np.isfinite(float(full))  # evaluation uses the full softmax
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.item_log_q.numpy(), log_q, rtol=1e-6)
+    np.testing.assert_allclose(loaded(x[:4]).numpy(), model(x[:4]).numpy(), rtol=1e-5)
+    assert MultVAE(data.n_items, (16,), 4).item_log_q is None  # the full softmax adds no weight
