@@ -88,9 +88,10 @@ _add_commands()
 def main(argv=None):
     """Console entry point."""
     if "--debug" not in (sys.argv[1:] if argv is None else argv):
-        from gentk.cli.native_log import filter_fd2
+        from gentk.cli.native_log import filter_fd2, quiet_deprecations
 
         filter_fd2()
+        quiet_deprecations()
     _show_plugin_warnings()
     try:
         _add_plugin_commands()

@@ -4,8 +4,10 @@ TensorFlow's native code writes straight to file descriptor 2 before its log lev
 "All log messages before absl::InitializeLog()", "oneDNN custom operations are on", "Could not
 find cuda drivers", "failed call to cuInit" on every command of a CPU machine. ``filter_fd2``
 moves Python's own ``sys.stderr`` to a duplicate of the terminal's descriptor, points fd 2 at a
-pipe, and forwards every native line except the known start-up ones. ``gentk --debug`` skips
-the filter and shows everything.
+pipe, and forwards every native line except the known start-up ones. ``quiet_deprecations``
+drops the deprecation notices TensorFlow logs about calls inside its own libraries (TFP's ODE
+solver: "calling while_loop_v2 ... with back_prop=False is deprecated", six lines a run),
+which a gentk user can do nothing about. ``gentk --debug`` skips both and shows everything.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import sys
 import threading
 
-__all__ = ["NOISE", "filter_fd2"]
+__all__ = ["NOISE", "filter_fd2", "quiet_deprecations"]
 
 NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
@@ -52,3 +54,24 @@ def filter_fd2() -> None:
                     os.write(terminal, line)
 
     threading.Thread(target=pump, name="gentk-native-log", daemon=True).start()
+
+
+class _LibraryDeprecations:
+    """A ``logging`` filter: False for TensorFlow's "is deprecated and will be removed" notices
+    about calls made inside tensorflow / tensorflow_probability / keras themselves."""
+
+    LIBRARIES = ("tensorflow_probability", "tensorflow", "keras", "tf_keras")
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        if "is deprecated and will be removed" not in message:
+            return True
+        caller = message.split(":", 1)[0]  # "From /.../site-packages/<lib>/...py:448"
+        return not any(f"/{lib}/" in caller for lib in self.LIBRARIES)
+
+
+def quiet_deprecations() -> None:
+    """Install the filter on the ``tensorflow`` logger (before or after TF is imported)."""
+    import logging
+
+    logging.getLogger("tensorflow").addFilter(_LibraryDeprecations())

@@ -1,5 +1,6 @@
 """Start-up of the CLI (#10 item 12): listing plugins and --help import no TensorFlow, and
-TensorFlow's C++ start-up lines reach the terminal only under --debug."""
+TensorFlow's C++ start-up lines and its deprecation notices about its own libraries reach the
+terminal only under --debug."""
 
 from __future__ import annotations
 
@@ -68,3 +69,23 @@ def test_a_lazily_registered_model_that_cannot_be_imported_is_one_line():
     wrong = Entry("model", "vae-copy", "gentk_vae.model:VAERecipe", plugin="copies")
     with pytest.raises(PluginError, match="but its recipe is named 'vae'"):
         _ = wrong.factory
+
+
+def test_deprecation_notices_from_inside_the_libraries_are_dropped_and_others_kept():
+    import logging
+
+    from gentk.cli.native_log import _LibraryDeprecations
+
+    def record(message):
+        return logging.LogRecord("tensorflow", logging.WARNING, "x.py", 1, message, None, None)
+
+    drop = _LibraryDeprecations()
+    inside = (
+        "From /venv/lib/python3.11/site-packages/tensorflow_probability/python/math/ode/base.py"
+        ":448: calling while_loop_v2 (from tensorflow.python.ops.while_loop) with "
+        "back_prop=False is deprecated and will be removed in a future version."
+    )
+    mine = "From /home/me/plugin/flow.py:12: calling foo is deprecated and will be removed"
+    assert not drop.filter(record(inside))
+    assert drop.filter(record(mine))  # a plugin author's own call still warns
+    assert drop.filter(record("Compiled cluster using XLA!"))
