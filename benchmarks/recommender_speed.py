@@ -6,6 +6,10 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py real --dataset ml-1m
     python benchmarks/recommender_speed.py real --hidden 1200 --latent-dim 50 --linear-decoder
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
+    python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
+
+Quality of the sampled softmax: ``benchmarks/recommender_quality.py`` once as it is and once
+with ``--set sampled_softmax=500`` (the same split and seeds; NDCG@100 as a fraction of EASE's).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def measure(
     hidden: int = 600,
     latent_dim: int = 200,
     linear_decoder: bool = False,
+    sampled: int = 0,
 ):
     import keras
     from gentk_recommender.data import sparse_batches
@@ -65,6 +70,7 @@ def measure(
         latent_dim,
         anneal_steps=1000,
         decoder_hidden=() if linear_decoder else None,
+        sampled_softmax=sampled,
     )
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit and dense)
     ds = sparse_batches(matrix, batch_size, shuffle=True, dense=dense)
@@ -97,7 +103,7 @@ def child(args):
         matrix = planted(args.n_users, args.items)
         batches = args.batches
     shape = dict(hidden=args.hidden, latent_dim=args.latent_dim, linear_decoder=args.linear_decoder)
-    print(json.dumps(measure(matrix, args.mode, args.jit, batches, **shape)))
+    print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled, **shape)))
 
 
 def spawn(extra: list[str]) -> dict:
@@ -126,6 +132,11 @@ def main():
         default=10,
         help="timed batches per size (the epoch time is extrapolated)",
     )
+    sampled = sub.add_parser("sampled", help="full vs sampled softmax on a planted catalogue")
+    sampled.add_argument("--users", type=int, default=20000)
+    sampled.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
+    sampled.add_argument("--negatives", type=int, nargs="+", default=[1000, 10000])
+    sampled.add_argument("--batches", type=int, default=5)
     cross = sub.add_parser("crossover")
     cross.add_argument("--users", type=int, default=20000)
     cross.add_argument("--items", type=int, nargs="+", default=[2000, 5000, 10000, 20000, 50000])
@@ -137,6 +148,7 @@ def main():
     c.add_argument("--n-users", type=int, default=10000)
     c.add_argument("--items", type=int, default=20000)
     c.add_argument("--batches", type=int, default=10)
+    c.add_argument("--sampled", type=int, default=0, help="sampled softmax negatives (0: full)")
     args = parser.parse_args()
     if args.command == "child":
         return child(args)
@@ -156,6 +168,30 @@ def main():
             f"{args.dataset}: one full training epoch per configuration, batch 500 users, "
             f"Mult-VAE [I-{args.hidden}-{args.latent_dim}{decoder}-I]"
         )
+    elif args.command == "sampled":
+        for n_items in args.items:
+            group = []
+            for negatives in [0, *args.negatives]:
+                try:
+                    r = spawn(["--source", "synthetic", "--n-users", str(args.users), "--items",
+                               str(n_items), "--mode", "sparse", "--batches", str(args.batches),
+                               "--sampled", str(negatives)])  # fmt: skip
+                except subprocess.CalledProcessError as err:  # the full softmax may not fit
+                    last = err.stderr.splitlines()[-1][:60] if err.stderr else "failed"
+                    r = {"users_per_s": float("nan"), "seconds": float("nan"),
+                         "peak_rss_mb": float("nan"), "error": last}  # fmt: skip
+                group.append({"items": n_items, "softmax": f"sampled {negatives}" if negatives
+                              else "full", **r})  # fmt: skip
+            for r in group:
+                r["vs_full"] = f"{r['users_per_s'] / group[0]['users_per_s']:.2f}x"
+            rows += group
+        print(f"sampled softmax: {args.users} planted users, sparse batches of 500, "
+              f"{args.batches} timed batches, Mult-VAE [I-600-200-600-I]")  # fmt: skip
+        for r in rows:
+            for k in ("users_per_s", "seconds", "peak_rss_mb"):
+                r[k] = f"{r[k]:.1f}"
+        print(table(rows, ["items", "softmax", "users_per_s", "peak_rss_mb", "vs_full"]))
+        return
     elif args.command == "crossover":
         for n_items in args.items:
             pair = []
