@@ -103,6 +103,9 @@ def check_ranges(config) -> None:
                 )
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Options every recipe shares; a recipe's config inherits from this and adds its own.
@@ -117,6 +120,11 @@ class TrainConfig:
     weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)
     seed: int = option(0, "seed for splits, init and sampling", ge=0)
     jit_compile: bool = option(True, "compile train steps with XLA where the model supports it")
+    precision: str = option(
+        "float32",
+        "float32, mixed_float16 (GPUs) or mixed_bfloat16 (CPUs, TPUs): compute in 16 bits; "
+        "weights, losses and distributions stay float32",
+    )
     validation_fraction: float = option(
         0.1, "fraction of the data held out for validation", ge=0, lt=1
     )
@@ -126,6 +134,11 @@ class TrainConfig:
 
     def __post_init__(self):
         check_ranges(self)
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"`precision` must be one of {', '.join(PRECISIONS)}. "
+                f"Received: precision={self.precision!r}"
+            )
         self.validate()
 
     def validate(self):

@@ -27,6 +27,8 @@ class Recipe:
             default (a key of the epoch logs or of ``metrics.json``), or None for none.
         keeps_best_epoch: the run keeps its best validation epoch (``gentk tune`` then scores
             a trial by that epoch, else by the last).
+        supports_mixed_precision: whether ``precision=mixed_*`` works (its layers keep the
+            distributions' parameters, losses and any log-determinant in float32).
     """
 
     name: str = ""
@@ -36,6 +38,7 @@ class Recipe:
     supports_jit: bool = True
     tune_metric: tuple[str, str] | None = ("val_loss", "minimize")
     keeps_best_epoch: bool = False
+    supports_mixed_precision: bool = True
 
     # -- data -----------------------------------------------------------------------------
     def load_data(self, config, path: str | None) -> Any:

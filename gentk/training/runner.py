@@ -8,6 +8,7 @@ renamed, so a killed run never leaves a truncated output.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -122,6 +123,20 @@ def _attach_log(run_dir: Path) -> logging.Handler:
     root.setLevel(logging.INFO)
     root.addHandler(handler)
     return handler
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras' global dtype policy ``name`` (``float32``, ``mixed_float16``, ``mixed_bfloat16``)
+    while the block runs: the layers built inside take it (and keep it when saved)."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def build_compiled_model(recipe, config, data, strategy=None):
@@ -244,21 +259,27 @@ def _run_locked(
     elif action == "new" and run_dir.exists():
         shutil.rmtree(run_dir)  # what a failed start left
     run_dir.mkdir(parents=True, exist_ok=True)
+    if config.precision != "float32" and not getattr(recipe, "supports_mixed_precision", True):
+        raise UserError(
+            f"model {recipe.name!r} computes in float32 only: precision={config.precision} "
+            "is not supported (use precision=float32)"
+        )
     handler = _attach_log(run_dir)
     try:
-        result = _train(
-            recipe,
-            config,
-            saved_config,
-            data,
-            data_obj,
-            run_dir,
-            state,
-            meta,
-            data_label,
-            verbose,
-            callbacks,
-        )
+        with dtype_policy(config.precision):
+            result = _train(
+                recipe,
+                config,
+                saved_config,
+                data,
+                data_obj,
+                run_dir,
+                state,
+                meta,
+                data_label,
+                verbose,
+                callbacks,
+            )
     except BaseException as err:
         kept = read_checkpoint_state(run_dir)
         if isinstance(err, DiskFullError):

@@ -87,6 +87,7 @@ class FlowRecipe(ImageRecipe):
     defaults: dict = {}
     smoke = {"epochs": 1, "hidden": (8,), "steps": 2, "batch_size": 64}
     supports_jit = True
+    supports_mixed_precision = False  # log-determinants and dequantisation need float32
     tune_metric = ("val_nll", "minimize")
     keeps_best_epoch = True  # BestWeights on val_nll
 

@@ -37,6 +37,16 @@ AUGMENTS = ("translation", "cutout", "color")
 SIGMOID_LOSSES = ("minimax", "nonsaturating")
 
 
+def _scaled(model, optimizer):
+    """``optimizer``, in a ``LossScaleOptimizer`` when the model computes in float16 (Keras
+    wraps the one optimizer it is given; a GAN has two)."""
+    optimizer = keras.optimizers.get(optimizer)
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    if model.dtype_policy.name == "mixed_float16" and not scaled:
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def diff_augment(x, policy: tuple[str, ...], seed):
     """Differentiable augmentation (Zhao et al., 2020) of images ``[B, H, W, C]``: random
     translation by up to 1/8 of the side (zero fill), a cutout of half the side, brightness,
@@ -253,11 +263,11 @@ class AdversarialModel(keras.Model):
         """Two optimizers (Adam(2e-4, beta_1=0.5) each by default); ``model.optimizer`` is the
         generator's. Other arguments (``jit_compile``, ``steps_per_execution``) go to Keras."""
         kwargs.pop("optimizer", None)
-        self.generator_optimizer = keras.optimizers.get(
-            generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.generator_optimizer = _scaled(
+            self, generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         )
-        self.critic_optimizer = keras.optimizers.get(
-            critic_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.critic_optimizer = _scaled(
+            self, critic_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         )
         super().compile(optimizer=self.generator_optimizer, **kwargs)
 
@@ -485,8 +495,8 @@ class AdversarialModel(keras.Model):
         critic, read by feature matching."""
         if self.feature_matching:
             real_in, fake_in, condition, training = inputs
-            real = self.critic.features(real_in, condition, training=training)
-            fake = self.critic.features(fake_in, condition, training=training)
+            real = tf.cast(self.critic.features(real_in, condition, training=training), "float32")
+            fake = tf.cast(self.critic.features(fake_in, condition, training=training), "float32")
             gap = tf.stop_gradient(tf.reduce_mean(real, 0)) - tf.reduce_mean(fake, 0)
             loss = tf.reduce_sum(tf.square(gap))
         else:

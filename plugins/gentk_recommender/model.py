@@ -122,6 +122,8 @@ class MultEncoder(Encoder):
                 w,
                 activation="tanh" if i < len(self.hidden) else None,
                 kernel_initializer="glorot_uniform",
+                # the distribution's parameters stay float32 under mixed precision
+                dtype="float32" if i == len(self.hidden) else None,
                 name=f"dense{i}",
             )
             for i, w in enumerate(widths)

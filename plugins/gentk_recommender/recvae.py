@@ -120,7 +120,7 @@ class RecVAEEncoder(Encoder):
             keras.layers.LayerNormalization(epsilon=self.epsilon, name=f"norm{k}")
             for k in range(self.depth)
         ]
-        self.head = keras.layers.Dense(2 * self.latent_dim, name="head")
+        self.head = keras.layers.Dense(2 * self.latent_dim, dtype="float32", name="head")
         self.dense[0].build((None, self.n_items))
 
     def build(self, x_shape=None):

@@ -87,6 +87,7 @@ class VectorQuantizer(keras.layers.Layer):
 
     def nearest(self, flat):
         """Index of the nearest code for each row of ``flat`` [N, D]."""
+        flat = tf.cast(flat, tf.float32)  # an encoder computing in 16 bits: distances in 32
         c = tf.convert_to_tensor(self.codebook)
         d = (
             tf.reduce_sum(flat**2, axis=1, keepdims=True)
@@ -193,7 +194,9 @@ class MaskedConv2D(keras.layers.Layer):
         self.mask = tf.constant(mask, shape=(k, k, 1, 1))
 
     def call(self, x):
-        y = tf.nn.conv2d(x, self.kernel * self.mask, strides=1, padding="SAME") + self.bias
+        dtype = x.dtype  # the compute dtype under mixed precision (the weights are float32)
+        kernel = tf.cast(self.kernel, dtype) * tf.cast(self.mask, dtype)
+        y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + tf.cast(self.bias, dtype)
         return self.activation(y)
 
     def get_config(self):

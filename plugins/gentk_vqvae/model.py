@@ -94,8 +94,15 @@ class VQVAE(GenerativeModel):
             ],
             name="encoder",
         )
-        self.quantizer = VectorQuantizer(
-            self.num_codes, self.code_dim, ema, decay, restart_after, seed, name="quantizer"
+        self.quantizer = VectorQuantizer(  # distances and EMA updates in float32
+            self.num_codes,
+            self.code_dim,
+            ema,
+            decay,
+            restart_after,
+            seed,
+            name="quantizer",
+            dtype="float32",
         )
         self.decoder = keras.Sequential(
             [

@@ -32,6 +32,11 @@ def test_model_conformance(entry):
     testing.check_model(entry, SAVED_DIR)
 
 
+@pytest.mark.parametrize("entry", MODELS, ids=lambda e: e.name)
+def test_model_trains_under_mixed_precision(entry, tmp_path):
+    testing.check_mixed_precision(entry, tmp_path)
+
+
 def test_every_saved_model_loads_in_a_fresh_process():
     """What the in-process round trip cannot see: a class that only this process registered
     (say, in a module the recipe imported while building) makes ``model.keras`` unloadable
