@@ -179,7 +179,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     t = sub.add_parser("toy", help="modes covered on 2-D mixtures")
-    # 160 epochs of 3,200 points in batches of 128: 4,000 updates; at 60 (1,920 updates) the
+    # 160 epochs of 3,200 points in batches of 128: 4,000 updates; at 60 (1,500 updates) the
     # losses had not converged (0-8 modes, 0-42% high-quality samples)
     t.add_argument("--epochs", type=int, default=160)
     t.add_argument("--batch-size", type=int, default=128)
