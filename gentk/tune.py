@@ -143,24 +143,22 @@ def _check_options(recipe, config_path, overrides, dims, direct) -> None:
                 raise UserError(f"--space {dim.spec()}: {err}") from None
 
 
-class _Reporter:
-    """A Keras callback (built lazily: keras is imported only when trials run) that reports
-    the metric to the trial each epoch and stops a trial the pruner gives up on."""
+def _reporter(trial, metric, prune):
+    """A Keras callback (made here: keras is imported only when trials run) that reports the
+    metric to the trial each epoch and stops a trial the pruner gives up on."""
+    import keras
+    import optuna
 
-    def __new__(cls, trial, metric, prune):
-        import keras
-        import optuna
+    class Reporter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(metric)
+            if value is None or not math.isfinite(float(value)):
+                return
+            trial.report(float(value), epoch)
+            if prune and trial.should_prune():
+                raise optuna.TrialPruned(f"epoch {epoch + 1}: {metric} = {float(value):.5g}")
 
-        class Reporter(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                value = (logs or {}).get(metric)
-                if value is None or not math.isfinite(float(value)):
-                    return
-                trial.report(float(value), epoch)
-                if prune and trial.should_prune():
-                    raise optuna.TrialPruned(f"epoch {epoch + 1}: {metric} = {float(value):.5g}")
-
-        return Reporter()
+    return Reporter()
 
 
 def _trial_value(result, metric, direction, keeps_best):
@@ -263,7 +261,7 @@ def tune(
                     config_path=None if resume else config_path,
                     overrides=[] if resume else chosen,
                     data_label=data_label,
-                    callbacks=[_Reporter(trial, metric, prune)],
+                    callbacks=[_reporter(trial, metric, prune)],
                     **({} if resume else direct),
                 )  # fmt: skip
             finally:
