@@ -7,6 +7,13 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py real --hidden 1200 --latent-dim 50 --linear-decoder
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
     python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
+    python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
+
+``peer``: the epoch time of gentk's Mult-VAE against cornac's VAECF (PyTorch) at equal
+architecture [I-600-200-600-I], batch 500, on ML-1M's training users, both measured in this
+run, and the fraction of this machine's GEMM roofline (measured here too) each reaches.
+cornac and torch are benchmark-only dependencies: install them into another environment
+(``python -m venv peer && peer/bin/pip install cornac torch``) and pass its interpreter.
 
 Quality of the sampled softmax: ``benchmarks/recommender_quality.py`` once as it is and once
 with ``--set sampled_softmax=500`` (the same split and seeds; NDCG@100 as a fraction of EASE's).
@@ -106,6 +113,54 @@ def child(args):
     print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled, **shape)))
 
 
+def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 GEMM speed (the roofline of the dense layers)."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    a @ a  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def peer_table(args) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from gentk_recommender.data import prepare
+    from gentk_recommender.recipe import RecommenderConfig
+
+    from gentk import resolve_config
+
+    config = resolve_config(RecommenderConfig, None, [], validation_users=600, test_users=600)
+    matrix = prepare(config, str(movielens_file(args.dataset))).train
+    users, items = matrix.shape
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "train.npz"
+        np.savez(path, indptr=matrix.indptr, indices=matrix.indices)
+        script = Path(__file__).with_name("peer_cornac.py")
+        command = [args.peer_python, str(script), str(path), "--epochs", str(args.epochs)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True)
+        theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    ours = spawn(["--source", "real", "--dataset", args.dataset, "--mode", "dense"])
+    roofline = gemm_gflops()
+    flops = 6 * (items * 600 + 600 * 400 + 200 * 600 + 600 * items)  # fwd + bwd per user
+    rows = []
+    for name, seconds in (("gentk Mult-VAE (dense, no XLA)", ours["seconds"]),
+                          ("cornac VAECF (torch)", theirs["epoch_seconds"])):  # fmt: skip
+        gflops = flops * users / seconds / 1e9
+        rows.append({
+            "model": name, "epoch s": f"{seconds:.2f}", "users/s": f"{users / seconds:,.0f}",
+            "GFLOP/s": f"{gflops:.1f}", "of roofline": f"{gflops / roofline:.0%}",
+        })  # fmt: skip
+    ratio = theirs["epoch_seconds"] / ours["seconds"]
+    print(f"{args.dataset}: {users} training users, {items} items, [I-600-200-600-I], batch 500; "
+          f"GEMM roofline {roofline:.0f} GFLOP/s, {flops / 1e6:.1f} MFLOP per user per update; "
+          f"torch threads {theirs['threads']}")  # fmt: skip
+    print(table(rows, list(rows[0])))
+    print(f"gentk / cornac speed: {ratio:.2f}x")
+
+
 def spawn(extra: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "child", *extra], capture_output=True, text=True, check=True
@@ -132,6 +187,10 @@ def main():
         default=10,
         help="timed batches per size (the epoch time is extrapolated)",
     )
+    peer = sub.add_parser("peer", help="gentk vs cornac's VAECF at equal architecture")
+    peer.add_argument("--peer-python", required=True, help="an interpreter with cornac and torch")
+    peer.add_argument("--dataset", default="ml-1m")
+    peer.add_argument("--epochs", type=int, default=3, help="timed epochs of the peer")
     sampled = sub.add_parser("sampled", help="full vs sampled softmax on a planted catalogue")
     sampled.add_argument("--users", type=int, default=20000)
     sampled.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
@@ -168,6 +227,8 @@ def main():
             f"{args.dataset}: one full training epoch per configuration, batch 500 users, "
             f"Mult-VAE [I-{args.hidden}-{args.latent_dim}{decoder}-I]"
         )
+    elif args.command == "peer":
+        return peer_table(args)
     elif args.command == "sampled":
         for n_items in args.items:
             group = []
