@@ -42,8 +42,8 @@ def mnist_files() -> tuple[Path, Path]:
     parts = sorted(folder.glob("train-images-idx3-ubyte.gz.part-*"))
     if not parts or not (folder / "t10k-images-idx3-ubyte.gz").exists():
         raise SystemExit(f"MNIST not found under {folder}")
-    out = Path(tempfile.gettempdir()) / "gentk-mnist"
-    out.mkdir(exist_ok=True)
+    out = Path(tempfile.gettempdir()) / "gentk" / "mnist"  # fd_mnist: named by its folder
+    out.mkdir(parents=True, exist_ok=True)
     train = out / "train-images-idx3-ubyte.gz"
     if not train.exists():
         train.write_bytes(b"".join(p.read_bytes() for p in parts))

@@ -13,6 +13,7 @@ examples alone.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import keras
@@ -361,8 +362,17 @@ class GANRecipe(ImageRecipe):
 
 
 def _data_name(data) -> str:
+    """The data's name in metric keys (``fd_<name>``): a dataset's name, else the file's stem;
+    for a file with an IDX set's generic name (``train-images-idx3-ubyte.gz``: MNIST and
+    Fashion-MNIST alike) the folder that holds it."""
     source = str(data.source)
-    base = source.split(":")[-1] if ":" in source else Path(source).stem
+    if ":" in source and not Path(source).exists():
+        base = source.split(":")[-1]
+    else:
+        path = Path(source)
+        base = path.name.split(".")[0]
+        if re.fullmatch(r"(train|t10k)-images-idx\d-ubyte", base) and path.parent.name:
+            base = path.parent.name
     return "".join(c if c.isalnum() else "_" for c in base.lower()) or "data"
 
 

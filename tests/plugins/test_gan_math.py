@@ -335,3 +335,19 @@ def test_feature_matching_is_the_squared_gap_of_mean_critic_features():
     with pytest.raises(ValueError, match="do not combine"):
         AdversarialModel(MLPGenerator((2,), latent_dim=3), MLPCritic(), latent_dim=3,
                          feature_matching=True, unroll_steps=1)  # fmt: skip
+
+
+def test_sample_quality_keys_name_the_data():
+    from types import SimpleNamespace
+
+    from gentk_gan.recipe import _data_name
+
+    def name(source):
+        return _data_name(SimpleNamespace(source=source))
+
+    assert name("digits") == "digits"
+    assert name("toy:ring") == "ring"
+    assert name("/data/faces.npz") == "faces"
+    # the IDX sets' generic file names: the folder says which set it is
+    assert name("/shared/data/mnist/train-images-idx3-ubyte.gz") == "mnist"
+    assert name("/x/fashion-mnist/t10k-images-idx3-ubyte") == "fashion_mnist"
