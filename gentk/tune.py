@@ -272,15 +272,13 @@ def tune(
             _write_outputs(study, study_dir, dims, metric)
             echo(_line(study, trial, metric))
 
-        done = sum(t.state in finished for t in study.trials)
-        if done < trials:
+        failed = 0  # a trial that diverges (NaN guard) fails; a new one takes its place
+        while sum(t.state in finished for t in study.trials) < trials and failed <= trials:
             study.optimize(
-                objective,
-                n_trials=trials - done,
-                callbacks=[after],
-                catch=(TrainingError,),
+                objective, n_trials=1, callbacks=[after], catch=(TrainingError,),
                 gc_after_trial=True,
-            )
+            )  # fmt: skip
+            failed += study.trials[-1].state == optuna.trial.TrialState.FAIL
         _write_outputs(study, study_dir, dims, metric)
         return json.loads((study_dir / "best.json").read_text())
 

@@ -21,7 +21,8 @@ __all__ = ["command"]
     "repeatable.",
 )
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Finished trials (complete or pruned) the study should hold.")  # fmt: skip
+              help="Finished trials (complete or pruned) the study should hold; a trial that "
+              "diverges (NaN guard) fails and another takes its place.")  # fmt: skip
 @click.option("--data", help="Data file or folder, or a registered dataset name.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML file of options every trial starts from.")  # fmt: skip
