@@ -33,7 +33,7 @@ def test_the_space_grammar():
 def test_a_study_killed_mid_trial_resumes_the_trial_from_its_checkpoint(tmp_path):
     study = tmp_path / "study"
     args = ["tune", "vae", "--space", "latent_dim=2,3", "--space", "learning_rate=1e-3:1e-2:log",
-            "--trials", "3", "--epochs", "6", "--no-prune", "-o", str(study), *VAE]  # fmt: skip
+            "--trials", "3", "--epochs", "4", "--no-prune", "-o", str(study), *VAE]  # fmt: skip
     kill_at_epoch(args, study / "trial-001" / "checkpoints" / "state.json", 2)
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -48,7 +48,7 @@ def test_a_study_killed_mid_trial_resumes_the_trial_from_its_checkpoint(tmp_path
     # the resumed sampler proposes new values, not the first trials' again
     assert len({r["learning_rate"] for r in table if r["state"] == "complete"}) == 3
     history = (study / "trial-001" / "history.csv").read_text().splitlines()
-    assert len(history) == 1 + 6  # 6 epochs in all, across the kill
+    assert len(history) == 1 + 4  # 4 epochs in all, across the kill
     best = json.loads(resumed.stdout)
     assert best["trial"] in (0, 2, 3) and (study / "study.png").is_file()
     assert best == json.loads((study / "best.json").read_text())
