@@ -351,3 +351,26 @@ def test_sample_quality_keys_name_the_data():
     # the IDX sets' generic file names: the folder says which set it is
     assert name("/shared/data/mnist/train-images-idx3-ubyte.gz") == "mnist"
     assert name("/x/fashion-mnist/t10k-images-idx3-ubyte") == "fashion_mnist"
+
+
+def test_the_generator_ema_ramps_its_decay_up_with_the_update_count():
+    """avg <- d avg + (1 - d) w with d = min(decay, (1 + t) / (10 + t)) after t generator
+    updates: early averages forget the untrained generator quickly."""
+    model = AdversarialModel(MLPGenerator((2,), latent_dim=3, hidden=(4,)), MLPCritic(hidden=(4,)),
+                             latent_dim=3, ema_decay=0.999)  # fmt: skip
+    model.compile()
+    model(tf.zeros((2, 2)))
+    model.build_optimizers()
+    rng = np.random.default_rng(0)
+    for t, expected in ((1, 2 / 11), (90, 91 / 100), (100000, 0.999)):
+        model.generator_optimizer.iterations.assign(t)
+        assert float(model.ema_rate()) == pytest.approx(expected, rel=1e-6)
+        before = [v.numpy().copy() for v in model.ema_generator.weights]
+        for w in model.generator.trainable_weights:
+            w.assign(rng.normal(size=w.shape).astype("float32"))
+        model._update_ema()
+        for avg, old, w in zip(model.ema_generator.weights, before, model.generator.weights):
+            if w.trainable:
+                np.testing.assert_allclose(
+                    avg.numpy(), expected * old + (1 - expected) * w.numpy(), rtol=1e-5, atol=1e-6
+                )
