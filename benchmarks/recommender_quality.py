@@ -87,8 +87,8 @@ def main():
 def evaluate_split(args, path, seed: int) -> list[dict]:
     """Train the models on one seeded split; print and return its table."""
     from gentk_recommender.evaluation import (
-        ease_scorer,
         model_scorer,
+        pick_ease,
         popularity_scorer,
         ranking_metrics,
     )
@@ -155,16 +155,10 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
         popularity_scorer(data.train), data.test_fold_in, data.test_targets, per_user=True
     )
     rows.append({"model": "popularity"})
-    best = None
-    for lam in (50, 100, 200, 500, 1000, 2000, 5000):
-        v = ranking_metrics(
-            ease_scorer(data.train, lam), data.validation_fold_in, data.validation_targets
-        )["ndcg@100"]
-        if best is None or v > best[1]:
-            best = (lam, v)
-    ease_label = f"EASE (lambda={best[0]})"
+    lam, scorer = pick_ease(data, (50, 100, 200, 500, 1000, 2000, 5000))
+    ease_label = f"EASE (lambda={lam})"
     per_user[ease_label] = ranking_metrics(
-        ease_scorer(data.train, best[0]), data.test_fold_in, data.test_targets, per_user=True
+        scorer, data.test_fold_in, data.test_targets, per_user=True
     )
     rows.append({"model": ease_label})
     ease = per_user[ease_label]["ndcg@100"]

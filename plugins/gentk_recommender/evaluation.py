@@ -12,7 +12,14 @@ import scipy.sparse as sp
 
 from gentk.metrics.ranking import ndcg_at_k, recall_at_k
 
-__all__ = ["model_scorer", "popularity_scorer", "ease_scorer", "ranking_metrics", "top_n"]
+__all__ = [
+    "model_scorer",
+    "popularity_scorer",
+    "ease_scorer",
+    "pick_ease",
+    "ranking_metrics",
+    "top_n",
+]
 
 
 def _to_input(batch: sp.csr_matrix, dense: bool):
@@ -79,6 +86,29 @@ def ease_scorer(train: sp.csr_matrix, lam: float, dtype=np.float64):
         return np.asarray(batch @ b)
 
     return scores
+
+
+def pick_ease(data, lambdas, dtype=np.float64):
+    """``(lambda, scorer)``: EASE fitted for each of ``lambdas`` and kept where the validation
+    users' NDCG@100 is best (the first of ``lambdas`` when there are no validation users).
+    One progress bar for the whole search."""
+    from gentk.progress import quiet, task
+
+    candidates = tuple(lambdas) if len(data.validation_users) else tuple(lambdas)[:1]
+    best = None  # (validation NDCG@100, lambda, scorer)
+    with task("EASE baseline", total=len(candidates), unit="fits") as advance:
+        for lam in candidates:
+            scorer = ease_scorer(data.train, lam, dtype)
+            value = 0.0
+            if len(data.validation_users):
+                with quiet():
+                    value = ranking_metrics(
+                        scorer, data.validation_fold_in, data.validation_targets
+                    )["ndcg@100"]
+            if best is None or value > best[0]:
+                best = (value, lam, scorer)
+            advance(1)
+    return best[1], best[2]
 
 
 def ranking_metrics(

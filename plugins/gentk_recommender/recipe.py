@@ -370,26 +370,14 @@ def ease_baseline(data) -> dict:
 
 
 def _ease_baseline(data) -> dict:
-    from gentk.progress import quiet, task
-    from gentk_recommender.evaluation import ease_scorer, ranking_metrics
+    from gentk.progress import quiet
+    from gentk_recommender.evaluation import pick_ease, ranking_metrics
 
-    candidates = EASE_LAMBDAS if len(data.validation_users) else (300.0,)
-    best = None  # (validation NDCG@100, lambda, scorer)
-    with task("EASE baseline", total=len(candidates), unit="fits") as advance:
-        for lam in candidates:
-            scorer = ease_scorer(data.train, lam, np.float32)
-            value = 0.0
-            if len(data.validation_users):
-                with quiet():  # one bar for the whole baseline
-                    value = ranking_metrics(
-                        scorer, data.validation_fold_in, data.validation_targets
-                    )["ndcg@100"]
-            if best is None or value > best[0]:
-                best = (value, lam, scorer)
-            advance(1)
+    lambdas = EASE_LAMBDAS if len(data.validation_users) else (300.0,)
+    lam, scorer = pick_ease(data, lambdas, np.float32)
     with quiet():
-        metrics = ranking_metrics(best[2], data.test_fold_in, data.test_targets)
-    return {"ease_lambda": best[1], **{f"ease_test_{k}": v for k, v in metrics.items()}}
+        metrics = ranking_metrics(scorer, data.test_fold_in, data.test_targets)
+    return {"ease_lambda": lam, **{f"ease_test_{k}": v for k, v in metrics.items()}}
 
 
 class RecVAERecipe(RecommenderRecipe):
