@@ -36,6 +36,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from gentk.interfaces import Bijector
+from gentk.replicas import global_moments
 from gentk_flows.networks import MADE, CouplingNet
 
 tfb = tfp.bijectors
@@ -429,7 +430,8 @@ class _BatchNormBijector(tfb.Bijector):
 
     def _stats(self, x=None):
         if self._training and x is not None:
-            return tf.nn.moments(x, axes=list(range(len(x.shape) - 1)))
+            # over the global batch under tf.distribute (every replica moves the same averages)
+            return global_moments(x, axes=list(range(len(x.shape) - 1)))
         return (tf.convert_to_tensor(self._layer.moving_mean),
                 tf.convert_to_tensor(self._layer.moving_variance))  # fmt: skip
 

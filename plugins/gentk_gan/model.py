@@ -29,6 +29,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gentk.replicas import run_if
+
 __all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
 
 MODES = ("unconditional", "conditional", "acgan", "ssgan")
@@ -615,12 +617,9 @@ class AdversarialModel(keras.Model):
             if self.critic_steps == 1:
                 losses["generator_loss"] = self._generator_step(data)
             else:
+                # the logged generator loss is then the one before this batch's updates
                 due = tf.equal(self.critic_updates % self.critic_steps, 0)
-                losses["generator_loss"] = tf.cond(
-                    due,
-                    lambda: self._generator_step(data),
-                    lambda: tf.identity(losses["generator_loss"]),
-                )
+                run_if(due, self._generator_step, data)
         return self._record(losses)
 
     def test_step(self, data):

@@ -30,6 +30,7 @@ import tensorflow_probability as tfp
 from gentk.interfaces import Encoder, Prior
 from gentk.models import GenerativeModel, unpack_x
 from gentk.objectives import multinomial_log_likelihood
+from gentk.replicas import run_if
 from gentk_recommender.model import MultinomialDecoder, first_layer
 
 tfd = tfp.distributions
@@ -248,29 +249,29 @@ class RecVAE(GenerativeModel):
             loss = self.optimizer.scale_loss(losses["loss"] / replicas)
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        return losses
+        for name, tracker in self._trackers.items():
+            if name != "encoder_phase":
+                tracker.update_state(losses[name])
 
     def train_step(self, data):
         step = tf.convert_to_tensor(self.updates)
         encoding = self.encoder_phase(step)
+        cycle = (self.encoder_epochs + 1) * self.steps_per_epoch
+        first_decoder_step = tf.equal(step % cycle, self.encoder_epochs * self.steps_per_epoch)
 
-        def encoder_update():
-            return self._update(data, self.encoder.trainable_variables, None)
+        def encoder_update(batch):
+            self._update(batch, self.encoder.trainable_variables, None)
 
-        def decoder_update():
-            cycle = (self.encoder_epochs + 1) * self.steps_per_epoch
-            if_first = tf.equal(step % cycle, self.encoder_epochs * self.steps_per_epoch)
-            tf.cond(if_first, lambda: self._copy_prior(), lambda: tf.constant(False))
-            return self._update(data, self.decoder.trainable_variables, 0.0)
+        def decoder_update(batch):
+            self._update(batch, self.decoder.trainable_variables, 0.0)
 
-        losses = tf.cond(encoding, encoder_update, decoder_update)
+        # each phase updates its own weights (run_if: also under tf.distribute strategies)
+        run_if(first_decoder_step, self.update_prior)
+        run_if(encoding, encoder_update, data)
+        run_if(tf.logical_not(encoding), decoder_update, data)
         self.updates.assign_add(1)
-        losses["encoder_phase"] = tf.cast(encoding, tf.float32)
-        return self._record(losses)
-
-    def _copy_prior(self):
-        self.update_prior()
-        return tf.constant(True)
+        self._trackers["encoder_phase"].update_state(tf.cast(encoding, tf.float32))
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def test_step(self, data):
         losses = self.compute_losses(data, training=False)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gentk.replicas import from_first_replica, replica_sum
+
 __all__ = ["VectorQuantizer", "MaskedConv2D", "code_statistics"]
 
 
@@ -106,12 +108,14 @@ class VectorQuantizer(keras.layers.Layer):
         return tf.gather(tf.convert_to_tensor(self.codebook), tf.cast(indices, tf.int32))
 
     def _update(self, flat, idx):
+        # counts and sums over the global batch under tf.distribute: every replica makes the
+        # same codebook update (gentk.replicas)
         onehot = tf.one_hot(idx, self.num_codes, dtype=flat.dtype)
-        used = tf.reduce_sum(onehot, axis=0)
+        used = replica_sum(tf.reduce_sum(onehot, axis=0))
         if self.ema:
             count = self.decay * self.ema_count + (1 - self.decay) * used
-            sums = self.decay * self.ema_sum + (1 - self.decay) * tf.matmul(
-                onehot, flat, transpose_a=True
+            sums = self.decay * self.ema_sum + (1 - self.decay) * replica_sum(
+                tf.matmul(onehot, flat, transpose_a=True)
             )
             n = tf.reduce_sum(count)
             smoothed = (count + 1e-5) / (n + self.num_codes * 1e-5) * n
@@ -124,7 +128,7 @@ class VectorQuantizer(keras.layers.Layer):
             pick = keras.random.randint(
                 (self.num_codes,), 0, tf.shape(flat)[0], seed=self.seed_generator
             )
-            fresh = tf.gather(flat, pick)
+            fresh = from_first_replica(tf.gather(flat, pick))
             self.codebook.assign(tf.where(dead[:, None], fresh, self.codebook))
             if self.ema:
                 self.ema_sum.assign(tf.where(dead[:, None], fresh, self.ema_sum))
