@@ -8,6 +8,12 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
     python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
+    python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
+
+``workers``: users/s of the multi-worker loop (``MultiWorkerMirroredStrategy`` on 127.0.0.1,
+one process per worker, this machine's cores shared among them) for 1, 2 and 4 workers, beside
+one process training with Keras' ``fit`` (no strategy): sparse batches of 500 users, sampled
+softmax (1,000 items), [I-100-50-100-I], planted data; peak memory per worker.
 
 ``peer``: the epoch time of gentk's Mult-VAE against cornac's VAECF (PyTorch) at equal
 architecture [I-600-200-600-I], batch 500, on ML-1M's training users, both measured in this
@@ -161,6 +167,119 @@ def peer_table(args) -> None:
     print(f"gentk / cornac speed: {ratio:.2f}x")
 
 
+def worker_child(args) -> None:
+    """One worker of the ``workers`` table (``TF_CONFIG`` set by the parent), or the plain
+    one-process ``fit`` baseline with ``--plain``."""
+    import os
+
+    threads = int(os.environ.get("BENCH_THREADS", "0"))
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from gentk.training.multiworker import fit_distributed, multi_worker_strategy
+
+    strategy = None if args.plain else multi_worker_strategy()
+    import keras
+    from gentk_recommender.data import sparse_batches
+    from gentk_recommender.model import MultVAE
+
+    keras.utils.set_random_seed(0)
+    matrix = planted(args.n_users, args.items)
+    ds = sparse_batches(matrix, 500, shuffle=True, dense=False)
+    scope = strategy.scope() if strategy is not None else tf.distribute.get_strategy().scope()
+    with scope:
+        model = MultVAE(matrix.shape[1], (100,), 50, anneal_steps=1000, sampled_softmax=1000)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+        model(next(iter(ds)))
+        model.optimizer.build(model.trainable_variables)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = time.perf_counter() - self.start
+
+    timer = EpochTimer()  # the second epoch is timed: the first traces the step
+    data = ds.take(args.batches)
+    if strategy is None:
+        model.fit(data, epochs=2, verbose=0, shuffle=False, callbacks=[timer])
+    else:
+        fit_distributed(model, strategy, data, epochs=2, verbose=0, callbacks=[timer])
+    seconds = timer.seconds
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
+
+
+def workers_table(args) -> None:
+    import os
+
+    from gentk.cli.launch import tf_configs
+
+    cores = os.cpu_count() or 1
+    rows = []
+    for n_items in args.items:
+        base = None
+        for workers in [0, *args.workers]:  # 0: one process with Keras' fit, no strategy
+            count = max(workers, 1)
+            threads = str(max(1, cores // count))
+            command = [sys.executable, __file__, "worker-child", "--items", str(n_items),
+                       "--n-users", str(args.users), "--batches", str(args.batches)]  # fmt: skip
+            configs = tf_configs(count) if workers else [None]
+            procs = []
+            for config in configs:
+                env = {**os.environ, "BENCH_THREADS": threads}
+                env.pop("TF_CONFIG", None)
+                if config is not None and workers > 1:
+                    env["TF_CONFIG"] = config
+                extra = ["--plain"] if workers == 0 else []
+                pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                procs.append(subprocess.Popen(command + extra, env=env, text=True, **pipes))
+            outs = []
+            for p in procs:
+                stdout, stderr = p.communicate()
+                if p.returncode != 0:
+                    last = stderr.strip().splitlines()[-1][:80] if stderr.strip() else "failed"
+                    outs.append({"error": last})
+                else:
+                    outs.append(json.loads(stdout.strip().splitlines()[-1]))
+            if any("error" in o for o in outs):
+                rows.append(
+                    {
+                        "items": n_items,
+                        "workers": workers or "fit",
+                        "error": outs[0].get("error", ""),
+                    }
+                )
+                continue
+            seconds = max(o["seconds"] for o in outs)
+            users_s = args.batches * 500 / seconds
+            if workers == 1:
+                base = users_s
+            rows.append({
+                "items": f"{n_items:,}", "workers": workers or "1 (fit)",
+                "cores/worker": threads, "users/s": f"{users_s:,.0f}",
+                "epoch s (20k users)": f"{args.users / users_s:.1f}",
+                "peak MB/worker": f"{max(o['peak_rss_mb'] for o in outs):,.0f}",
+                "vs 1 worker": f"{users_s / base:.2f}x" if base else "",
+            })  # fmt: skip
+        print(f"{n_items:,} items done", file=sys.stderr)
+    print(f"multi-worker loop on 127.0.0.1, {cores} cores shared by the workers; planted users, "
+          f"sparse batches of 500 (the global batch), sampled softmax 1,000, [I-100-50-100-I], "
+          f"{args.batches} timed batches")  # fmt: skip
+    cols = ["items", "workers", "cores/worker", "users/s", "epoch s (20k users)",
+            "peak MB/worker", "vs 1 worker"]  # fmt: skip
+    print(
+        table(
+            rows,
+            [c for c in cols if any(c in r for r in rows)]
+            + (["error"] if any("error" in r for r in rows) else []),
+        )
+    )
+
+
 def spawn(extra: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "child", *extra], capture_output=True, text=True, check=True
@@ -196,6 +315,16 @@ def main():
     sampled.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     sampled.add_argument("--negatives", type=int, nargs="+", default=[1000, 10000])
     sampled.add_argument("--batches", type=int, default=5)
+    workers = sub.add_parser("workers", help="the multi-worker loop on loopback")
+    workers.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    workers.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
+    workers.add_argument("--users", type=int, default=20000)
+    workers.add_argument("--batches", type=int, default=10)
+    wc = sub.add_parser("worker-child")
+    wc.add_argument("--items", type=int, default=20000)
+    wc.add_argument("--n-users", type=int, default=20000)
+    wc.add_argument("--batches", type=int, default=10)
+    wc.add_argument("--plain", action="store_true")
     cross = sub.add_parser("crossover")
     cross.add_argument("--users", type=int, default=20000)
     cross.add_argument("--items", type=int, nargs="+", default=[2000, 5000, 10000, 20000, 50000])
@@ -211,6 +340,10 @@ def main():
     args = parser.parse_args()
     if args.command == "child":
         return child(args)
+    if args.command == "worker-child":
+        return worker_child(args)
+    if args.command == "workers":
+        return workers_table(args)
     rows = []
     if args.command == "real":
         shape = ["--hidden", str(args.hidden), "--latent-dim", str(args.latent_dim)]

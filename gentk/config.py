@@ -119,11 +119,20 @@ class TrainConfig:
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)
     seed: int = option(0, "seed for splits, init and sampling", ge=0)
-    jit_compile: bool = option(True, "compile train steps with XLA where the model supports it")
+    jit_compile: str = option(
+        "auto",
+        "XLA for the train steps: auto (on with a GPU or TPU, and on CPU only for recipes "
+        "where benchmarks/xla.py measured it faster), true or false",
+    )
     precision: str = option(
         "float32",
         "float32, mixed_float16 (GPUs) or mixed_bfloat16 (CPUs, TPUs): compute in 16 bits; "
         "weights, losses and distributions stay float32",
+    )
+    distribute: str = option(
+        "auto",
+        "auto, default, mirrored or multi-worker: tf.distribute strategy (auto: several "
+        "workers when TF_CONFIG names them, else the local GPUs or logical CPUs)",
     )
     validation_fraction: float = option(
         0.1, "fraction of the data held out for validation", ge=0, lt=1
@@ -139,10 +148,31 @@ class TrainConfig:
                 f"`precision` must be one of {', '.join(PRECISIONS)}. "
                 f"Received: precision={self.precision!r}"
             )
+        from gentk.training.strategy import DISTRIBUTE_MODES
+
+        self.jit_compile = _jit_mode(self.jit_compile)
+
+        if self.distribute not in DISTRIBUTE_MODES:
+            raise ValueError(
+                f"`distribute` must be one of {', '.join(DISTRIBUTE_MODES)}. "
+                f"Received: distribute={self.distribute!r}"
+            )
         self.validate()
 
     def validate(self):
         """Checks across options (subclasses extend it); raise ``ValueError``."""
+
+
+def _jit_mode(value) -> str:
+    """``auto``, ``true`` or ``false`` from any spelling (older runs saved a boolean)."""
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return "true"
+    if text in ("0", "false", "no", "off"):
+        return "false"
+    if text == "auto":
+        return text
+    raise ValueError(f"`jit_compile` must be auto, true or false. Received: jit_compile={value!r}")
 
 
 def config_to_dict(config) -> dict[str, Any]:

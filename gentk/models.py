@@ -63,12 +63,24 @@ class GenerativeModel(keras.Model):
             tracker.update_state(losses[name])
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
-    def train_step(self, data):
+    #: set by the runner under a ``tf.distribute`` strategy with XLA on: each replica's
+    #: forward and backward pass is compiled (the all-reduce and update stay outside XLA)
+    xla_per_replica = False
+
+    def _losses_and_gradients(self, data):
         with tf.GradientTape() as tape:
             losses = self.compute_losses(data, training=True)
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             loss = self.optimizer.scale_loss(losses[self.loss_names[0]] / replicas)
-        grads = tape.gradient(loss, self.trainable_variables)
+        return losses, tape.gradient(loss, self.trainable_variables)
+
+    def train_step(self, data):
+        step = self._losses_and_gradients
+        if self.xla_per_replica:
+            if getattr(self, "_xla_step", None) is None:
+                self._xla_step = tf.function(step, jit_compile=True, reduce_retracing=True)
+            step = self._xla_step
+        losses, grads = step(data)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._record(losses)
 

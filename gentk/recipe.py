@@ -22,7 +22,10 @@ class Recipe:
         help: one line for ``gentk plugins``.
         config: the config dataclass (a ``TrainConfig`` subclass).
         smoke: option overrides that make a run take seconds (tests, conformance).
-        supports_jit: whether the train step compiles with XLA.
+        supports_jit: whether the train step compiles with XLA (``jit_supported(config)`` says
+            it per config, for recipes where an option decides).
+        xla_on_cpu: whether ``jit_compile=auto`` turns XLA on without a GPU or TPU (set it
+            where ``benchmarks/xla.py`` measured the recipe faster with XLA on CPU).
         tune_metric: ``(key, "minimize" | "maximize")`` that ``gentk tune`` optimises by
             default (a key of the epoch logs or of ``metrics.json``), or None for none.
         keeps_best_epoch: the run keeps its best validation epoch (``gentk tune`` then scores
@@ -36,9 +39,21 @@ class Recipe:
     config: type = TrainConfig
     smoke: dict[str, Any] = {}
     supports_jit: bool = True
+    xla_on_cpu: bool = False
     tune_metric: tuple[str, str] | None = ("val_loss", "minimize")
     keeps_best_epoch: bool = False
     supports_mixed_precision: bool = True
+
+    def jit_supported(self, config) -> bool:
+        """Whether XLA can compile the train step of the model ``config`` describes."""
+        return self.supports_jit
+
+    def mirrored_supported(self, config) -> bool:
+        """Whether the train step runs under ``MirroredStrategy`` over several local devices.
+        A step that applies an optimizer update only on some steps (``gentk.replicas.run_if``)
+        trains under several workers (one device each) but not over several devices of one
+        process, where TensorFlow mismatches the collectives inside the condition."""
+        return True
 
     # -- data -----------------------------------------------------------------------------
     def load_data(self, config, path: str | None) -> Any:

@@ -11,14 +11,18 @@ undoes ``forward``, ``forward_log_det_jacobian == -inverse_log_det_jacobian`` at
 points, the log-determinant equals log|det| of the autodiff Jacobian, gradients of a
 log-likelihood reach every weight, and a serialization round trip keeps the bijection; priors:
 finite samples and log-densities with gradients to every weight, and a round trip).
-Models: built from the recipe's ``smoke`` options on its default data, three training steps
+Models: built from the recipe's ``smoke`` options on its default data (with XLA where the recipe
+supports it), three training steps
 with finite logs, each optimizer's loss reaching every weight it updates, a config round trip,
 ``save`` ->
 ``gentk.load_model(safe_mode=True)`` with the same outputs and every optimizer's state, and
 finally every saved model loaded again in a fresh interpreter (what a class registered only in
 the running process would fail). Models that declare ``supports_mixed_precision`` also train
 three steps under ``mixed_bfloat16`` (CPU-friendly) with finite float32 losses, weights kept in
-float32, and the same weights after save and load. Each failed check raises
+float32, and the same weights after save and load. Every model also trains two steps in two
+worker processes on loopback under ``MultiWorkerMirroredStrategy`` (the runner's multi-worker
+loop), ending with identical weights and optimizer state on both (Keras' batch-norm moving
+statistics excepted: Keras keeps them per replica). Each failed check raises
 ``ConformanceError`` naming it.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +47,8 @@ __all__ = [
     "check_model",
     "check_mixed_precision",
     "check_fresh_load",
+    "check_multi_worker",
+    "multi_worker_steps",
     "fresh_load_errors",
     "check_plugin",
     "main",
@@ -251,7 +258,10 @@ def check_model(entry, workdir) -> Path:
 
     recipe = entry.factory
     _require(recipe.name == entry.name and entry.help, "a recipe needs its name and help")
+    # XLA wherever the recipe supports it (jit_compile=auto would leave it off on CPU)
     config = resolve_config(recipe.config, None, [], **recipe.smoke)
+    if recipe.jit_supported(config):
+        config = resolve_config(recipe.config, None, ["jit_compile=true"], **recipe.smoke)
     seed_everything(0)
     data = recipe.load_data(config, None)
     model = build_compiled_model(recipe, config, data)
@@ -385,6 +395,116 @@ def check_mixed_precision(entry, workdir, policy: str = "mixed_bfloat16") -> Non
     _require(keras.config.dtype_policy().name == "float32", "the global policy was not restored")
 
 
+def multi_worker_steps(labels, steps: int = 2) -> dict:
+    """In a worker of a multi-worker cluster (``TF_CONFIG`` set, nothing run yet): each model
+    ``labels`` names (``model:NAME``, or ``model:NAME@key=value;key=value`` with options)
+    built from its smoke options under ``MultiWorkerMirroredStrategy`` and trained ``steps``
+    steps by the runner's loop. Returns, per label, an error or the logs and a checksum of
+    every weight and optimizer variable, which the caller compares across workers (equal when
+    the replicas stayed in sync)."""
+    from gentk.training.multiworker import multi_worker_strategy
+
+    strategy = multi_worker_strategy()  # before any other TensorFlow operation
+    import keras
+
+    from gentk.config import resolve_config
+    from gentk.plugins import get_registry
+    from gentk.training.multiworker import fit_distributed
+    from gentk.training.runner import build_compiled_model, seed_everything
+
+    registry, out = get_registry(), {}
+    for label in labels:
+        entry, _, options = label.partition("@")
+        recipe = registry.get(*entry.split(":", 1)).factory
+        try:
+            overrides = [o for o in options.split(";") if o]
+            config = resolve_config(recipe.config, None, overrides, **recipe.smoke)
+            seed_everything(0)
+            data = recipe.load_data(config, None)
+            model = build_compiled_model(recipe, config, data, strategy)
+            history = fit_distributed(
+                model, strategy, recipe.train_dataset(config, data).take(steps),
+                epochs=1, callbacks=[], verbose=0,
+            )  # fmt: skip
+            # Keras' BatchNormalization keeps its moving statistics per replica, by design
+            # (each replica's running average of its own shares; the chief's are saved)
+            local = {
+                id(v)
+                for layer in model._flatten_layers()
+                if isinstance(layer, keras.layers.BatchNormalization)
+                for v in (layer.moving_mean, layer.moving_variance)
+            }
+            variables = [v for v in model.weights if id(v) not in local]
+            for opt in _optimizers(model):
+                variables += list(opt.variables)
+            sums = {
+                f"{i}:{v.path}": float(np.abs(np.asarray(v, dtype=np.float64)).sum())
+                for i, v in enumerate(variables)
+            }
+            steps_done = int(np.asarray(_optimizers(model)[-1].iterations))
+            logs = {k: float(v[-1]) for k, v in history.history.items()}
+            out[label] = {"logs": logs, "checksums": sums, "steps": steps_done}
+        except Exception as err:  # noqa: BLE001 - reported per entry
+            out[label] = {"error": f"{type(err).__name__}: {err}"}
+    return out
+
+
+def check_multi_worker(labels, workers: int = 2, steps: int = 2, timeout: float = 900) -> dict:
+    """``multi_worker_steps`` in ``workers`` local processes on loopback; returns
+    ``{label: error or None}``: an error when an entry failed on a worker, logged a non-finite
+    value, made other than ``steps`` optimizer steps, or ended with weights that differ
+    between workers."""
+    from gentk.cli.launch import tf_configs
+
+    labels = list(labels)
+    code = "import json, sys; from gentk.testing import multi_worker_steps; "
+    code += f"print(json.dumps(multi_worker_steps(sys.argv[1:], {int(steps)})))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *labels],
+            env={**os.environ, "TF_CONFIG": tf_config},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tf_config in tf_configs(workers)
+    ]
+    reports = []
+    for p in procs:
+        try:
+            stdout, stderr = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise ConformanceError(f"multi-worker: no result within {timeout:.0f} s") from None
+        if p.returncode != 0:
+            raise ConformanceError(f"multi-worker: a worker failed: {stderr[-2000:]}")
+        reports.append(json.loads(stdout.strip().splitlines()[-1]))
+    errors = {}
+    for label in labels:
+        results = [r[label] for r in reports]
+        failed = next((r["error"] for r in results if "error" in r), None)
+        if failed is None and not all(np.isfinite(list(r["logs"].values())).all() for r in results):
+            failed = f"logs not finite: {results[0]['logs']}"
+        if failed is None and any(r["steps"] != steps for r in results):
+            failed = f"{results[0]['steps']} optimizer steps, not {steps}"
+        if failed is None:
+            first = results[0]["checksums"]
+            differ = [
+                k.split(":", 1)[1]
+                for r in results[1:]
+                for k, v in r["checksums"].items()
+                if not np.isclose(v, first.get(k, np.nan), rtol=1e-6)
+            ]
+            if differ:
+                failed = (
+                    f"the workers' values of {', '.join(sorted(set(differ))[:4])} differ after "
+                    "training (an update that is not synchronised across replicas)"
+                )
+        errors[label] = failed
+    return errors
+
+
 def check_fresh_load(paths, tolerance: float = 1e-4) -> None:
     """``fresh_load_errors`` as a check: raise ``ConformanceError`` naming the first failure."""
     for name, error in fresh_load_errors(paths, tolerance).items():
@@ -419,6 +539,16 @@ def check_plugin(plugin: str, entries=None, workdir=None) -> list[tuple[str, str
         except Exception as err:  # noqa: BLE001 - reported per entry
             results.append((label, f"{type(err).__name__}: {err}"))
     fresh = fresh_load_errors(saved.values())
+    models = [label for label, error in results if label in saved and error is None]
+    if models:
+        try:
+            parallel = check_multi_worker(models)
+        except ConformanceError as err:
+            parallel = dict.fromkeys(models, str(err))
+        results = [
+            (label, error or (f"multi-worker: {parallel[label]}" if parallel.get(label) else None))
+            for label, error in results
+        ]
     return [
         (label, error or (fresh.get(Path(saved[label]).stem) if label in saved else None))
         for label, error in results

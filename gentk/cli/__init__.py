@@ -53,9 +53,20 @@ def cli(debug):
 
 
 def _add_commands():
-    from gentk.cli import decode, encode, evaluate, info, plugins_cmd, run, sample, score, tune
+    from gentk.cli import (
+        decode,
+        encode,
+        evaluate,
+        info,
+        launch,
+        plugins_cmd,
+        run,
+        sample,
+        score,
+        tune,
+    )
 
-    for module in (run, tune, plugins_cmd, info, sample, evaluate, encode, decode, score):
+    for module in (run, tune, launch, plugins_cmd, info, sample, evaluate, encode, decode, score):
         cli.add_command(module.command)
 
 

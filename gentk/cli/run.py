@@ -92,6 +92,10 @@ def command(
     tensorboard/, PNG plots and run.log; --resume continues a killed run.
     """
     from gentk.errors import UserError
+    from gentk.training.multiworker import cluster_workers, is_chief, multi_worker_strategy
+
+    if cluster_workers() > 1:
+        multi_worker_strategy()  # TensorFlow allows it only before any other operation
     from gentk.plugins import get_registry
     from gentk.training.runner import run
 
@@ -126,5 +130,8 @@ def command(
         data_label=label,
         **held_out,
     )
+    if not is_chief():
+        click.echo("Worker finished; the chief writes the run directory and its metrics.")
+        return
     click.echo(json.dumps(result.metrics, indent=2, sort_keys=True))
     click.echo(f"Run written to {result.run_dir}")

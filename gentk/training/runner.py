@@ -35,6 +35,7 @@ __all__ = [
     "RunResult",
     "run",
     "build_compiled_model",
+    "use_xla",
     "seed_everything",
     "data_fingerprint",
     "read_run_json",
@@ -139,15 +140,43 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
+def use_xla(recipe, config) -> bool:
+    """Whether the train step is compiled with XLA: ``jit_compile=true`` where the recipe
+    supports it; ``auto`` also needs a GPU or TPU, or a recipe measured faster with XLA on
+    CPU (``Recipe.xla_on_cpu``)."""
+    import tensorflow as tf
+
+    mode = str(getattr(config, "jit_compile", "auto"))
+    if mode == "false" or not recipe.jit_supported(config):
+        return False
+    if mode == "true":
+        return True
+    accelerator = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
+    return bool(accelerator) or bool(getattr(recipe, "xla_on_cpu", False))
+
+
+def _is_default(strategy) -> bool:
+    import tensorflow as tf
+
+    return not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+
+
 def build_compiled_model(recipe, config, data, strategy=None):
     """Build, compile and call the model on one batch so it is built before any save."""
     import tensorflow as tf
 
+    from gentk.models import GenerativeModel
+
     strategy = strategy or tf.distribute.get_strategy()
-    jit = bool(config.jit_compile and recipe.supports_jit and strategy.num_replicas_in_sync == 1)
+    jit = use_xla(recipe, config)
+    several = strategy.num_replicas_in_sync > 1 or not _is_default(strategy)
     with strategy.scope():
         model = recipe.build(config, data)
-        recipe.compile(model, config, jit_compile=jit)
+        # Keras compiles the whole step, strategy.run included, which XLA cannot do across
+        # devices; under a strategy only each replica's forward and backward pass is compiled
+        recipe.compile(model, config, jit_compile=jit and not several)
+        if jit and several and isinstance(model, GenerativeModel):
+            model.xla_per_replica = True
         batch = next(iter(recipe.train_dataset(config, data)))
         x = batch[0] if isinstance(batch, tuple) else batch
         model(x)  # builds every layer: an unbuilt subclassed model saves no weights
@@ -189,9 +218,32 @@ def run(
         callbacks: more Keras callbacks, called after each epoch's checkpoint is written (so
             one that stops the run, as ``gentk tune``'s pruning does, loses nothing).
     """
+    import tempfile
+
     from gentk import progress
+    from gentk.training.multiworker import cluster_workers, is_chief, multi_worker_strategy
 
     run_dir = Path(output)
+    if cluster_workers() > 1:
+        multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
+        if not is_chief():  # its files go to a scratch directory; the chief writes the run
+            with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
+                with progress.quiet(verbose == 0):
+                    return _run_locked(
+                        recipe,
+                        config,
+                        data=data,
+                        run_dir=Path(scratch) / "run",
+                        chief_dir=run_dir,
+                        resume=resume,
+                        force=False,
+                        verbose=verbose,
+                        config_path=config_path,
+                        overrides=overrides,
+                        data_label=data_label,
+                        direct=direct,
+                        callbacks=list(callbacks),
+                    )
     with RunLock(run_dir), progress.quiet(verbose == 0):
         return _run_locked(
             recipe,
@@ -234,21 +286,29 @@ def _run_locked(
     data_label,
     direct,
     callbacks,
+    chief_dir=None,
 ) -> RunResult:
-
+    """``chief_dir``: for a multi-worker process that is not the chief, the chief's run
+    directory (read, when it can be, for ``--resume``); its own files go to ``run_dir``."""
     # everything is checked before anything on disk changes: options, data, the directory
-    action = inspect_run_dir(run_dir, resume=resume, force=force)
-    state = read_checkpoint_state(run_dir) if action == "resume" else None
+    if chief_dir is None:
+        action = inspect_run_dir(run_dir, resume=resume, force=force)
+        source = run_dir
+    else:  # the chief's checkpoint if this worker can read it; the chief's values win anyway
+        action, source = "new", chief_dir
+        if resume and read_checkpoint_state(chief_dir) is not None:
+            action = "resume"
+    state = read_checkpoint_state(source) if action == "resume" else None
     meta = None
     if state is not None:
-        meta = read_run_json(run_dir)
+        meta = read_run_json(source)
         if meta["model"] != recipe.name:
-            raise UserError(f"--resume: {run_dir} is a {meta['model']!r} run, not {recipe.name!r}")
-        data = _resume_data(run_dir, meta, data)
+            raise UserError(f"--resume: {source} is a {meta['model']!r} run, not {recipe.name!r}")
+        data = _resume_data(source, meta, data)
     saved_config = None
     if config is None:
         if state is not None:
-            config_path = run_dir / "config.toml"
+            config_path = source / "config.toml"
             saved_config = resolve_config(recipe.config, config_path)
         config = resolve_config(recipe.config, config_path, overrides, **direct)
     seed_everything(config.seed)
@@ -279,6 +339,7 @@ def _run_locked(
                 data_label,
                 verbose,
                 callbacks,
+                source,
             )
     except BaseException as err:
         kept = read_checkpoint_state(run_dir)
@@ -301,6 +362,12 @@ def _run_locked(
     return result
 
 
+def _optimizer_variables(model) -> list:
+    """The state of the model's optimizers (``model.optimizers`` for models with several)."""
+    optimizers = list(getattr(model, "optimizers", None) or [model.optimizer])
+    return [v for opt in optimizers for v in opt.variables]
+
+
 def _detach_log(handler) -> None:
     logging.getLogger("gentk").removeHandler(handler)
     handler.close()
@@ -318,10 +385,13 @@ def _train(
     data_label,
     verbose,
     more_callbacks=(),
+    state_dir=None,
 ) -> RunResult:
     import keras
+    import tensorflow as tf
 
     from gentk import plots
+    from gentk.training import multiworker
     from gentk.training.strategy import select_strategy
 
     log.info("run %s into %s (resume=%s)", recipe.name, run_dir, state is not None)
@@ -341,7 +411,7 @@ def _train(
         if isinstance(shape, tuple):
             meta["data_shape"] = list(shape)
         atomic_write_json(run_dir / "run.json", meta)
-    strategy = select_strategy(getattr(config, "distribute", "auto"))
+    strategy = select_strategy(getattr(config, "distribute", "auto"), recipe, config)
     model = build_compiled_model(recipe, config, data_obj, strategy)
     _check_loadable(recipe, keras.saving.serialize_keras_object(model), "its model.keras")
     log.info(
@@ -357,7 +427,7 @@ def _train(
     stateful = [cb for cb in extra if hasattr(cb, "get_state")]
     if state is not None:
         try:
-            model.load_weights(run_dir / "checkpoints" / state["weights"])
+            model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
         except (ValueError, KeyError) as err:
             changed = sorted(
                 k
@@ -391,7 +461,24 @@ def _train(
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.perf_counter()
-    if initial_epoch < config.epochs:
+    several = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    chief = multiworker.is_chief()
+    if several:  # every worker starts from the chief's epoch and weights
+        initial_epoch = multiworker.broadcast_int(strategy, initial_epoch, chief)
+        variables = [*model.weights, *_optimizer_variables(model)]
+        multiworker.broadcast_from_chief(strategy, variables, chief)
+    if several and initial_epoch < config.epochs:
+        multiworker.fit_distributed(
+            model,
+            strategy,
+            recipe.train_dataset(config, data_obj),
+            validation=recipe.validation_dataset(config, data_obj),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    elif initial_epoch < config.epochs:
         model.fit(
             recipe.train_dataset(config, data_obj),
             validation_data=recipe.validation_dataset(config, data_obj),
@@ -411,6 +498,16 @@ def _train(
             "learning_rate or check the data, then --resume or rerun"
         )
     train_seconds = time.perf_counter() - started
+    if several:
+        if not chief:
+            log.info("worker done; the chief writes the model and metrics")
+            return RunResult(run_dir, model, {}, history, config, data_obj)
+        # evaluation, export and artifacts on a model outside the strategy (Keras' predict
+        # and evaluate would need every worker), with the weights of the last checkpoint
+        model = build_compiled_model(recipe, config, data_obj, tf.distribute.get_strategy())
+        last = read_checkpoint_state(run_dir)
+        if last is not None:
+            model.load_weights(run_dir / "checkpoints" / last["weights"])
     recipe.finish_training(model, config, data_obj, run_dir)
     with atomic_path(run_dir / "model.keras") as tmp:
         model.save(tmp)

@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-import json
-import os
+import logging
 
 from gentk.errors import UserError
 
-__all__ = ["select_strategy"]
+__all__ = ["select_strategy", "DISTRIBUTE_MODES"]
+
+DISTRIBUTE_MODES = ("auto", "default", "mirrored", "multi-worker")
 
 
-def select_strategy(mode: str = "auto"):
+def select_strategy(mode: str = "auto", recipe=None, config=None):
     """The strategy for this process.
 
-    ``auto``: ``MirroredStrategy`` when several local GPUs (or, without GPUs, several logical
-    CPU devices) are visible, else the default strategy. ``default`` forces one device;
-    ``mirrored`` forces ``MirroredStrategy`` over the local devices. A ``TF_CONFIG`` naming
-    several workers is refused: Keras 3.15's ``fit`` fails under ``MultiWorkerMirroredStrategy``
-    (keras-team/keras#20585), which would need a custom ``strategy.run`` loop.
+    ``auto``: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers, else
+    ``MirroredStrategy`` when several local GPUs (or, without GPUs, several logical CPU
+    devices) are visible, else the default strategy. ``default`` forces one device;
+    ``mirrored`` forces ``MirroredStrategy`` over the local devices; ``multi-worker`` forces
+    ``MultiWorkerMirroredStrategy`` (one worker when ``TF_CONFIG`` names none), which the
+    runner trains with ``gentk.training.multiworker.fit_distributed``. A ``recipe`` whose
+    ``mirrored_supported(config)`` is false is refused ``mirrored`` over several devices and
+    gets one device under ``auto``.
     """
     import tensorflow as tf
 
-    if mode not in ("auto", "default", "mirrored"):
+    from gentk.training.multiworker import cluster_workers, multi_worker_strategy
+
+    if mode not in DISTRIBUTE_MODES:
         raise UserError(
-            f"option 'distribute' must be auto, default or mirrored. Received: {mode!r}"
+            f"option 'distribute' must be {', '.join(DISTRIBUTE_MODES)}. Received: {mode!r}"
         )
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    workers = tf_config.get("cluster", {}).get("worker", [])
-    if len(workers) > 1:
+    workers = cluster_workers()
+    if workers > 1 and mode in ("default", "mirrored"):
         raise UserError(
-            "TF_CONFIG names several workers; multi-worker training is not supported with "
-            "Keras 3 fit (keras-team/keras#20585)"
+            f"TF_CONFIG names {workers} workers but distribute={mode} trains in one process; "
+            "use distribute=auto or multi-worker, or unset TF_CONFIG"
         )
+    if mode == "multi-worker" or workers > 1:
+        return multi_worker_strategy()
     if mode == "default":
         return tf.distribute.get_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     if mode == "mirrored" or len(devices) > 1:
+        if recipe is not None and not recipe.mirrored_supported(config) and len(devices) > 1:
+            if mode == "mirrored":
+                raise UserError(
+                    f"model {recipe.name!r} applies some updates conditionally (as these "
+                    "options set it up), which MirroredStrategy cannot run over several local "
+                    "devices; use distribute=default, or one worker per device with "
+                    "gentk launch (distribute=multi-worker)"
+                )
+            logging.getLogger("gentk.run").warning(
+                "model %s updates conditionally: MirroredStrategy over %d devices cannot run "
+                "it, training on one device (gentk launch runs one worker per device)",
+                recipe.name,
+                len(devices),
+            )
+            return tf.distribute.get_strategy()
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     return tf.distribute.get_strategy()

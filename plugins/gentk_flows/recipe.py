@@ -50,7 +50,10 @@ class FlowConfig(ImageDataConfig):
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     batch_size: int = option(128, "examples per update", ge=1)
     epochs: int = option(150, "passes over the data", ge=1)
-    jit_compile: bool = option(False, "XLA for the train step")
+    jit_compile: str = option(
+        "auto",
+        "XLA for the train step: auto (GPU/TPU only: 0.4-0.8x the speed on CPU), true, false",
+    )
 
     def validate(self):
         validate_step(self.bijectors)
@@ -90,6 +93,11 @@ class FlowRecipe(ImageRecipe):
     supports_mixed_precision = False  # log-determinants and dequantisation need float32
     tune_metric = ("val_nll", "minimize")
     keeps_best_epoch = True  # BestWeights on val_nll
+
+    def jit_supported(self, config) -> bool:
+        """FFJORD's ODE solver keeps a TensorArray of unbounded size, which XLA cannot
+        compile; every other step can be compiled."""
+        return "ffjord" not in parse_step(config.bijectors)
 
     # -- data -------------------------------------------------------------------------------
     def read_rows(self, config, path):

@@ -157,7 +157,7 @@ class MLPGenerator(_Conditioned, Generator):
             normalised = self.batch_norm or self.virtual_batch_norm
             self.body.append(keras.layers.Dense(width, use_bias=not normalised))
             if self.batch_norm:
-                self.body.append(keras.layers.BatchNormalization(synchronized=True))
+                self.body.append(keras.layers.BatchNormalization())
             if self.virtual_batch_norm:
                 self.body.append(VirtualBatchNorm(self.virtual_batch_norm))
             self.body.append(keras.layers.Activation(activation))
@@ -285,15 +285,13 @@ class DCGANGenerator(_Conditioned, Generator):
                 )
             )
             if self.batch_norm:
-                self.stages.append(keras.layers.BatchNormalization(synchronized=True))
+                self.stages.append(keras.layers.BatchNormalization())
             self.stages.append(keras.layers.ReLU())
         act = None if output_activation == "linear" else output_activation
         self.out = keras.layers.Conv2DTranspose(
             c, 4, strides=2, padding="same", activation=act, dtype="float32"
         )
-        self.project_norm = (
-            keras.layers.BatchNormalization(synchronized=True) if self.batch_norm else None
-        )
+        self.project_norm = keras.layers.BatchNormalization() if self.batch_norm else None
 
     def build(self, z_shape):
         self.project.build((None, self.latent_dim + self.num_classes))
@@ -509,9 +507,7 @@ class DCGANCritic(_CriticBase):
             self._wrap(keras.layers.Conv2D(f, 4, strides=2, padding="same")) for f in self.filters
         ]
         self.norms = [
-            keras.layers.BatchNormalization(synchronized=True)
-            if self.batch_norm and i > 0
-            else None
+            keras.layers.BatchNormalization() if self.batch_norm and i > 0 else None
             for i in range(len(self.filters))
         ]
 

@@ -88,10 +88,10 @@ class RecommenderConfig(TrainConfig):
     ease_max_items: int = option(
         20000, "metrics.json has EASE's test metrics up to this many items (0: never)", ge=0
     )
-    jit_compile: bool = option(
-        False,
-        "XLA for dense batches; off by default: on CPU it measured 7x slower than oneDNN "
-        "(benchmarks/recommender_speed.py)",
+    jit_compile: str = option(
+        "auto",
+        "XLA for dense batches: auto (GPU/TPU only: on CPU it measured 7x slower than oneDNN, "
+        "benchmarks/recommender_speed.py), true or false",
     )
 
     def validate(self):
@@ -386,6 +386,10 @@ class RecVAERecipe(RecommenderRecipe):
     name = "recommender-recvae"
     config = RecVAEConfig
     smoke = {"epochs": 2, "hidden": (16,), "depth": 2, "latent_dim": 8, "batch_size": 128}
+
+    def mirrored_supported(self, config) -> bool:
+        """The encoder and decoder phases alternate: conditional updates."""
+        return False
 
     def build(self, config, data):
         from gentk_recommender.recvae import RecVAE
