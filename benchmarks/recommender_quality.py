@@ -149,6 +149,8 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
                 "val ndcg": f"{val.best:.4f}",
                 "best_epoch": val.best_epoch,
                 "train_s": seconds,
+                # training users x epochs / seconds of fit (the validation pass included)
+                "users/s": f"{data.train.shape[0] * config.epochs / seconds:,.0f}",
             }
         )
     per_user["popularity"] = ranking_metrics(
@@ -194,6 +196,7 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
                 "val ndcg",
                 "best_epoch",
                 "train_s",
+                "users/s",
             ],
         ),
         flush=True,

@@ -228,7 +228,7 @@ def run(
         multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
         if not is_chief():  # its files go to a scratch directory; the chief writes the run
             with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
-                with progress.quiet(verbose == 0):
+                with progress.quiet(True):  # the chief shows the progress
                     return _run_locked(
                         recipe,
                         config,
@@ -237,7 +237,7 @@ def run(
                         chief_dir=run_dir,
                         resume=resume,
                         force=False,
-                        verbose=verbose,
+                        verbose=0,
                         config_path=config_path,
                         overrides=overrides,
                         data_label=data_label,
