@@ -83,7 +83,7 @@ def _stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
     default=None,
     help="First of N consecutive ports on 127.0.0.1 (default: free ones).",
 )
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
 def command(workers, port, cmd):
     """Run COMMAND (e.g. `gentk run vae --set distribute=multi-worker`) as N local workers
     of one MultiWorkerMirroredStrategy cluster, e.g.
@@ -138,9 +138,10 @@ def command(workers, port, cmd):
     if failed is not None:
         code = procs[failed].returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        click.echo(
-            f"Error: worker {failed} {how}; the other workers were stopped. Completed "
-            "checkpoints are kept: run the same command with --resume to continue.",
-            err=True,
+        hint = (
+            " (its error is above)"
+            if code == 2  # a refused option, file or directory: nothing was trained
+            else ". Completed checkpoints are kept: run the same command with --resume to continue"
         )
+        click.echo(f"Error: worker {failed} {how}; the other workers were stopped{hint}.", err=True)
         sys.exit(code if 0 < code < 256 else 1)

@@ -15,6 +15,7 @@ alike, so every worker runs the same number of steps.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -29,6 +30,7 @@ __all__ = [
     "distribute_batches",
     "broadcast_from_chief",
     "fit_distributed",
+    "multiworker_errors",
 ]
 
 
@@ -86,6 +88,23 @@ def multi_worker_strategy():
             "multi-worker training must set up TensorFlow's collective ops before any other "
             "TensorFlow operation ran in this process: call gentk.multi_worker_strategy() "
             "first thing in the program (gentk run does)"
+        ) from None
+
+
+@contextlib.contextmanager
+def multiworker_errors():
+    """TensorFlow's errors of a cluster that lost a worker (a peer killed, refused or gone)
+    as one ``TrainingError`` line."""
+    import tensorflow as tf
+
+    lost = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
+            tf.errors.CancelledError, tf.errors.AbortedError)  # fmt: skip
+    try:
+        yield
+    except lost as err:
+        raise TrainingError(
+            f"another worker stopped responding ({type(err).__name__}); the completed "
+            "checkpoints are kept: start every worker again with --resume"
         ) from None
 
 
@@ -207,7 +226,6 @@ def fit_distributed(
     honoured after every batch. Returns the ``keras.callbacks.History``.
     """
     import keras
-    import tensorflow as tf
 
     train_dist = distribute_batches(strategy, train)
     val_dist = distribute_batches(strategy, validation) if validation is not None else None
@@ -230,15 +248,9 @@ def fit_distributed(
     )
     model.stop_training = False
     callback_list.on_train_begin()
-    try:
+    with multiworker_errors():
         _epochs(model, callback_list, train_dist, val_dist, train_step, test_step,
                 range(initial_epoch, epochs))  # fmt: skip
-    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
-            tf.errors.CancelledError, tf.errors.AbortedError) as err:  # fmt: skip
-        raise TrainingError(
-            f"another worker stopped responding ({type(err).__name__}); the completed "
-            "checkpoints are kept: start every worker again with --resume"
-        ) from None
     return history
 
 

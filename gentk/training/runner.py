@@ -218,32 +218,31 @@ def run(
         callbacks: more Keras callbacks, called after each epoch's checkpoint is written (so
             one that stops the run, as ``gentk tune``'s pruning does, loses nothing).
     """
-    import tempfile
-
     from gentk import progress
-    from gentk.training.multiworker import cluster_workers, is_chief, multi_worker_strategy
+    from gentk.training.multiworker import (
+        cluster_workers,
+        multi_worker_strategy,
+        multiworker_errors,
+    )
 
     run_dir = Path(output)
     if cluster_workers() > 1:
         multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
-        if not is_chief():  # its files go to a scratch directory; the chief writes the run
-            with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
-                with progress.quiet(True):  # the chief shows the progress
-                    return _run_locked(
-                        recipe,
-                        config,
-                        data=data,
-                        run_dir=Path(scratch) / "run",
-                        chief_dir=run_dir,
-                        resume=resume,
-                        force=False,
-                        verbose=0,
-                        config_path=config_path,
-                        overrides=overrides,
-                        data_label=data_label,
-                        direct=direct,
-                        callbacks=list(callbacks),
-                    )
+        with multiworker_errors():
+            return _run_cluster(
+                recipe,
+                config,
+                data=data,
+                run_dir=run_dir,
+                resume=resume,
+                force=force,
+                verbose=verbose,
+                config_path=config_path,
+                overrides=overrides,
+                data_label=data_label,
+                direct=direct,
+                callbacks=list(callbacks),
+            )
     with RunLock(run_dir), progress.quiet(verbose == 0):
         return _run_locked(
             recipe,
@@ -259,6 +258,26 @@ def run(
             direct=direct,
             callbacks=list(callbacks),
         )
+
+
+def _run_cluster(recipe, config, *, run_dir, verbose, **kwargs) -> RunResult:
+    """One worker of a multi-worker run: the chief as a one-process run, the others into a
+    scratch directory (the chief writes the run)."""
+    import tempfile
+
+    from gentk import progress
+    from gentk.training.multiworker import is_chief
+
+    if is_chief():
+        with RunLock(run_dir), progress.quiet(verbose == 0):
+            return _run_locked(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
+    kwargs["force"] = False
+    with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
+        with progress.quiet(True):  # the chief shows the progress
+            return _run_locked(
+                recipe, config, run_dir=Path(scratch) / "run", chief_dir=run_dir, verbose=0,
+                **kwargs,
+            )  # fmt: skip
 
 
 def _check_loadable(recipe, config_or_model, what: str) -> None:
