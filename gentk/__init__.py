@@ -31,12 +31,17 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "load_model",
+    "multi_worker_strategy",
     "resolve_config",
     "run",
 ]
 
 
 def __getattr__(name):
+    if name == "multi_worker_strategy":
+        from gentk.training.multiworker import multi_worker_strategy
+
+        return multi_worker_strategy
     if name == "GenerativeModel":
         from gentk.models import GenerativeModel
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -48,9 +47,12 @@ def tf_configs(workers: int, port: int | None = None, host: str = "127.0.0.1") -
 
 
 def _program(name: str) -> str:
-    """``name`` on PATH, else beside this Python (a virtual environment not activated)."""
+    """``gentk`` and ``python`` from this launcher's own environment (an environment that is
+    not activated included); any other program from PATH."""
+    if name in ("python", "python3"):
+        return sys.executable
     beside = Path(sys.executable).parent / name
-    return name if shutil.which(name) or not beside.exists() else str(beside)
+    return str(beside) if name == "gentk" and beside.exists() else name
 
 
 def _stream(index: int, proc: subprocess.Popen, lock: threading.Lock) -> None:
