@@ -214,21 +214,27 @@ def fit_distributed(
     strategy,
     train,
     *,
-    validation=None,
+    validation_data=None,
     epochs: int,
     initial_epoch: int = 0,
     callbacks=(),
     verbose=1,
+    shuffle=False,
 ):
-    """``model.fit(train, validation_data=validation, ...)`` for ``strategy``: the model's own
+    """``model.fit(train, validation_data=..., ...)`` for ``strategy`` (same arguments; the
+    ``tf.data`` pipelines shuffle themselves, so ``shuffle`` must be False): the model's own
     ``train_step``/``test_step`` under ``strategy.run``, the callbacks called as ``fit`` calls
     them (epoch, train-batch and ``val_``-prefixed epoch logs), ``model.stop_training``
     honoured after every batch. Returns the ``keras.callbacks.History``.
     """
     import keras
 
+    if shuffle:
+        raise ValueError("fit_distributed takes tf.data pipelines that shuffle themselves")
     train_dist = distribute_batches(strategy, train)
-    val_dist = distribute_batches(strategy, validation) if validation is not None else None
+    val_dist = (
+        distribute_batches(strategy, validation_data) if validation_data is not None else None
+    )
     train_step = _step_function(strategy, model.train_step, train_dist.element_spec)
     test_step = (
         _step_function(strategy, model.test_step, val_dist.element_spec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -226,38 +227,15 @@ def run(
     )
 
     run_dir = Path(output)
+    kwargs = dict(data=data, resume=resume, force=force, config_path=config_path,
+                  overrides=overrides, data_label=data_label, direct=direct,
+                  callbacks=list(callbacks))  # fmt: skip
     if cluster_workers() > 1:
         multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
         with multiworker_errors():
-            return _run_cluster(
-                recipe,
-                config,
-                data=data,
-                run_dir=run_dir,
-                resume=resume,
-                force=force,
-                verbose=verbose,
-                config_path=config_path,
-                overrides=overrides,
-                data_label=data_label,
-                direct=direct,
-                callbacks=list(callbacks),
-            )
+            return _run_cluster(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
     with RunLock(run_dir), progress.quiet(verbose == 0):
-        return _run_locked(
-            recipe,
-            config,
-            data=data,
-            run_dir=run_dir,
-            resume=resume,
-            force=force,
-            verbose=verbose,
-            config_path=config_path,
-            overrides=overrides,
-            data_label=data_label,
-            direct=direct,
-            callbacks=list(callbacks),
-        )
+        return _run_locked(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
 
 
 def _run_cluster(recipe, config, *, run_dir, verbose, **kwargs) -> RunResult:
@@ -486,19 +464,10 @@ def _train(
         initial_epoch = multiworker.broadcast_int(strategy, initial_epoch, chief)
         variables = [*model.weights, *_optimizer_variables(model)]
         multiworker.broadcast_from_chief(strategy, variables, chief)
-    if several and initial_epoch < config.epochs:
-        multiworker.fit_distributed(
-            model,
-            strategy,
-            recipe.train_dataset(config, data_obj),
-            validation=recipe.validation_dataset(config, data_obj),
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    elif initial_epoch < config.epochs:
-        model.fit(
+    # Keras' fit fails under MultiWorkerMirroredStrategy: gentk's loop takes its arguments
+    fit = functools.partial(multiworker.fit_distributed, model, strategy) if several else model.fit
+    if initial_epoch < config.epochs:
+        fit(
             recipe.train_dataset(config, data_obj),
             validation_data=recipe.validation_dataset(config, data_obj),
             epochs=config.epochs,
