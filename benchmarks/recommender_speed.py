@@ -9,6 +9,10 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
     python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
+    python benchmarks/recommender_speed.py planted-quality --items 1000000 --negatives 1000
+
+``planted-quality``: NDCG@100 and users/s of the full softmax against the sampled one on a
+planted catalogue (held-out users, 80/20 fold-in, popularity beside), [I-100-50-100-I].
 
 ``workers``: users/s of the multi-worker loop (``MultiWorkerMirroredStrategy`` on 127.0.0.1,
 one process per worker, this machine's cores shared among them) for 1, 2 and 4 workers, beside
@@ -280,6 +284,62 @@ def workers_table(args) -> None:
     )
 
 
+def planted_quality_child(args) -> None:
+    import keras
+    from gentk_recommender.data import _fold_in_split, sparse_batches
+    from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
+    from gentk_recommender.model import MultVAE
+
+    keras.utils.set_random_seed(0)
+    matrix = planted(args.n_users + args.test_users, args.items)
+    train, test = matrix[: args.n_users], matrix[args.n_users :]
+    fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
+    model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    ds = sparse_batches(train, 500, shuffle=True, dense=False)
+    start = time.perf_counter()
+    model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - start
+    ours = ranking_metrics(model_scorer(model, dense=False), fold_in, targets, batch_size=100)
+    pop = ranking_metrics(popularity_scorer(train), fold_in, targets, batch_size=100)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ndcg": ours["ndcg@100"], "pop_ndcg": pop["ndcg@100"],
+                      "users_per_s": args.n_users * args.epochs / seconds,
+                      "peak_rss_mb": peak_mb}))  # fmt: skip
+
+
+def planted_quality_table(args) -> None:
+    rows = []
+    for negatives in [0, *args.negatives]:
+        command = [sys.executable, __file__, "planted-quality-child", "--items", str(args.items),
+                   "--n-users", str(args.users), "--test-users", str(args.test_users),
+                   "--epochs", str(args.epochs), "--sampled", str(negatives)]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode != 0:
+            last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
+            rows.append({"softmax": negatives or "full", "error": last})
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"softmax": f"sampled {negatives}" if negatives else "full", **r})
+    full = next((dict(r) for r in rows if r["softmax"] == "full" and "ndcg" in r), None)
+    for r in rows:
+        if "ndcg" not in r:
+            continue
+        if full:
+            r["ndcg / full"] = f"{r['ndcg'] / full['ndcg']:.3f}"
+            r["speed / full"] = f"{r['users_per_s'] / full['users_per_s']:.2f}x"
+        for k in ("ndcg", "pop_ndcg"):
+            r[k] = f"{r[k]:.4f}"
+        r["users_per_s"] = f"{r['users_per_s']:,.0f}"
+        r["peak_rss_mb"] = f"{r['peak_rss_mb']:,.0f}"
+    print(f"planted catalogue of {args.items:,} items: {args.users:,} training users and "
+          f"{args.test_users:,} held-out users (20 clicks each, 80/20 fold-in), sparse batches "
+          f"of 500, [I-100-50-100-I], {args.epochs} epochs")  # fmt: skip
+    cols = ["softmax", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
+            "peak_rss_mb", "error"]  # fmt: skip
+    print(table(rows, [c for c in cols if any(c in r for r in rows)]))
+
+
 def spawn(extra: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "child", *extra], capture_output=True, text=True, check=True
@@ -320,6 +380,18 @@ def main():
     workers.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     workers.add_argument("--users", type=int, default=20000)
     workers.add_argument("--batches", type=int, default=10)
+    pq = sub.add_parser("planted-quality", help="NDCG@100 of full vs sampled softmax")
+    pq.add_argument("--items", type=int, default=1000000)
+    pq.add_argument("--users", type=int, default=10000)
+    pq.add_argument("--test-users", type=int, default=1000)
+    pq.add_argument("--epochs", type=int, default=3)
+    pq.add_argument("--negatives", type=int, nargs="+", default=[1000])
+    pqc = sub.add_parser("planted-quality-child")
+    pqc.add_argument("--items", type=int, default=1000000)
+    pqc.add_argument("--n-users", type=int, default=10000)
+    pqc.add_argument("--test-users", type=int, default=1000)
+    pqc.add_argument("--epochs", type=int, default=3)
+    pqc.add_argument("--sampled", type=int, default=0)
     wc = sub.add_parser("worker-child")
     wc.add_argument("--items", type=int, default=20000)
     wc.add_argument("--n-users", type=int, default=20000)
@@ -342,6 +414,10 @@ def main():
         return child(args)
     if args.command == "worker-child":
         return worker_child(args)
+    if args.command == "planted-quality-child":
+        return planted_quality_child(args)
+    if args.command == "planted-quality":
+        return planted_quality_table(args)
     if args.command == "workers":
         return workers_table(args)
     rows = []
