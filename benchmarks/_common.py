@@ -60,3 +60,24 @@ def table(rows: list[dict], columns: list[str]) -> str:
     for r in rows:
         lines.append("  ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns))
     return "\n".join(lines)
+
+
+def epoch_timer():
+    """A Keras callback recording each epoch's seconds in ``.seconds`` (the first epoch
+    traces the step: time the others)."""
+    import time
+
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    return EpochTimer()

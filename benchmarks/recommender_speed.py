@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from _common import movielens_file, table
+from _common import epoch_timer, movielens_file, table
 
 
 def planted(n_users: int, n_items: int, per_user: int = 20, clusters: int = 50, seed: int = 0):
@@ -199,20 +199,13 @@ def worker_child(args) -> None:
         model(next(iter(ds)))
         model.optimizer.build(model.trainable_variables)
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.start
-
-    timer = EpochTimer()  # the second epoch is timed: the first traces the step
+    timer = epoch_timer()  # the second epoch is timed: the first traces the step
     data = ds.take(args.batches)
     if strategy is None:
         model.fit(data, epochs=2, verbose=0, shuffle=False, callbacks=[timer])
     else:
         fit_distributed(model, strategy, data, epochs=2, verbose=0, callbacks=[timer])
-    seconds = timer.seconds
+    seconds = timer.seconds[-1]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
 

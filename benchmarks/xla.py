@@ -13,13 +13,11 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
-from _common import table
+from _common import epoch_timer, table
 
 
 def child(name: str, jit: bool, batches: int, repeats: int) -> None:
-    import keras
 
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
@@ -32,16 +30,7 @@ def child(name: str, jit: bool, batches: int, repeats: int) -> None:
     data = recipe.load_data(config, None)
     model = build_compiled_model(recipe, config, data)
 
-    class EpochTimer(keras.callbacks.Callback):
-        seconds: list = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
-
-    timer = EpochTimer()  # the first epoch traces (and compiles); the fastest other is kept
+    timer = epoch_timer()  # the first epoch traces (and compiles); the fastest other is kept
     model.fit(
         recipe.train_dataset(config, data).take(batches),
         epochs=1 + repeats,

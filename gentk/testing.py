@@ -410,7 +410,11 @@ def multi_worker_steps(labels, steps: int = 2) -> dict:
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
     from gentk.training.multiworker import fit_distributed
-    from gentk.training.runner import build_compiled_model, seed_everything
+    from gentk.training.runner import (
+        _optimizer_variables,
+        build_compiled_model,
+        seed_everything,
+    )
 
     registry, out = get_registry(), {}
     for label in labels:
@@ -435,8 +439,7 @@ def multi_worker_steps(labels, steps: int = 2) -> dict:
                 for v in (layer.moving_mean, layer.moving_variance)
             }
             variables = [v for v in model.weights if id(v) not in local]
-            for opt in _optimizers(model):
-                variables += list(opt.variables)
+            variables += _optimizer_variables(model)
             sums = {
                 f"{i}:{v.path}": float(np.abs(np.asarray(v, dtype=np.float64)).sum())
                 for i, v in enumerate(variables)
