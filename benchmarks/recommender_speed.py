@@ -19,9 +19,11 @@ one process per worker, this machine's cores shared among them) for 1, 2 and 4 w
 one process training with Keras' ``fit`` (no strategy): sparse batches of 500 users, sampled
 softmax (1,000 items), [I-100-50-100-I], planted data; peak memory per worker.
 
-``peer``: the epoch time of gentk's Mult-VAE against cornac's VAECF (PyTorch) at equal
-architecture [I-600-200-600-I], batch 500, on ML-1M's training users, both measured in this
-run, and the fraction of this machine's GEMM roofline (measured here too) each reaches.
+``peer``: the epoch time of gentk's Mult-VAE (sparse batches, the CPU default, and dense)
+against cornac's VAECF (PyTorch) at equal architecture [I-600-200-600-I], batch 500, on
+ML-1M's training users, all measured in this run, and the fraction of this machine's GEMM
+roofline (measured here too) each reaches, counting the FLOPs each one does (the sparse first
+layer multiplies only the clicks that dropout kept).
 cornac and torch are benchmark-only dependencies: install them into another environment
 (``python -m venv peer && peer/bin/pip install cornac torch``) and pass its interpreter.
 
@@ -41,6 +43,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from _common import epoch_timer, movielens_file, table
+
+from gentk.training.optimizers import FusedAdam
 
 
 def planted(n_users: int, n_items: int, per_user: int = 20, clusters: int = 50, seed: int = 0):
@@ -74,7 +78,10 @@ def measure(
     latent_dim: int = 200,
     linear_decoder: bool = False,
     sampled: int = 0,
+    epochs: int = 1,
+    keras_adam: bool = False,
 ):
+    """Users/s of one epoch (the mean of ``epochs`` timed epochs, after a warm-up)."""
     import keras
     from gentk_recommender.data import sparse_batches
     from gentk_recommender.model import MultVAE
@@ -89,14 +96,16 @@ def measure(
         decoder_hidden=() if linear_decoder else None,
         sampled_softmax=sampled,
     )
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit and dense)
+    adam = keras.optimizers.Adam if keras_adam else FusedAdam  # FusedAdam: what `gentk run` uses
+    model.compile(optimizer=adam(1e-3), jit_compile=jit and dense)
     ds = sparse_batches(matrix, batch_size, shuffle=True, dense=dense)
-    model.fit(ds.take(3), epochs=1, verbose=0, shuffle=False)  # build, trace, compile
     run = ds if batches is None else ds.take(batches)
+    # build, trace, compile; a whole epoch of real data, whose smaller last batch traces again
+    model.fit(run if batches is None else ds.take(3), epochs=1, verbose=0, shuffle=False)
     n_users = matrix.shape[0] if batches is None else min(matrix.shape[0], batches * batch_size)
-    start = time.perf_counter()
-    model.fit(run, epochs=1, verbose=0, shuffle=False)
-    seconds = time.perf_counter() - start
+    timer = epoch_timer()
+    model.fit(run, epochs=epochs, verbose=0, shuffle=False, callbacks=[timer])
+    seconds = float(np.mean(timer.seconds))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "users_per_s": n_users / seconds,
@@ -120,7 +129,8 @@ def child(args):
         matrix = planted(args.n_users, args.items)
         batches = args.batches
     shape = dict(hidden=args.hidden, latent_dim=args.latent_dim, linear_decoder=args.linear_decoder)
-    print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled, **shape)))
+    print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled,
+                             epochs=args.epochs, keras_adam=args.keras_adam, **shape)))  # fmt: skip
 
 
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -152,23 +162,35 @@ def peer_table(args) -> None:
         command = [args.peer_python, str(script), str(path), "--epochs", str(args.epochs)]
         out = subprocess.run(command, capture_output=True, text=True, check=True)
         theirs = json.loads(out.stdout.strip().splitlines()[-1])
-    ours = spawn(["--source", "real", "--dataset", args.dataset, "--mode", "dense"])
+    common = ["--source", "real", "--dataset", args.dataset, "--epochs", str(args.epochs)]
+    ours = {mode: spawn([*common, "--mode", mode])["seconds"] for mode in ("sparse", "dense")}
+    ours["keras-adam"] = spawn([*common, "--mode", "sparse", "--keras-adam"])["seconds"]
     roofline = gemm_gflops()
-    flops = 6 * (items * 600 + 600 * 400 + 200 * 600 + 600 * items)  # fwd + bwd per user
+    # FLOPs per user and update: forward 2mn per m x n layer, backward 4mn (2mn for the first
+    # layer, whose input needs no gradient); a sparse first layer multiplies only the kept
+    # clicks (dropout 0.5)
+    middle = 6 * (600 * 400 + 200 * 600) + 6 * 600 * items
+    dense_flops = 4 * items * 600 + middle
+    sparse_flops = 4 * (0.5 * matrix.nnz / users) * 600 + middle
     rows = []
-    for name, seconds in (("gentk Mult-VAE (dense, no XLA)", ours["seconds"]),
-                          ("cornac VAECF (torch)", theirs["epoch_seconds"])):  # fmt: skip
+    for name, seconds, flops in (
+        ("gentk Mult-VAE (sparse batches: the CPU default)", ours["sparse"], sparse_flops),
+        ("  the same with Keras' Adam", ours["keras-adam"], sparse_flops),
+        ("gentk Mult-VAE (dense batches, no XLA)", ours["dense"], dense_flops),
+        ("cornac VAECF (torch, dense)", theirs["epoch_seconds"], dense_flops),
+    ):
         gflops = flops * users / seconds / 1e9
         rows.append({
             "model": name, "epoch s": f"{seconds:.2f}", "users/s": f"{users / seconds:,.0f}",
             "GFLOP/s": f"{gflops:.1f}", "of roofline": f"{gflops / roofline:.0%}",
         })  # fmt: skip
-    ratio = theirs["epoch_seconds"] / ours["seconds"]
     print(f"{args.dataset}: {users} training users, {items} items, [I-600-200-600-I], batch 500; "
-          f"GEMM roofline {roofline:.0f} GFLOP/s, {flops / 1e6:.1f} MFLOP per user per update; "
-          f"torch threads {theirs['threads']}")  # fmt: skip
+          f"GEMM roofline {roofline:.0f} GFLOP/s, {dense_flops / 1e6:.1f} MFLOP per user per "
+          f"update dense, {sparse_flops / 1e6:.1f} sparse; torch threads {theirs['threads']}; "
+          f"mean of {args.epochs} timed epochs each")  # fmt: skip
     print(table(rows, list(rows[0])))
-    print(f"gentk / cornac speed: {ratio:.2f}x")
+    for mode in ("sparse", "keras-adam", "dense"):
+        print(f"gentk ({mode}) / cornac speed: {theirs['epoch_seconds'] / ours[mode]:.2f}x")
 
 
 def worker_child(args) -> None:
@@ -195,7 +217,7 @@ def worker_child(args) -> None:
     scope = strategy.scope() if strategy is not None else tf.distribute.get_strategy().scope()
     with scope:
         model = MultVAE(matrix.shape[1], (100,), 50, anneal_steps=1000, sampled_softmax=1000)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+        model.compile(optimizer=FusedAdam(1e-3), jit_compile=False)
         model(next(iter(ds)))
         model.optimizer.build(model.trainable_variables)
 
@@ -288,7 +310,7 @@ def planted_quality_child(args) -> None:
     train, test = matrix[: args.n_users], matrix[args.n_users :]
     fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
     model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    model.compile(optimizer=FusedAdam(1e-3), jit_compile=False)
     ds = sparse_batches(train, 500, shuffle=True, dense=False)
     start = time.perf_counter()
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
@@ -362,7 +384,7 @@ def main():
     peer = sub.add_parser("peer", help="gentk vs cornac's VAECF at equal architecture")
     peer.add_argument("--peer-python", required=True, help="an interpreter with cornac and torch")
     peer.add_argument("--dataset", default="ml-1m")
-    peer.add_argument("--epochs", type=int, default=3, help="timed epochs of the peer")
+    peer.add_argument("--epochs", type=int, default=3, help="timed epochs of each")
     sampled = sub.add_parser("sampled", help="full vs sampled softmax on a planted catalogue")
     sampled.add_argument("--users", type=int, default=20000)
     sampled.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
@@ -402,6 +424,8 @@ def main():
     c.add_argument("--items", type=int, default=20000)
     c.add_argument("--batches", type=int, default=10)
     c.add_argument("--sampled", type=int, default=0, help="sampled softmax negatives (0: full)")
+    c.add_argument("--epochs", type=int, default=1, help="timed epochs (their mean)")
+    c.add_argument("--keras-adam", action="store_true", help="Keras' Adam, not gentk's FusedAdam")
     args = parser.parse_args()
     if args.command == "child":
         return child(args)

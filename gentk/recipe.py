@@ -74,12 +74,10 @@ class Recipe:
         raise NotImplementedError
 
     def compile(self, model, config, *, jit_compile: bool) -> None:
-        import keras
+        from gentk.training.optimizers import FusedAdam
 
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                config.learning_rate, weight_decay=config.weight_decay or None
-            ),
+            optimizer=FusedAdam(config.learning_rate, weight_decay=config.weight_decay or None),
             jit_compile=jit_compile,
         )
 

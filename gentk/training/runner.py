@@ -145,15 +145,20 @@ def use_xla(recipe, config) -> bool:
     """Whether the train step is compiled with XLA: ``jit_compile=true`` where the recipe
     supports it; ``auto`` also needs a GPU or TPU, or a recipe measured faster with XLA on
     CPU (``Recipe.xla_on_cpu``)."""
-    import tensorflow as tf
 
     mode = str(getattr(config, "jit_compile", "auto"))
     if mode == "false" or not recipe.jit_supported(config):
         return False
     if mode == "true":
         return True
-    accelerator = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
-    return bool(accelerator) or bool(getattr(recipe, "xla_on_cpu", False))
+    return has_accelerator() or bool(getattr(recipe, "xla_on_cpu", False))
+
+
+def has_accelerator() -> bool:
+    """Whether TensorFlow sees a GPU or a TPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
 def _is_default(strategy) -> bool:

@@ -271,8 +271,10 @@ class GANRecipe(ImageRecipe):
     scores = Recipe.scores
 
     def compile(self, model, config, *, jit_compile):
+        from gentk.training.optimizers import FusedAdam
+
         def adam(lr):
-            return keras.optimizers.Adam(
+            return FusedAdam(
                 lr,
                 beta_1=config.beta_1,
                 beta_2=config.beta_2,

@@ -74,10 +74,10 @@ class RecommenderConfig(TrainConfig):
     anneal_cap: float = option(0.2, "largest KL weight beta")
     anneal_steps: int = option(0, "updates to reach the cap (0: 80% of the planned updates)")
     select_beta: bool = option(False, "anneal to 1.0 and report the beta of the best epoch")
-    input_mode: str = option("auto", "auto, dense (per batch, XLA) or sparse (no XLA)")
-    dense_max_items: int = option(
-        8000, "auto: dense batches up to this many items (crossover measured at 5k-10k)", ge=1
+    input_mode: str = option(
+        "auto", "auto (dense where XLA compiles the step, else sparse), dense (XLA) or sparse"
     )
+    dense_max_items: int = option(8000, "auto with XLA: dense batches up to this many items", ge=1)
     sampled_softmax: int = option(
         0, "Mult-VAE/DAE training: items sampled per batch for the softmax (0: all items)", ge=0
     )
@@ -149,8 +149,17 @@ class RecVAEConfig(RecommenderConfig):
 
 
 def use_dense(config, n_items: int) -> bool:
+    """Dense batches (``input_mode=auto``) only where XLA compiles the step (a GPU or TPU, or
+    ``jit_compile=true``) and the catalogue has at most ``dense_max_items`` items. Elsewhere
+    sparse batches, whose first layer runs on TensorFlow's CSR kernels: on CPU they measured
+    faster than dense batches at every catalogue size from 500 items up
+    (``benchmarks/recommender_speed.py crossover``)."""
     if config.input_mode == "auto":
-        return n_items <= config.dense_max_items
+        from gentk.training.runner import has_accelerator
+
+        jit = str(config.jit_compile).lower()
+        xla = jit == "true" or (jit == "auto" and has_accelerator())
+        return xla and n_items <= config.dense_max_items
     return config.input_mode == "dense"
 
 
