@@ -14,6 +14,8 @@ divergence's generator loss and with feature matching (Salimans et al. 2016), be
 critic trained on the labelled examples alone in the same run, over several seeds.
 
     python benchmarks/gan_family.py toy --epochs 160 --seeds 1 2 3
+    python benchmarks/gan_family.py toy --data grid-25 --n 40000 --batch-size 256 --epochs 100 \
+        --set "hidden=(256,256,256)"        # the grid at a budget where the losses learn it
     python benchmarks/gan_family.py images --dataset digits --epochs 60
     python benchmarks/gan_family.py ssgan --labelled 100 --epochs 60 --seeds 1 2 3
 """
@@ -82,10 +84,10 @@ def toy(args):
         for trick, overrides in tricks.items():
             covered, quality = [], []
             for seed in args.seeds:
-                data = loader(seed=seed)
+                data = loader(n=args.n, seed=seed)
                 metrics, _, _ = _run(
                     "gan",
-                    [*overrides, f"batch_size={args.batch_size}", "jit_compile=false"],
+                    [*args.set, *overrides, f"batch_size={args.batch_size}", "jit_compile=false"],
                     args.epochs,
                     seed,
                     data,
@@ -111,7 +113,9 @@ def toy(args):
             }
         )
     print()
-    print(f"{args.epochs} epochs, seeds {args.seeds}, batch {args.batch_size}")
+    updates = args.epochs * -(-int(0.8 * args.n) // args.batch_size)
+    print(f"{args.epochs} epochs of {args.n} points (about {updates:,} updates), seeds "
+          f"{args.seeds}, batch {args.batch_size}, options {args.set or 'the defaults'}")  # fmt: skip
     print(table(rows, ["data", "loss / trick", "modes covered", "high-quality share"]))
 
 
@@ -186,6 +190,8 @@ def main():
     t.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     t.add_argument("--data", nargs="+", default=["ring-8", "grid-25"], help="ring-8, grid-25")
     t.add_argument("--only", nargs="+", help=f"some of: {', '.join(TOY)}")
+    t.add_argument("--n", type=int, default=4000, help="points per data set (80%% train)")
+    t.add_argument("--set", nargs="+", default=[], help="options for every run: KEY=VALUE")
     i = sub.add_parser("images", help="FD / precision / recall on digits or MNIST")
     i.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
     i.add_argument("--epochs", type=int, default=60)
