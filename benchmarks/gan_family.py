@@ -114,8 +114,9 @@ def toy(args):
         )
     print()
     updates = args.epochs * -(-int(0.8 * args.n) // args.batch_size)
+    options = args.set or "the defaults"
     print(f"{args.epochs} epochs of {args.n} points (about {updates:,} updates), seeds "
-          f"{args.seeds}, batch {args.batch_size}, options {args.set or 'the defaults'}")  # fmt: skip
+          f"{args.seeds}, batch {args.batch_size}, options {options}")  # fmt: skip
     print(table(rows, ["data", "loss / trick", "modes covered", "high-quality share"]))
 
 
