@@ -47,11 +47,20 @@ from _common import epoch_timer, movielens_file, table
 from gentk.training.optimizers import FusedAdam
 
 
-def planted(n_users: int, n_items: int, per_user: int = 20, clusters: int = 50, seed: int = 0):
+def planted(
+    n_users: int,
+    n_items: int,
+    per_user: int = 20,
+    clusters: int = 50,
+    seed: int = 0,
+    sharpness: float = 0.8,
+):
     """Clicks from a planted low-rank model: each user belongs to one of ``clusters`` tastes,
-    each taste a softmax over items of a rank-8 score; drawn in bulk, never densified."""
+    each taste a softmax over items of a rank-8 score times ``sharpness``; drawn in bulk,
+    never densified. At 1M items a taste spreads over about 13,700 items at sharpness 0.8 and
+    370 at 1.2 (the inverse participation ratio)."""
     rng = np.random.default_rng(seed)
-    taste = rng.normal(size=(clusters, 8)) @ rng.normal(size=(8, n_items)) * 0.8
+    taste = rng.normal(size=(clusters, 8)) @ rng.normal(size=(8, n_items)) * sharpness
     probs = np.exp(taste - taste.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     group = rng.integers(0, clusters, size=n_users)
@@ -306,12 +315,12 @@ def planted_quality_child(args) -> None:
     from gentk_recommender.model import MultVAE
 
     keras.utils.set_random_seed(0)
-    matrix = planted(args.n_users + args.test_users, args.items)
+    matrix = planted(args.n_users + args.test_users, args.items, sharpness=args.sharpness)
     train, test = matrix[: args.n_users], matrix[args.n_users :]
     fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
     model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled)
-    model.compile(optimizer=FusedAdam(1e-3), jit_compile=False)
-    ds = sparse_batches(train, 500, shuffle=True, dense=False)
+    model.compile(optimizer=FusedAdam(args.learning_rate), jit_compile=False)
+    ds = sparse_batches(train, args.batch_size, shuffle=True, dense=False)
     start = time.perf_counter()
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
@@ -328,7 +337,9 @@ def planted_quality_table(args) -> None:
     for negatives in [0, *args.negatives]:
         command = [sys.executable, __file__, "planted-quality-child", "--items", str(args.items),
                    "--n-users", str(args.users), "--test-users", str(args.test_users),
-                   "--epochs", str(args.epochs), "--sampled", str(negatives)]  # fmt: skip
+                   "--epochs", str(args.epochs), "--sampled", str(negatives),
+                   "--sharpness", str(args.sharpness), "--batch-size", str(args.batch_size),
+                   "--learning-rate", str(args.learning_rate)]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True)
         if out.returncode != 0:
             last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
@@ -348,8 +359,9 @@ def planted_quality_table(args) -> None:
         r["users_per_s"] = f"{r['users_per_s']:,.0f}"
         r["peak_rss_mb"] = f"{r['peak_rss_mb']:,.0f}"
     print(f"planted catalogue of {args.items:,} items: {args.users:,} training users and "
-          f"{args.test_users:,} held-out users (20 clicks each, 80/20 fold-in), sparse batches "
-          f"of 500, [I-100-50-100-I], {args.epochs} epochs")  # fmt: skip
+          f"{args.test_users:,} held-out users (20 clicks each, 80/20 fold-in, sharpness "
+          f"{args.sharpness}), sparse batches of {args.batch_size}, [I-100-50-100-I], Adam "
+          f"{args.learning_rate}, {args.epochs} epochs")  # fmt: skip
     cols = ["softmax", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
             "peak_rss_mb", "error"]  # fmt: skip
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
@@ -402,6 +414,10 @@ def main():
     pq.add_argument("--epochs", type=int, default=3)
     pq.add_argument("--negatives", type=int, nargs="+", default=[1000])
     pqc = sub.add_parser("planted-quality-child")
+    for p in (pq, pqc):
+        p.add_argument("--sharpness", type=float, default=1.2, help="how peaked the tastes are")
+        p.add_argument("--batch-size", type=int, default=500)
+        p.add_argument("--learning-rate", type=float, default=1e-3)
     pqc.add_argument("--items", type=int, default=1000000)
     pqc.add_argument("--n-users", type=int, default=10000)
     pqc.add_argument("--test-users", type=int, default=1000)
