@@ -313,12 +313,14 @@ def planted_quality_child(args) -> None:
     from gentk_recommender.data import _fold_in_split, sparse_batches
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
     from gentk_recommender.model import MultVAE
+    from gentk_recommender.recipe import proposal
 
     keras.utils.set_random_seed(0)
     matrix = planted(args.n_users + args.test_users, args.items, sharpness=args.sharpness)
     train, test = matrix[: args.n_users], matrix[args.n_users :]
     fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
-    model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled)
+    model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled,
+                    item_log_q=proposal(train, args.sampler_power))  # fmt: skip
     model.compile(optimizer=FusedAdam(args.learning_rate), jit_compile=False)
     ds = sparse_batches(train, args.batch_size, shuffle=True, dense=False)
     start = time.perf_counter()
@@ -339,7 +341,8 @@ def planted_quality_table(args) -> None:
                    "--n-users", str(args.users), "--test-users", str(args.test_users),
                    "--epochs", str(args.epochs), "--sampled", str(negatives),
                    "--sharpness", str(args.sharpness), "--batch-size", str(args.batch_size),
-                   "--learning-rate", str(args.learning_rate)]  # fmt: skip
+                   "--learning-rate", str(args.learning_rate),
+                   "--sampler-power", str(args.sampler_power)]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True)
         if out.returncode != 0:
             last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
@@ -361,7 +364,8 @@ def planted_quality_table(args) -> None:
     print(f"planted catalogue of {args.items:,} items: {args.users:,} training users and "
           f"{args.test_users:,} held-out users (20 clicks each, 80/20 fold-in, sharpness "
           f"{args.sharpness}), sparse batches of {args.batch_size}, [I-100-50-100-I], Adam "
-          f"{args.learning_rate}, {args.epochs} epochs")  # fmt: skip
+          f"{args.learning_rate}, {args.epochs} epochs; sampling proposal popularity^"
+          f"{args.sampler_power}")  # fmt: skip
     cols = ["softmax", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
             "peak_rss_mb", "error"]  # fmt: skip
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
@@ -418,6 +422,7 @@ def main():
         p.add_argument("--sharpness", type=float, default=1.2, help="how peaked the tastes are")
         p.add_argument("--batch-size", type=int, default=500)
         p.add_argument("--learning-rate", type=float, default=1e-3)
+        p.add_argument("--sampler-power", type=float, default=0.75, help="as the recipe's")
     pqc.add_argument("--items", type=int, default=1000000)
     pqc.add_argument("--n-users", type=int, default=10000)
     pqc.add_argument("--test-users", type=int, default=1000)
