@@ -74,7 +74,10 @@ def _mean_sd(values):
 
 
 def toy(args):
+    """Mean +- sd over the seeds whose run finished; a run whose loss became NaN is listed
+    under ``diverged`` instead."""
     from gentk.data import gaussian_grid, gaussian_ring
+    from gentk.errors import TrainingError
 
     rows = []
     sets = {"ring-8": gaussian_ring, "grid-25": gaussian_grid}
@@ -82,16 +85,21 @@ def toy(args):
     for dataset, loader in ((k, v) for k, v in sets.items() if k in args.data):
         real = None
         for trick, overrides in tricks.items():
-            covered, quality = [], []
+            covered, quality, diverged = [], [], []
             for seed in args.seeds:
                 data = loader(n=args.n, seed=seed)
-                metrics, _, _ = _run(
-                    "gan",
-                    [*args.set, *overrides, f"batch_size={args.batch_size}", "jit_compile=false"],
-                    args.epochs,
-                    seed,
-                    data,
-                )
+                try:
+                    metrics, _, _ = _run(
+                        "gan",
+                        [*args.set, *overrides, f"batch_size={args.batch_size}",
+                         "jit_compile=false"],
+                        args.epochs,
+                        seed,
+                        data,
+                    )  # fmt: skip
+                except TrainingError as err:  # a NaN loss: gentk's guard stopped the run
+                    diverged.append(f"seed {seed}: {str(err).split(';')[0]}")
+                    continue
                 covered.append(metrics["modes_covered"])
                 quality.append(metrics["high_quality_share"])
                 real = (metrics["real_modes_covered"], metrics["real_high_quality_share"])
@@ -99,17 +107,21 @@ def toy(args):
                 {
                     "data": dataset,
                     "loss / trick": trick,
-                    "modes covered": _mean_sd(covered),
-                    "high-quality share": _mean_sd(quality),
+                    "modes covered": _mean_sd(covered) if covered else "-",
+                    "high-quality share": _mean_sd(quality) if quality else "-",
+                    "diverged": "; ".join(diverged) or "0",
                 }
             )
             print(rows[-1], flush=True)
+        if real is None:  # every run diverged
+            continue
         rows.append(
             {
                 "data": dataset,
                 "loss / trick": "real data (ceiling)",
                 "modes covered": f"{real[0]}",
                 "high-quality share": f"{real[1]:.2f}",
+                "diverged": "",
             }
         )
     print()
@@ -117,7 +129,7 @@ def toy(args):
     options = args.set or "the defaults"
     print(f"{args.epochs} epochs of {args.n} points (about {updates:,} updates), seeds "
           f"{args.seeds}, batch {args.batch_size}, options {options}")  # fmt: skip
-    print(table(rows, ["data", "loss / trick", "modes covered", "high-quality share"]))
+    print(table(rows, ["data", "loss / trick", "modes covered", "high-quality share", "diverged"]))
 
 
 def images(args):
