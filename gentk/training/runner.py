@@ -145,7 +145,6 @@ def use_xla(recipe, config) -> bool:
     """Whether the train step is compiled with XLA: ``jit_compile=true`` where the recipe
     supports it; ``auto`` also needs a GPU or TPU, or a recipe measured faster with XLA on
     CPU (``Recipe.xla_on_cpu``)."""
-
     mode = str(getattr(config, "jit_compile", "auto"))
     if mode == "false" or not recipe.jit_supported(config):
         return False
