@@ -71,7 +71,7 @@ def recommend(run_dir, data, top, exclude, output):
     warm = np.flatnonzero(~users.cold)
     if len(warm):
         model = info.model()
-        scorer = model_scorer(model, use_dense(info.config, len(item_ids)))
+        scorer = model_scorer(model, use_dense(info.recipe, info.config, len(item_ids)))
         w_idx, w_val = top_n(scorer, users.positives[warm], top, exclude=leave_out[warm])
         idx[warm], val[warm] = w_idx, w_val
     sources = np.where(users.cold, "popularity", "model")

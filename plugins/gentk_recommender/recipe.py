@@ -148,18 +148,16 @@ class RecVAEConfig(RecommenderConfig):
             )
 
 
-def use_dense(config, n_items: int) -> bool:
-    """Dense batches (``input_mode=auto``) only where XLA compiles the step (a GPU or TPU, or
-    ``jit_compile=true``) and the catalogue has at most ``dense_max_items`` items. Elsewhere
-    sparse batches, whose first layer runs on TensorFlow's CSR kernels: on CPU they measured
-    faster than dense batches at every catalogue size from 500 items up
-    (``benchmarks/recommender_speed.py crossover``)."""
+def use_dense(recipe, config, n_items: int) -> bool:
+    """Dense batches (``input_mode=auto``) only where XLA compiles the step
+    (``gentk.training.runner.use_xla``: a GPU or TPU, or ``jit_compile=true``) and the
+    catalogue has at most ``dense_max_items`` items. Elsewhere sparse batches, whose first
+    layer runs on TensorFlow's CSR kernels: on CPU they measured faster than dense batches at
+    every catalogue size from 500 items up (``benchmarks/recommender_speed.py crossover``)."""
     if config.input_mode == "auto":
-        from gentk.training.runner import has_accelerator
+        from gentk.training.runner import use_xla
 
-        jit = str(config.jit_compile).lower()
-        xla = jit == "true" or (jit == "auto" and has_accelerator())
-        return xla and n_items <= config.dense_max_items
+        return use_xla(recipe, config) and n_items <= config.dense_max_items
     return config.input_mode == "dense"
 
 
@@ -241,7 +239,7 @@ class RecommenderRecipe(Recipe):
     keeps_best_epoch = True
 
     def _dense(self, config, data):
-        return use_dense(config, data.n_items)
+        return use_dense(self, config, data.n_items)
 
     def train_dataset(self, config, data):
         from gentk_recommender.data import sparse_batches
@@ -279,7 +277,7 @@ class RecommenderRecipe(Recipe):
 
     def compile(self, model, config, *, jit_compile):
         n_items = model.n_items
-        jit = jit_compile and use_dense(config, n_items)  # XLA cannot compile sparse ops
+        jit = jit_compile and use_dense(self, config, n_items)  # XLA cannot compile sparse ops
         super().compile(model, config, jit_compile=jit)
 
     def load_data(self, config, path):

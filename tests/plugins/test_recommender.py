@@ -14,7 +14,7 @@ from gentk_recommender.evaluation import (
     ranking_metrics,
 )
 from gentk_recommender.model import LinearAnnealing, MultVAE, first_layer, sparse_matmul
-from gentk_recommender.recipe import RecommenderConfig, use_dense
+from gentk_recommender.recipe import RecommenderConfig, RecommenderRecipe, use_dense
 
 from gentk.config import resolve_config
 from gentk.errors import UserError
@@ -35,6 +35,9 @@ def _planted_file(path, n_users=600, n_items=120, rank=4, per_user=15, seed=0):
         rows += [f"u{u},i{i}" for i in chosen]
     path.write_text("user,item\n" + "\n".join(rows) + "\n")
     return path
+
+
+RECIPE = RecommenderRecipe()
 
 
 def _config(**kw):
@@ -177,12 +180,17 @@ def test_auto_input_mode_is_sparse_unless_xla_compiles_the_step():
     """On CPU the CSR first layer is the faster path at every catalogue size measured; dense
     batches are for XLA (a GPU or TPU, or jit_compile=true) up to dense_max_items."""
     accelerator = bool(tf.config.list_logical_devices("GPU"))
-    assert use_dense(_config(), 1000) is accelerator
-    assert use_dense(_config(jit_compile="true"), 1000) is True
-    assert use_dense(_config(jit_compile="true"), 9000) is False
-    assert use_dense(_config(jit_compile="false"), 1000) is False
-    assert use_dense(_config(input_mode="dense"), 50000) is True
-    assert use_dense(_config(input_mode="sparse", jit_compile="true"), 100) is False
+    assert use_dense(RECIPE, _config(), 1000) is accelerator
+    assert use_dense(RECIPE, _config(jit_compile="true"), 1000) is True
+    assert use_dense(RECIPE, _config(jit_compile="true"), 9000) is False
+    assert use_dense(RECIPE, _config(jit_compile="false"), 1000) is False
+    assert use_dense(RECIPE, _config(input_mode="dense"), 50000) is True
+    assert use_dense(RECIPE, _config(input_mode="sparse", jit_compile="true"), 100) is False
+    # the same rule as the runner's use_xla: a recipe's own XLA switches count
+    no_xla, xla_on_cpu = RecommenderRecipe(), RecommenderRecipe()
+    no_xla.supports_jit, xla_on_cpu.xla_on_cpu = False, True
+    assert use_dense(no_xla, _config(jit_compile="true"), 1000) is False
+    assert use_dense(xla_on_cpu, _config(), 1000) is True
 
 
 def test_batches_keep_tf_data_autotuning_off():
