@@ -10,9 +10,11 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
     python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
     python benchmarks/recommender_speed.py planted-quality --items 1000000 --negatives 1000
+    python benchmarks/recommender_speed.py planted-quality --items 200000 --item-bias zeros auto
 
 ``planted-quality``: NDCG@100 and users/s of the full softmax against the sampled one on a
-planted catalogue (held-out users, 80/20 fold-in, popularity beside), [I-100-50-100-I].
+planted catalogue (held-out users, 80/20 fold-in, popularity beside), [I-100-50-100-I];
+``--item-bias`` adds a row per starting softmax bias (the recipe's ``item_bias``).
 
 ``workers``: users/s of the multi-worker loop (``MultiWorkerMirroredStrategy`` on 127.0.0.1,
 one process per worker, this machine's cores shared among them) for 1, 2 and 4 workers, beside
@@ -313,14 +315,18 @@ def planted_quality_child(args) -> None:
     from gentk_recommender.data import _fold_in_split, sparse_batches
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
     from gentk_recommender.model import MultVAE
-    from gentk_recommender.recipe import proposal
+    from gentk_recommender.recipe import RecommenderConfig, item_log_prior, proposal
 
     keras.utils.set_random_seed(0)
     matrix = planted(args.n_users + args.test_users, args.items, sharpness=args.sharpness)
     train, test = matrix[: args.n_users], matrix[args.n_users :]
     fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
+    prior = item_log_prior(
+        RecommenderConfig(sampled_softmax=args.sampled, item_bias=args.item_bias), train
+    )
     model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled,
-                    item_log_q=proposal(train, args.sampler_power))  # fmt: skip
+                    item_log_q=proposal(train, args.sampler_power),
+                    item_log_prior=prior)  # fmt: skip
     model.compile(optimizer=FusedAdam(args.learning_rate), jit_compile=False)
     ds = sparse_batches(train, args.batch_size, shuffle=True, dense=False)
     start = time.perf_counter()
@@ -329,7 +335,8 @@ def planted_quality_child(args) -> None:
     ours = ranking_metrics(model_scorer(model, dense=False), fold_in, targets, batch_size=100)
     pop = ranking_metrics(popularity_scorer(train), fold_in, targets, batch_size=100)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ndcg": ours["ndcg@100"], "pop_ndcg": pop["ndcg@100"],
+    print(json.dumps({"start": "zeros" if prior is None else "popularity",
+                      "ndcg": ours["ndcg@100"], "pop_ndcg": pop["ndcg@100"],
                       "users_per_s": args.n_users * args.epochs / seconds,
                       "peak_rss_mb": peak_mb}))  # fmt: skip
 
@@ -337,19 +344,20 @@ def planted_quality_child(args) -> None:
 def planted_quality_table(args) -> None:
     rows = []
     for negatives in [0, *args.negatives]:
-        command = [sys.executable, __file__, "planted-quality-child", "--items", str(args.items),
-                   "--n-users", str(args.users), "--test-users", str(args.test_users),
-                   "--epochs", str(args.epochs), "--sampled", str(negatives),
-                   "--sharpness", str(args.sharpness), "--batch-size", str(args.batch_size),
-                   "--learning-rate", str(args.learning_rate),
-                   "--sampler-power", str(args.sampler_power)]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True)
-        if out.returncode != 0:
-            last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
-            rows.append({"softmax": negatives or "full", "error": last})
-            continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append({"softmax": f"sampled {negatives}" if negatives else "full", **r})
+        for bias in args.item_bias:
+            command = [sys.executable, __file__, "planted-quality-child", "--items",
+                       str(args.items), "--n-users", str(args.users), "--test-users",
+                       str(args.test_users), "--epochs", str(args.epochs), "--sampled",
+                       str(negatives), "--sharpness", str(args.sharpness), "--batch-size",
+                       str(args.batch_size), "--learning-rate", str(args.learning_rate),
+                       "--sampler-power", str(args.sampler_power), "--item-bias", bias]  # fmt: skip
+            out = subprocess.run(command, capture_output=True, text=True)
+            label = {"softmax": f"sampled {negatives}" if negatives else "full", "start": bias}
+            if out.returncode != 0:
+                last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
+                rows.append({**label, "error": last})
+                continue
+            rows.append({**label, **json.loads(out.stdout.strip().splitlines()[-1])})
     full = next((dict(r) for r in rows if r["softmax"] == "full" and "ndcg" in r), None)
     for r in rows:
         if "ndcg" not in r:
@@ -366,7 +374,7 @@ def planted_quality_table(args) -> None:
           f"{args.sharpness}), sparse batches of {args.batch_size}, [I-100-50-100-I], Adam "
           f"{args.learning_rate}, {args.epochs} epochs; sampling proposal popularity^"
           f"{args.sampler_power}")  # fmt: skip
-    cols = ["softmax", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
+    cols = ["softmax", "start", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
             "peak_rss_mb", "error"]  # fmt: skip
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
 
@@ -423,6 +431,10 @@ def main():
         p.add_argument("--batch-size", type=int, default=500)
         p.add_argument("--learning-rate", type=float, default=1e-3)
         p.add_argument("--sampler-power", type=float, default=0.75, help="as the recipe's")
+    starts = ["auto", "popularity", "zeros"]
+    pq.add_argument("--item-bias", nargs="+", default=["auto"], choices=starts,
+                    help="starting softmax biases, a row each (auto: the recipe's)")  # fmt: skip
+    pqc.add_argument("--item-bias", default="auto", choices=starts)
     pqc.add_argument("--items", type=int, default=1000000)
     pqc.add_argument("--n-users", type=int, default=10000)
     pqc.add_argument("--test-users", type=int, default=1000)

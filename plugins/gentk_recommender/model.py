@@ -13,6 +13,10 @@ Mult-DAE drops the stochastic latent: z = encoder mean, no KL; dropout is the co
 With ``sampled_softmax=S`` training scores each positive against S items drawn from
 q ~ popularity^power with the log-Q correction (``sampled_multinomial_log_likelihood``)
 instead of all I items; validation, test and recommendations use the full softmax.
+An item outside every sample is never updated, so its score is its starting logit:
+``item_log_prior`` starts the softmax biases at the items' log training popularity (the model
+starts out as the popularity ranking), not at zero, where the untouched tail of a large
+catalogue would outrank every trained item.
 The input may be a ``tf.SparseTensor`` (never densified, no XLA) or a dense batch (XLA).
 """
 
@@ -248,6 +252,8 @@ class MultVAE(GenerativeModel):
             linear decoder z -> logits.
         sampled_softmax: items sampled per training batch for the softmax (0: all items).
         item_log_q: ``[I]`` log-probabilities of the sampling proposal (default uniform).
+        item_log_prior: ``[I]`` starting values of the softmax biases (default zeros); only
+            the start of training, so not part of the config (saved weights replace them).
     """
 
     loss_names = ("loss", "neg_ll", "kl", "beta")
@@ -265,6 +271,7 @@ class MultVAE(GenerativeModel):
         decoder_hidden=None,
         sampled_softmax=0,
         item_log_q=None,
+        item_log_prior=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -285,6 +292,11 @@ class MultVAE(GenerativeModel):
                 trainable=False,
                 name="item_log_q",
             )
+        self.item_log_prior = None
+        if item_log_prior is not None:
+            self.item_log_prior = np.asarray(item_log_prior, dtype="float32").reshape(-1)
+            if self.item_log_prior.shape != (self.n_items,):
+                raise ValueError(f"`item_log_prior` must have {self.n_items} entries")
         self.hidden = tuple(int(h) for h in hidden)
         self.decoder_hidden = (
             tuple(reversed(self.hidden))
@@ -311,6 +323,8 @@ class MultVAE(GenerativeModel):
     def build(self, input_shape):
         self.encoder.build(input_shape)
         self.decoder.build((None, self.latent_dim))
+        if self.item_log_prior is not None:
+            self.decoder.head.bias.assign(self.item_log_prior)
 
     def prior(self):
         return standard_normal(self.latent_dim)

@@ -349,3 +349,51 @@ def test_sampled_softmax_trains_mult_vae_and_keeps_its_proposal_through_save(tmp
     np.testing.assert_allclose(loaded.item_log_q.numpy(), log_q, rtol=1e-6)
     np.testing.assert_allclose(loaded(x[:4]).numpy(), model(x[:4]).numpy(), rtol=1e-5)
     assert MultVAE(data.n_items, (16,), 4).item_log_q is None  # the full softmax adds no weight
+
+
+def test_items_outside_every_sample_keep_their_starting_logits_so_the_start_is_popularity(
+    tmp_path,
+):
+    """With a sampled softmax an item that is never a positive and never drawn gets no
+    gradient: its bias and decoder column stay where they started, so its score is its start.
+    ``item_bias=auto`` starts a sampling run at log popularity, which keeps that tail below
+    the trained items; the full softmax starts at zeros."""
+    from gentk_recommender.recipe import item_log_prior, proposal
+
+    data = prepare(_config(), _planted_file(tmp_path / "r.csv"))
+    n = data.n_items
+    log_q = np.full(n, -1e4, dtype="float32")  # the last 20 items are never drawn
+    log_q[: n - 20] = proposal(data.train[:, : n - 20], 0.75)
+    x = data.train.toarray().astype("float32")
+    x[:, n - 20 :] = 0  # ... and never positives
+    prior = item_log_prior(_config(sampled_softmax=8), data.train)
+    counts = np.asarray(data.train.sum(axis=0)).ravel() + 1.0
+    np.testing.assert_allclose(np.exp(prior), counts / counts.sum(), rtol=1e-5)
+    assert item_log_prior(_config(), data.train) is None  # the full softmax: zeros
+    assert item_log_prior(_config(item_bias="zeros", sampled_softmax=8), data.train) is None
+    np.testing.assert_allclose(item_log_prior(_config(item_bias="popularity"), data.train), prior)
+    with pytest.raises(UserError, match="`item_bias` must be one of auto, popularity, zeros"):
+        _config(item_bias="uniform")
+
+    model = MultVAE(n, (16,), 4, sampled_softmax=8, item_log_q=log_q, item_log_prior=prior)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.build((None, n))
+    head = model.decoder.head
+    np.testing.assert_allclose(head.bias.numpy(), prior, rtol=1e-6)
+    kernel0 = head.kernel.numpy()
+    model.fit(x, batch_size=64, epochs=2, verbose=0)
+    bias, kernel = head.bias.numpy(), head.kernel.numpy()
+    np.testing.assert_array_equal(bias[n - 20 :], prior[n - 20 :])
+    np.testing.assert_array_equal(kernel[:, n - 20 :], kernel0[:, n - 20 :])
+    assert np.abs(bias[: n - 20] - prior[: n - 20]).max() > 1e-3  # the rest trained
+    assert "item_log_prior" not in model.get_config()  # a start, not part of the model
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.decoder.head.bias.numpy(), bias)  # not re-started
+
+
+def test_recvae_refuses_an_item_bias_it_would_ignore():
+    from gentk_recommender.recipe import RecVAEConfig
+
+    with pytest.raises(UserError, match="item_bias"):
+        resolve_config(RecVAEConfig, None, [], item_bias="popularity")
