@@ -344,7 +344,9 @@ def planted_quality_child(args) -> None:
 def planted_quality_table(args) -> None:
     rows = []
     for negatives in [0, *args.negatives]:
-        for bias in args.item_bias:
+        starts = {b if b != "auto" else ("popularity" if negatives else "zeros")
+                  for b in args.item_bias}  # fmt: skip
+        for bias in sorted(starts, reverse=True):
             command = [sys.executable, __file__, "planted-quality-child", "--items",
                        str(args.items), "--n-users", str(args.users), "--test-users",
                        str(args.test_users), "--epochs", str(args.epochs), "--sampled",
