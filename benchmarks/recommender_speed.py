@@ -10,6 +10,7 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
     python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
     python benchmarks/recommender_speed.py planted-quality --items 1000000 --negatives 1000
+    python benchmarks/recommender_speed.py ranking --items 20000 200000 1000000
     python benchmarks/recommender_speed.py planted-quality --items 200000 --item-bias zeros auto
 
 ``planted-quality``: NDCG@100 and users/s of the full softmax against the sampled one on a
@@ -381,6 +382,36 @@ def planted_quality_table(args) -> None:
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
 
 
+def ranking_table(args) -> None:
+    """Top-100 per user: a stable sort of every row (what evaluation did) against
+    ``rank_top_k`` (partition, then sort 100), best of 3, on the users that fit in
+    ``MAX_SCORES``, the batch evaluation holds at once."""
+    from gentk_recommender.evaluation import MAX_SCORES
+
+    from gentk.metrics import rank_top_k
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n_items in args.items:
+        users = max(1, min(1000, MAX_SCORES // n_items))
+        scores = rng.normal(size=(users, n_items)).astype(np.float32)
+        timings = {}
+        for name, rank in (("sort", lambda s: np.argsort(-s, axis=1, kind="stable")[:, :100]),
+                           ("rank_top_k", lambda s: rank_top_k(s, 100))):  # fmt: skip
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                rank(scores)
+                best = min(best, time.perf_counter() - start)
+            timings[name] = best
+        rows.append({"items": f"{n_items:,}", "users per batch": users,
+                     "stable sort users/s": f"{users / timings['sort']:,.0f}",
+                     "rank_top_k users/s": f"{users / timings['rank_top_k']:,.0f}",
+                     "speed-up": f"{timings['sort'] / timings['rank_top_k']:.1f}x"})  # fmt: skip
+    print("top-100 items per user from float32 scores (evaluation and recommendations)")
+    print(table(rows, list(rows[0])))
+
+
 def spawn(extra: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "child", *extra], capture_output=True, text=True, check=True
@@ -421,6 +452,8 @@ def main():
     workers.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     workers.add_argument("--users", type=int, default=20000)
     workers.add_argument("--batches", type=int, default=10)
+    ranking = sub.add_parser("ranking", help="top-100 per user: full sort vs partition")
+    ranking.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     pq = sub.add_parser("planted-quality", help="NDCG@100 of full vs sampled softmax")
     pq.add_argument("--items", type=int, default=1000000)
     pq.add_argument("--users", type=int, default=10000)
@@ -468,6 +501,8 @@ def main():
         return worker_child(args)
     if args.command == "planted-quality-child":
         return planted_quality_child(args)
+    if args.command == "ranking":
+        return ranking_table(args)
     if args.command == "planted-quality":
         return planted_quality_table(args)
     if args.command == "workers":

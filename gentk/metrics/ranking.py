@@ -9,17 +9,39 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["rank_top_k", "recall_at_k", "ndcg_at_k"]
+__all__ = ["rank_top_k", "recall_at_k", "ndcg_at_k", "top_k_metrics"]
 
 
 def rank_top_k(scores: np.ndarray, k: int, exclude=None) -> np.ndarray:
-    """Indices of the ``k`` best items per row, best first, ``exclude`` (sparse/bool) removed."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    """Indices of the ``k`` best items per row, best first, ``exclude`` (sparse/bool) removed.
+
+    The same order as a stable sort of every row, found in time linear in the number of items:
+    a partition finds each row's k-th best score, the items above it and the lowest-indexed
+    ones tied with it are kept, and only those k are sorted. NaN scores rank last, tied with
+    the excluded items."""
+    scores = np.asarray(scores)
+    dtype = scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64
+    scores = np.array(scores, dtype=dtype, copy=True)
     if exclude is not None:
-        mask = exclude.toarray() if sp.issparse(exclude) else np.asarray(exclude)
-        scores[mask.astype(bool)] = -np.inf
-    k = min(k, scores.shape[1])
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        if sp.issparse(exclude):
+            scores[exclude.nonzero()] = -np.inf
+        else:
+            scores[np.asarray(exclude).astype(bool)] = -np.inf
+    scores[np.isnan(scores)] = -np.inf
+    rows, n = scores.shape
+    k = min(k, n)
+    if k < n:
+        kth = np.partition(scores, n - k, axis=1)[:, n - k, None]  # each row's k-th best
+        keep = scores >= kth
+        extra = keep.sum(axis=1) - k
+        for row in np.flatnonzero(extra):  # more ties with the k-th than places: lowest first
+            tied = np.flatnonzero(scores[row] == kth[row])
+            keep[row, tied[len(tied) - extra[row] :]] = False
+        cols = np.nonzero(keep)[1].reshape(rows, k)  # ascending item index within each row
+    else:
+        cols = np.broadcast_to(np.arange(n), (rows, n))
+    order = np.argsort(-np.take_along_axis(scores, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, axis=1)
 
 
 def _targets(targets) -> sp.csr_matrix:
@@ -33,18 +55,32 @@ def _hits(top: np.ndarray, targets: sp.csr_matrix) -> np.ndarray:
 
 def recall_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
     """Recall@K = |top-K ∩ targets| / min(K, |targets|), per user (users with targets only)."""
+    return _recall(rank_top_k(scores, k, exclude), _targets(targets), k)
+
+
+def ndcg_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
+    """NDCG@K = DCG@K / IDCG, DCG = sum_{r<K} rel_r / log2(r + 2), IDCG over min(K, |targets|)."""
+    return _ndcg(rank_top_k(scores, k, exclude), _targets(targets), k)
+
+
+def top_k_metrics(scores, targets, exclude=None, recall=(20, 50), ndcg=(100,)) -> dict:
+    """``{"recall@K": ..., "ndcg@K": ...}`` per user (users with targets only), from one
+    ranking of the best ``max(K)`` items instead of one per metric."""
     t = _targets(targets)
-    top = rank_top_k(scores, k, exclude)
+    top = rank_top_k(scores, max((*recall, *ndcg)), exclude)
+    out = {f"recall@{k}": _recall(top[:, :k], t, k) for k in recall}
+    out.update({f"ndcg@{k}": _ndcg(top[:, :k], t, k) for k in ndcg})
+    return out
+
+
+def _recall(top: np.ndarray, t: sp.csr_matrix, k: int) -> np.ndarray:
     hits = _hits(top, t).sum(axis=1)
     n = np.asarray(t.sum(axis=1)).ravel()
     keep = n > 0
     return hits[keep] / np.minimum(k, n[keep])
 
 
-def ndcg_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
-    """NDCG@K = DCG@K / IDCG, DCG = sum_{r<K} rel_r / log2(r + 2), IDCG over min(K, |targets|)."""
-    t = _targets(targets)
-    top = rank_top_k(scores, k, exclude)
+def _ndcg(top: np.ndarray, t: sp.csr_matrix, k: int) -> np.ndarray:
     discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
     dcg = (_hits(top, t) * discount).sum(axis=1)
     n = np.asarray(t.sum(axis=1)).ravel().astype(int)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.metrics.ranking import ndcg_at_k, recall_at_k
+from gentk.metrics.ranking import rank_top_k, top_k_metrics
+
+MAX_SCORES = 1 << 24  # scores held at once (64 MB of float32): bounds a batch of users
 
 __all__ = [
     "model_scorer",
@@ -125,18 +127,23 @@ def ranking_metrics(
     from gentk.progress import task
 
     parts = {"recall@20": [], "recall@50": [], "ndcg@100": []}
+    batch_size = _rows_per_batch(batch_size, fold_in.shape[1])
     with task("evaluating", total=fold_in.shape[0], unit="users") as advance:
         for start in range(0, fold_in.shape[0], batch_size):
             x = fold_in[start : start + batch_size]
             t = targets[start : start + batch_size]
-            s = scorer(x)
-            parts["recall@20"].append(recall_at_k(s, t, 20, exclude=x))
-            parts["recall@50"].append(recall_at_k(s, t, 50, exclude=x))
-            parts["ndcg@100"].append(ndcg_at_k(s, t, 100, exclude=x))
+            for name, values in top_k_metrics(scorer(x), t, exclude=x).items():
+                parts[name].append(values)
             advance(x.shape[0])
     if per_user:
         return {k: np.concatenate(v) for k, v in parts.items()}
     return {k: float(np.mean(np.concatenate(v))) for k, v in parts.items()}
+
+
+def _rows_per_batch(batch_size: int, n_items: int) -> int:
+    """At most ``batch_size`` users, and no more than ``MAX_SCORES`` scores, at once: 16 users
+    of a 1M-item catalogue."""
+    return max(1, min(batch_size, MAX_SCORES // max(1, n_items)))
 
 
 def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None):
@@ -146,13 +153,13 @@ def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None
     from gentk.progress import task
 
     idx, val = [], []
+    batch_size = _rows_per_batch(batch_size, x.shape[1])
     with task("recommending", total=x.shape[0], unit="users") as advance:
         for start in range(0, x.shape[0], batch_size):
             batch = x[start : start + batch_size]
             s = np.array(scorer(batch), dtype=np.float64)
             s[exclude[start : start + batch_size].nonzero()] = -np.inf
-            k = min(n, s.shape[1])
-            order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            order = rank_top_k(s, n)
             idx.append(order)
             val.append(np.take_along_axis(s, order, axis=1))
             advance(batch.shape[0])

@@ -397,3 +397,32 @@ def test_recvae_refuses_an_item_bias_it_would_ignore():
 
     with pytest.raises(UserError, match="item_bias"):
         resolve_config(RecVAEConfig, None, [], item_bias="popularity")
+
+
+def test_evaluation_holds_a_bounded_number_of_scores_and_gives_the_same_metrics(
+    monkeypatch,
+):
+    """A 1M-item catalogue scores 16 users at a time (MAX_SCORES), not the batch's 1,000."""
+    from gentk_recommender import evaluation
+
+    rng = np.random.default_rng(0)
+    fold_in = sp.random(40, 300, density=0.05, random_state=0, format="csr")
+    targets = sp.random(40, 300, density=0.05, random_state=1, format="csr")
+    weights = rng.normal(size=(300, 300))
+    seen = []
+
+    def scorer(x):
+        seen.append(x.shape[0])
+        return x @ weights
+
+    whole = evaluation.ranking_metrics(scorer, fold_in, targets, per_user=True)
+    assert seen == [40]
+    whole_top = evaluation.top_n(scorer, fold_in, 10)
+    seen.clear()
+    monkeypatch.setattr(evaluation, "MAX_SCORES", 3 * 300)
+    batched = evaluation.ranking_metrics(scorer, fold_in, targets, per_user=True)
+    assert max(seen) == 3 and sum(seen) == 40
+    for name in whole:
+        np.testing.assert_array_equal(batched[name], whole[name])
+    for a, b in zip(evaluation.top_n(scorer, fold_in, 10), whole_top):
+        np.testing.assert_array_equal(a, b)
