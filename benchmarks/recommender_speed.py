@@ -384,8 +384,8 @@ def planted_quality_table(args) -> None:
 
 def ranking_table(args) -> None:
     """Top-100 per user: a stable sort of every row (what evaluation did) against
-    ``rank_top_k`` (partition, then sort 100), best of 3, on the users that fit in
-    ``MAX_SCORES``, the batch evaluation holds at once."""
+    ``rank_top_k`` (``tf.math.top_k``), best of 3, on the users that fit in ``MAX_SCORES``,
+    the batch evaluation holds at once."""
     from gentk_recommender.evaluation import MAX_SCORES
 
     from gentk.metrics import rank_top_k
@@ -452,7 +452,7 @@ def main():
     workers.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     workers.add_argument("--users", type=int, default=20000)
     workers.add_argument("--batches", type=int, default=10)
-    ranking = sub.add_parser("ranking", help="top-100 per user: full sort vs partition")
+    ranking = sub.add_parser("ranking", help="top-100 per user: full sort vs tf.math.top_k")
     ranking.add_argument("--items", type=int, nargs="+", default=[20000, 200000, 1000000])
     pq = sub.add_parser("planted-quality", help="NDCG@100 of full vs sampled softmax")
     pq.add_argument("--items", type=int, default=1000000)

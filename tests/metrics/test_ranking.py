@@ -50,8 +50,8 @@ def test_users_without_targets_are_skipped_and_perfect_ranking_scores_one():
     assert recall_at_k(scores, targets, 2).tolist() == [1.0]
 
 
-def test_the_partitioned_ranking_is_the_stable_sort_of_every_row():
-    """rank_top_k partitions instead of sorting whole rows (1M items): the same items in the
+def test_the_top_k_ranking_is_the_stable_sort_of_every_row():
+    """rank_top_k takes tf.math.top_k, not a sort of whole rows (1M items): the same items in the
     same order as a stable sort, with ties, -inf, exclusions, k >= items and float32 scores."""
     rng = np.random.default_rng(0)
     for trial in range(200):
