@@ -343,9 +343,11 @@ def planted_quality_child(args) -> None:
 
 
 def planted_quality_table(args) -> None:
+    from gentk_recommender.recipe import RecommenderConfig, item_start
+
     rows = []
     for negatives in [0, *args.negatives]:
-        starts = {b if b != "auto" else ("popularity" if negatives else "zeros")
+        starts = {item_start(RecommenderConfig(sampled_softmax=negatives, item_bias=b))
                   for b in args.item_bias}  # fmt: skip
         for bias in sorted(starts, reverse=True):
             command = [sys.executable, __file__, "planted-quality-child", "--items",

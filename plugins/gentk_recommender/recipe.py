@@ -359,10 +359,14 @@ def item_log_prior(config, train: sp.csr_matrix) -> np.ndarray | None:
     softmax 0.0448; ``benchmarks/recommender_speed.py planted-quality --items 200000 --users
     4000 --epochs 5 --batch-size 100 --item-bias zeros auto``): most of the catalogue is never
     sampled in a short run and keeps its start."""
-    mode = config.item_bias
-    if mode == "auto":
-        mode = "popularity" if config.sampled_softmax else "zeros"
-    return proposal(train, 1.0) if mode == "popularity" else None
+    return proposal(train, 1.0) if item_start(config) == "popularity" else None
+
+
+def item_start(config) -> str:
+    """``item_bias`` with ``auto`` resolved: popularity with a sampled softmax, else zeros."""
+    if config.item_bias == "auto":
+        return "popularity" if config.sampled_softmax else "zeros"
+    return config.item_bias
 
 
 def proposal(train: sp.csr_matrix, power: float) -> np.ndarray:
