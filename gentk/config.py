@@ -20,6 +20,7 @@ __all__ = [
     "option",
     "check_ranges",
     "field_bounds",
+    "data_options",
     "resolve_config",
     "config_to_toml",
     "config_to_dict",
@@ -30,7 +31,7 @@ __all__ = [
 _BOUNDS = ("ge", "gt", "le", "lt")
 
 
-def option(default, text: str, set_by: str | None = None, **bounds):
+def option(default, text: str, set_by: str | None = None, data: bool = False, **bounds):
     """A config dataclass field with its ``--set`` help text and its range.
 
     Numbers (and the items of tuples of numbers) are checked when a config is made, from the
@@ -38,12 +39,15 @@ def option(default, text: str, set_by: str | None = None, **bounds):
     default). A field that states no bounds inherits those of the field it overrides, and is
     otherwise ``>= 0``: counts, sizes, rates and weights are never negative. ``set_by`` (e.g.
     ``"the data"``) marks a component option that users cannot set: ``gentk info`` lists it
-    apart.
+    apart. ``data=True`` marks an option that changes the data a run trains on or its split
+    (columns, thresholds, held-out shares, the seed): ``--resume`` refuses to change it.
     """
     unknown = set(bounds) - set(_BOUNDS)
     if unknown:
         raise TypeError(f"option() takes bounds {_BOUNDS}. Received: {sorted(unknown)}")
     metadata = {"help": text, **bounds, **({"set_by": set_by} if set_by else {})}
+    if data:
+        metadata["data"] = True
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -60,6 +64,11 @@ def with_defaults(base: type, name: str, module: str, **defaults) -> type:
     config = dataclasses.make_dataclass(name, changed, bases=(base,))
     config.__module__ = module
     return config
+
+
+def data_options(config) -> list[str]:
+    """The options of ``config`` (a config or its class) marked ``data=True`` (see ``option``)."""
+    return [f.name for f in dataclasses.fields(config) if f.metadata.get("data")]
 
 
 def field_bounds(cls, name: str) -> dict:
@@ -118,7 +127,7 @@ class TrainConfig:
     batch_size: int = option(128, "examples per update", ge=1)
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)
-    seed: int = option(0, "seed for splits, init and sampling", ge=0)
+    seed: int = option(0, "seed for splits, init and sampling", ge=0, data=True)
     jit_compile: str = option(
         "auto",
         "XLA for the train steps: auto (on with a GPU or TPU, and on CPU only for recipes "
@@ -135,10 +144,10 @@ class TrainConfig:
         "workers when TF_CONFIG names them, else the local GPUs or logical CPUs)",
     )
     validation_fraction: float = option(
-        0.1, "fraction of the data held out for validation", ge=0, lt=1
+        0.1, "fraction of the data held out for validation", ge=0, lt=1, data=True
     )
     test_fraction: float = option(
-        0.1, "fraction of the data held out for the test metrics", ge=0, lt=1
+        0.1, "fraction of the data held out for the test metrics", ge=0, lt=1, data=True
     )
 
     def __post_init__(self):

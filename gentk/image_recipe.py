@@ -49,7 +49,9 @@ class ImageDataConfig(TrainConfig):
         "bernoulli, gaussian (fixed sigma), gaussian-learned or discretized-logistic (8-bit)",
     )
     sigma: float = option(1.0, "observation noise of the fixed-sigma Gaussian likelihood", gt=0)
-    label_column: str | None = option(None, "label column of a CSV input (coloured latent plot)")
+    label_column: str | None = option(
+        None, "label column of a CSV input (coloured latent plot)", data=True
+    )
 
     def validate(self):
         if self.likelihood not in LIKELIHOODS:

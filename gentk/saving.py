@@ -130,13 +130,18 @@ def _json_default(value):
 
 
 def saved_classes(config) -> list[tuple[str | None, str | None, str]]:
-    """``(module, registered_name, class_name)`` of every object in a serialized Keras config."""
+    """``(module, registered_name, class_name)`` of every object in a serialized Keras config.
+    Keras records a class defined in ``__main__`` (a script) with module None; it is reported
+    as ``__main__`` (the objects Keras writes without a module key, tuples and arrays, as None)."""
     found = []
 
     def walk(node):
         if isinstance(node, dict):
             if isinstance(node.get("class_name"), str) and "config" in node:
-                found.append((node.get("module"), node.get("registered_name"), node["class_name"]))
+                module = node.get("module")
+                if module is None and "module" in node:
+                    module = "__main__"
+                found.append((module, node.get("registered_name"), node["class_name"]))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -198,13 +198,13 @@ def tune(
 
     import optuna
 
-    from gentk.training.rundir import RunLock
+    from gentk.training.rundir import RunLock, check_output_path
     from gentk.training.runner import run
 
     dims = parse_space(space)
     metric, direction = _metric_of(recipe, metric, direction)
     _check_options(recipe, config_path, list(overrides), dims, direct)
-    study_dir = Path(output)
+    study_dir = check_output_path(output, "study directory")  # one lock per real directory
     spec = {
         "model": recipe.name,
         "space": [d.spec() for d in dims],

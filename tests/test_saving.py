@@ -106,6 +106,43 @@ def test_the_runner_refuses_a_model_class_that_no_new_process_could_import(tmp_p
     assert not (tmp_path / "run" / "checkpoints").exists()  # refused before training
 
 
+def test_the_runner_refuses_a_model_class_defined_in_a_script(tmp_path):
+    """Keras records a class of ``__main__`` with module None; that is no Keras class."""
+    script = textwrap.dedent(f"""
+        import keras, gentk
+        from gentk.errors import PluginError
+        from gentk.image_recipe import ImageRecipe
+
+        @keras.saving.register_keras_serializable(package="mine")
+        class Mine(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = keras.layers.Dense(64)
+
+            def call(self, x):
+                return keras.ops.reshape(self.dense(keras.ops.reshape(x, (-1, 64))), (-1, 8, 8, 1))
+
+            def compute_losses(self, data, training=False):
+                return {{"loss": keras.ops.mean((self(data) - data) ** 2)}}
+
+        class Recipe(ImageRecipe):
+            name = "mine"
+            def build(self, config, data):
+                return Mine()
+
+        try:
+            gentk.run(Recipe(), output={str(tmp_path / "run")!r}, verbose=0, epochs=1)
+        except PluginError as err:
+            print("refused:", err)
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "refused: model 'mine': mine>Mine (module __main__)" in proc.stdout
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
 @pytest.fixture
 def saved_vae(tmp_path):
     recipe = get_registry().get("model", "vae").factory

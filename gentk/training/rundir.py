@@ -2,10 +2,12 @@
 set aside by ``--force`` and given back if the new run fails before its first checkpoint.
 
 The lock is an OS lock (``flock``) on ``.NAME.lock`` beside the run directory ``NAME``, not
-inside it: ``--force`` renames the old directory, and a lock inside it would move with it. The
-kernel drops the lock when the holding process dies, so a killed run never leaves a stale lock;
-the file itself stays (removing lock files races with the next taker) and holds the pid of the
-last holder for the error message.
+inside it: ``--force`` renames the old directory, and a lock inside it would move with it. It
+is taken on the resolved path, so a symlink to a run directory locks the run it points at. The
+kernel drops the lock when the holding process dies, so a killed run never leaves a stale lock.
+The file holds the holder's pid for the error message; the holder deletes it on release while
+still holding the lock, and a taker checks that the file it locked is still the one at the path
+(else it takes the new one), so deleting never lets two processes in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from pathlib import Path
 
 from gentk.errors import UserError
 
-__all__ = ["RunLock", "inspect_run_dir", "set_aside", "backup_path", "START_FILES"]
+__all__ = [
+    "RunLock",
+    "inspect_run_dir",
+    "set_aside",
+    "backup_path",
+    "check_output_path",
+    "START_FILES",
+]
 
 # what a run that failed before its first checkpoint leaves; such a directory may be reused
 START_FILES = {"config.toml", "run.json", "run.log", "tensorboard"}
@@ -48,21 +57,29 @@ class RunLock:
     """
 
     def __init__(self, run_dir, what: str = "run directory"):
-        run_dir = Path(run_dir).absolute()
+        run_dir = check_output_path(run_dir, what)
         self.run_dir, self.what = run_dir, what
         self.path = run_dir.parent / f".{run_dir.name}.lock"
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _lock_file(fd):
-            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _lock_file(fd):
+                holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise UserError(
+                    f"{self.what} {self.run_dir} is in use by another gentk process "
+                    f"(pid {holder}); wait for it to finish or choose another --output"
+                )
+            try:  # the holder before us may have deleted the file we locked
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
             os.close(fd)
-            raise UserError(
-                f"{self.what} {self.run_dir} is in use by another gentk process (pid {holder}); "
-                "wait for it to finish or choose another --output"
-            )
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -70,8 +87,29 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
+            try:
+                os.unlink(self.path)  # while still held: see the module's docstring
+            except OSError:
+                pass
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
+
+
+def check_output_path(path, what: str = "output") -> Path:
+    """``path`` resolved (symlinks followed), refused when it cannot be a directory gentk owns:
+    the file-system root, the current directory or one of its parents.
+
+    Raises:
+        UserError: naming the path and why.
+    """
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.name:
+        raise UserError(f"{what} {path} is the file-system root; choose a directory below it")
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        where = "the current directory" if resolved == cwd else "a parent of the current directory"
+        raise UserError(f"{what} {path} is {where}; choose a new directory inside it")
+    return resolved
 
 
 def backup_path(run_dir) -> Path:
@@ -103,6 +141,11 @@ def inspect_run_dir(run_dir: Path, *, resume: bool, force: bool) -> str:
         raise UserError(
             f"output directory {run_dir} already holds files; pass --resume to continue "
             "that run or --force to replace it"
+        )
+    if "run.json" not in names:
+        raise UserError(
+            f"--force: {run_dir} is not a gentk run (no run.json), so it is not replaced; "
+            "choose another --output or empty it yourself"
         )
     return "replace"
 

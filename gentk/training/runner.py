@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from gentk.config import config_to_toml, resolve_config
+from gentk.config import config_to_dict, config_to_toml, resolve_config
 from gentk.errors import DiskFullError, PluginError, TrainingError, UserError
 from gentk.saving import (
     atomic_path,
@@ -30,7 +30,7 @@ from gentk.saving import (
     unloadable_classes,
 )
 from gentk.training.callbacks import AtomicCheckpoint, NanGuard, read_checkpoint_state
-from gentk.training.rundir import RunLock, inspect_run_dir, set_aside
+from gentk.training.rundir import RunLock, check_output_path, inspect_run_dir, set_aside
 
 __all__ = [
     "RunResult",
@@ -116,6 +116,38 @@ def _resume_data(run_dir: Path, meta: dict, data):
     raise UserError(
         f"--resume: the run's data {recorded} no longer exists; pass --data with the same data"
     )
+
+
+def _started_options(meta: dict, saved_config) -> dict | None:
+    """The options the run was started (or last resumed) with: ``run.json`` records them; runs
+    from before it did fall back on ``config.toml``."""
+    if isinstance(meta.get("config"), dict):
+        return meta["config"]
+    return None if saved_config is None else config_to_dict(saved_config)
+
+
+def _changed_options(meta: dict, saved_config, config) -> list[str]:
+    started = _started_options(meta, saved_config)
+    if started is None:
+        return []
+    now = config_to_dict(config)
+    return sorted(k for k in set(started) | set(now) if started.get(k) != now.get(k))
+
+
+def _check_resume_options(meta: dict, saved_config, config) -> None:
+    """Refuse a resume whose options change the data or the split (``option(data=True)``): the
+    later epochs and the test metrics would use other data than the first epochs."""
+    from gentk.config import data_options
+
+    started = _started_options(meta, saved_config) or {}
+    changed = [k for k in _changed_options(meta, saved_config, config) if k in data_options(config)]
+    if changed:
+        now = config_to_dict(config)
+        shown = ", ".join(f"{k}={started.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise UserError(
+            f"--resume: {shown} would change the data or its split; resume with the run's own "
+            "values or start a new run"
+        )
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -230,7 +262,7 @@ def run(
         multiworker_errors,
     )
 
-    run_dir = Path(output)
+    run_dir = check_output_path(output)  # symlinks resolved: one lock and one directory per run
     kwargs = dict(data=data, resume=resume, force=force, config_path=config_path,
                   overrides=overrides, data_label=data_label, direct=direct,
                   callbacks=list(callbacks))  # fmt: skip
@@ -312,6 +344,8 @@ def _run_locked(
             config_path = source / "config.toml"
             saved_config = resolve_config(recipe.config, config_path)
         config = resolve_config(recipe.config, config_path, overrides, **direct)
+    if state is not None:
+        _check_resume_options(meta, saved_config, config)
     seed_everything(config.seed)
     data_obj = recipe.load_data(config, data)
     backup = None
@@ -407,6 +441,7 @@ def _train(
             else (str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None),
             "data_sha256": data_fingerprint(data),
             "gentk_version": __version__,
+            "config": config_to_dict(config),
         }
         shape = getattr(data_obj, "shape", None)
         if isinstance(shape, tuple):
@@ -430,11 +465,7 @@ def _train(
         try:
             model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
         except (ValueError, KeyError) as err:
-            changed = sorted(
-                k
-                for k, v in dataclasses.asdict(config).items()
-                if saved_config is not None and getattr(saved_config, k) != v
-            )
+            changed = _changed_options(meta, saved_config, config)
             raise UserError(
                 f"--resume: checkpoint {state['weights']} does not fit the model built from "
                 f"the current options (changed: {', '.join(changed) or 'none'}); resume with "
@@ -442,6 +473,8 @@ def _train(
             ) from err
         # only a config that fits the checkpoint replaces the run's own
         atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+        if meta is not None and state_dir in (None, run_dir):
+            atomic_write_json(run_dir / "run.json", {**meta, "config": config_to_dict(config)})
         # the optimizer state holds the learning rate; the (possibly overridden) config wins
         if hasattr(config, "learning_rate"):
             model.optimizer.learning_rate = config.learning_rate

@@ -44,7 +44,9 @@ class FlowConfig(ImageDataConfig):
     spline_bound: float = option(4.0, "splines act on [-bound, bound], identity outside", gt=0)
     dequantize: str = option("auto", "levels of quantised data: auto (images), none or a number")
     logit_alpha: float = option(0.05, "boundary of the logit transform of images", ge=0, lt=0.5)
-    standardize: bool = option(True, "vectors: fixed affine map to zero mean, unit variance")
+    standardize: bool = option(
+        True, "vectors: fixed affine map to zero mean, unit variance", data=True
+    )
     temperature: float = option(1.0, "base-distribution scale when sampling", gt=0)
     conditional: bool = option(False, "class-conditional flow: the one-hot label enters every net")
     learning_rate: float = option(1e-3, "Adam step size", gt=0)

@@ -61,7 +61,9 @@ class GANConfig(TrainConfig):
     ema_decay: float = option(0.0, "generator weight EMA for sampling (0: off)", ge=0, lt=1)
     diffaugment: str = option("", "DiffAugment policy: translation,cutout,color")
     conditioning: str = option("concat", "label into the critic: concat or projection")
-    labelled: int = option(100, "ssgan: labelled training examples (the rest unlabelled)", ge=1)
+    labelled: int = option(
+        100, "ssgan: labelled training examples (the rest unlabelled)", ge=1, data=True
+    )
     aux_weight: float = option(1.0, "weight of the class terms (acgan, ssgan)")
     unroll_steps: int = option(0, "unrolled GAN: differentiable critic steps seen by G (0: off)")
     feature_matching: bool = option(
@@ -76,7 +78,7 @@ class GANConfig(TrainConfig):
         "XLA for the train steps: auto (GPU/TPU only: on CPU it ran at 0.65-0.72x the speed "
         "without it, benchmarks/gan_family.py images), true or false",
     )
-    label_column: str | None = option(None, "label column of a CSV input")
+    label_column: str | None = option(None, "label column of a CSV input", data=True)
 
     def validate(self):
         from gentk_gan.model import SCHEDULES

@@ -93,12 +93,13 @@ class Rows(EncodedRows):
         return key // max(1, len(self.item_ids)), key % max(1, len(self.item_ids))
 
 
-def load_interactions(config, path) -> Rows:
+def load_interactions(config, path, rule: str | None = None) -> Rows:
     """Read ``path`` with the config's column options and mark the positives.
 
     A file without a rating column, or whose ratings all have one value (clicks, plays
     recorded as 1), is implicit feedback: every row is a positive (``implicit=auto``). Otherwise
-    ratings >= ``min_rating`` are positives. ``report["summary"]`` says in one line what was kept.
+    ratings >= ``min_rating`` are positives. ``report["summary"]`` says in one line what was kept;
+    ``rule`` (e.g. "the run's") names whose rule ``config.implicit`` is, for that line.
     """
     source = DEFAULT_DATA if path is None else Path(path)
     inter = read_interactions(
@@ -118,16 +119,20 @@ def load_interactions(config, path) -> Rows:
     n = len(inter)
     if implicit:
         positive = np.ones(n, dtype=bool)
-        why = "no rating column" if ratings is None else f"every rating is {ratings[0]:g}"
+        if rule is not None:
+            why = f"{rule} rule"
+        else:
+            why = "no rating column" if ratings is None else f"every rating is {ratings[0]:g}"
         summary = f"{source.name}: {n:,} rows read as implicit feedback ({why}): all are positives"
     else:
         if ratings is None:
-            raise DataError("implicit=false needs a rating column", source)
+            needs = f"{rule} rule (ratings >= {config.min_rating:g})" if rule else "implicit=false"
+            raise DataError(f"{needs} needs a rating column", source)
         positive = ratings >= config.min_rating
         summary = (
             f"{source.name}: {n:,} rows read; {int(positive.sum()):,} with rating >= "
-            f"{config.min_rating:g} kept as positives, {int((~positive).sum()):,} below "
-            "(still never recommended back to their user)"
+            f"{config.min_rating:g} kept as positives{f' ({rule} rule)' if rule else ''}, "
+            f"{int((~positive).sum()):,} below (still never recommended back to their user)"
         )
     report = {
         "rows_read": n,

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from gentk.config import TrainConfig, option
 from gentk.errors import printable
 from gentk.recipe import Recipe
-from gentk.saving import atomic_write_text, save_weights
+from gentk.saving import save_weights
 
 __all__ = [
     "RecommenderConfig",
@@ -38,31 +38,45 @@ ITEM_BIAS = ("auto", "popularity", "zeros")
 class RecommenderConfig(TrainConfig):
     epochs: int = option(100, "passes over the training users")
     batch_size: int = option(500, "users per update")
-    user_column: str = option("auto", "user column: header name, 0-based position or auto")
-    item_column: str = option("auto", "item column: header name, 0-based position or auto")
-    rating_column: str = option("auto", "rating column (name, position, auto, or none)")
-    timestamp_column: str = option("auto", "timestamp column (name, position, auto, or none)")
-    delimiter: str = option("auto", "auto, ',', tab, '::', ';', '|' or whitespace")
-    header: str = option("auto", "auto, true or false")
-    min_rating: float = option(4.0, "ratings >= this are positives (files with ratings)", ge=None)
+    user_column: str = option(
+        "auto", "user column: header name, 0-based position or auto", data=True
+    )
+    item_column: str = option(
+        "auto", "item column: header name, 0-based position or auto", data=True
+    )
+    rating_column: str = option("auto", "rating column (name, position, auto, or none)", data=True)
+    timestamp_column: str = option(
+        "auto", "timestamp column (name, position, auto, or none)", data=True
+    )
+    delimiter: str = option("auto", "auto, ',', tab, '::', ';', '|' or whitespace", data=True)
+    header: str = option("auto", "auto, true or false", data=True)
+    min_rating: float = option(
+        4.0, "ratings >= this are positives (files with ratings)", ge=None, data=True
+    )
     implicit: str = option(
-        "auto", "every row is a positive: auto (no rating column, or one rating value), true, false"
+        "auto",
+        "every row is a positive: auto (no rating column, or one rating value), true, false",
+        data=True,
     )
-    min_user_interactions: int = option(5, "drop users with fewer positives", ge=1)
+    min_user_interactions: int = option(5, "drop users with fewer positives", ge=1, data=True)
     validation_users: int | None = option(
-        None, "held-out validation users (none: validation_fraction; 0: no model selection)"
+        None,
+        "held-out validation users (none: validation_fraction; 0: no model selection)",
+        data=True,
     )
-    test_users: int | None = option(None, "held-out test users (none: test_fraction; 0: none)")
+    test_users: int | None = option(
+        None, "held-out test users (none: test_fraction; 0: none)", data=True
+    )
     validation_data: str | None = option(
-        None, "file of validation users (new users; their items split fold-in/target)"
+        None, "file of validation users (new users; their items split fold-in/target)", data=True
     )
-    test_data: str | None = option(None, "file of test users (as validation_data)")
+    test_data: str | None = option(None, "file of test users (as validation_data)", data=True)
     exclude: str = option(
         "seen",
         "what recommendations.csv leaves out: seen (any rating), positives (model input), none",
     )
     fold_in_fraction: float = option(
-        0.8, "share of a held-out user's items given as input", gt=0, lt=1
+        0.8, "share of a held-out user's items given as input", gt=0, lt=1, data=True
     )
     hidden: tuple[int, ...] = option((600,), "encoder widths", ge=1)
     decoder_hidden: tuple[int, ...] | None = option(
@@ -298,9 +312,10 @@ class RecommenderRecipe(Recipe):
 
     def callbacks(self, model, config, data, run_dir):
         from gentk_recommender.data import write_split
+        from gentk_recommender.serving import write_items
 
         write_split(data, Path(run_dir) / "split.csv")
-        atomic_write_text(Path(run_dir) / "items.txt", "\n".join(data.item_ids) + "\n")
+        write_items(run_dir, data.item_ids, data.stats)
         if len(data.validation_users) == 0:
             self._validation = None  # no model selection: the last epoch is the model
             return []
@@ -346,7 +361,7 @@ class RecommenderRecipe(Recipe):
         scorer = model_scorer(model, self._dense(config, data))
         idx, val = top_n(scorer, x, config.top_n, exclude=leave_out)
         write_recommendations(Path(run_dir) / "recommendations.csv", users, data.item_ids, idx, val)
-        return ["recommendations.csv", "split.csv", "items.txt"]
+        return ["recommendations.csv", "split.csv", "items.json"]
 
 
 EASE_LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)

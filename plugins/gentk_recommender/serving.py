@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ import scipy.sparse as sp
 from gentk.errors import DataError
 
 __all__ = [
+    "write_items",
     "read_items",
+    "read_feedback",
     "read_popularity",
     "FoldIn",
     "fold_in_users",
@@ -22,11 +25,54 @@ __all__ = [
 ]
 
 
+ITEMS_FILE = "items.json"
+
+
+def write_items(run_dir, item_ids, stats: dict) -> None:
+    """``items.json``: the model's item vocabulary in column order (a JSON list, which holds any
+    string: ids with line or paragraph separators, form feeds or quotes round-trip) and the
+    feedback rule the run trained with (implicit, or ratings >= ``min_rating``), which fold-in
+    files follow."""
+    from gentk.saving import atomic_write_text
+
+    record = {
+        "items": [str(i) for i in item_ids],
+        "implicit": bool(stats.get("implicit", False)),
+        "min_rating": stats.get("min_rating"),
+    }
+    atomic_write_text(Path(run_dir) / ITEMS_FILE, json.dumps(record, ensure_ascii=True))
+
+
+def _items_record(run_dir) -> dict:
+    path = Path(run_dir) / ITEMS_FILE
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record.get("items"), list):
+                raise ValueError("no item list")
+        except (ValueError, AttributeError, UnicodeDecodeError) as err:
+            raise DataError(f"not a gentk item vocabulary ({err})", path) from None
+        return record
+    old = Path(run_dir) / "items.txt"  # runs before 0.x: one id a line, "\n" only
+    if old.is_file():
+        text = old.read_text(encoding="utf-8")
+        return {"items": text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")}
+    raise DataError(f"run has no item vocabulary ({ITEMS_FILE})", path)
+
+
 def read_items(run_dir) -> np.ndarray:
-    path = Path(run_dir) / "items.txt"
-    if not path.is_file():
-        raise DataError("run has no item vocabulary (items.txt)", path)
-    return np.asarray(path.read_text(encoding="utf-8").splitlines(), dtype=object)
+    """The model's item ids in column order."""
+    return np.asarray(_items_record(run_dir)["items"], dtype=object)
+
+
+def read_feedback(run_dir, config) -> str:
+    """The feedback rule the run trained with, as ``implicit=`` takes it: ``"true"`` (every row
+    a positive) or ``"false"`` (ratings >= ``min_rating``); an older run that did not record
+    it falls back on its config."""
+    implicit = _items_record(run_dir).get("implicit")
+    if implicit is None:
+        return config.implicit
+    return "true" if implicit else "false"
 
 
 def read_popularity(run_dir, item_ids) -> np.ndarray:
@@ -56,16 +102,20 @@ class FoldIn:
     report: dict
 
 
-def fold_in_users(config, path, item_ids) -> FoldIn:
+def fold_in_users(config, path, item_ids, feedback: str | None = None) -> FoldIn:
     """Read new users' interactions and map them onto the model's items.
 
-    Every user of the file is kept: users with no known positive item (all their items unknown
-    to the model, or all rated below ``min_rating``) are marked ``cold`` and counted in the
-    report, which also counts rows of unknown items.
+    ``feedback`` (``read_feedback``): the run's rule, which the file follows whatever its
+    ratings look like; None decides from the file (``config.implicit``). Every user of the file
+    is kept: users with no known positive item (all their items unknown to the model, or all
+    rated below ``min_rating``) are marked ``cold`` and counted in the report, which also
+    counts rows of unknown items.
     """
     from gentk_recommender.data import load_interactions, to_matrix
 
-    rows = load_interactions(config, path)
+    if feedback is not None:
+        config = dataclasses.replace(config, implicit=feedback)
+    rows = load_interactions(config, path, rule="the run's" if feedback is not None else None)
     report = dict(rows.report)
     if len(rows.users) == 0:
         raise DataError("no interactions", path)
@@ -85,15 +135,19 @@ def fold_in_users(config, path, item_ids) -> FoldIn:
     return FoldIn(users, positives, rated, cold, report)
 
 
-def export_saved_model(model, item_ids, out_dir, top_n: int = 100, exclude_inputs=True) -> Path:
-    """A TF SavedModel with endpoint ``serve(items, exclude) -> {items, scores}``.
+def export_saved_model(
+    model, item_ids, out_dir, top_n: int = 100, exclude_inputs=True, popularity=None
+) -> Path:
+    """A TF SavedModel with endpoint ``serve(items, exclude) -> {items, scores, source}``.
 
     ``items`` (string[None]) are the user's positive items, the model's input; ``exclude``
     (string[None], may be empty) are further items never to return, such as those the user
     rated below the positive threshold. With ``exclude_inputs`` the input items are never
     returned either. Fewer than ``top_n`` rows come back when fewer items are left. The
     vocabulary is inside (a ``StringLookup``), so a process with TensorFlow alone serves it;
-    items the model does not know are ignored.
+    items the model does not know are ignored. A user with no item the model knows gets the
+    ranking by ``popularity`` (training positives per item, as ``gentk recommend`` gives such
+    users) with ``source`` ``"popularity"``; otherwise ``source`` is ``"model"``.
     """
     import keras
     import tensorflow as tf
@@ -101,6 +155,9 @@ def export_saved_model(model, item_ids, out_dir, top_n: int = 100, exclude_input
     vocab = [str(i) for i in item_ids]
     n_items = len(vocab)
     k = min(int(top_n), n_items)
+    if popularity is None:
+        popularity = np.zeros(n_items)
+    popularity = tf.constant(np.asarray(popularity, dtype=np.float32))
     lookup = keras.layers.StringLookup(vocabulary=vocab, num_oov_indices=1, name="item_lookup")
     lookup(tf.constant(vocab[:1]))  # builds the layer; export refuses unbuilt layers
     ids = tf.constant(vocab)
@@ -123,7 +180,12 @@ def export_saved_model(model, item_ids, out_dir, top_n: int = 100, exclude_input
     )
     def serve(items, exclude):
         x = one_hot(items)
-        logits = model(x[None, :], training=False)[0]
+        known = tf.reduce_sum(x) > 0
+        logits = tf.cond(
+            known,
+            lambda: tf.cast(model(x[None, :], training=False)[0], tf.float32),
+            lambda: popularity,
+        )
         banned = one_hot(exclude) + (x if exclude_inputs else 0.0)
         logits = tf.where(banned > 0, tf.constant(-np.inf, logits.dtype), logits)
         top = tf.math.top_k(logits, k=k)
@@ -131,6 +193,7 @@ def export_saved_model(model, item_ids, out_dir, top_n: int = 100, exclude_input
         return {
             "items": tf.boolean_mask(tf.gather(ids, top.indices), keep),
             "scores": tf.boolean_mask(top.values, keep),
+            "source": tf.where(known, tf.constant("model"), tf.constant("popularity")),
         }
 
     archive.add_endpoint("serve", serve)

@@ -107,11 +107,18 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
         again = served.serve(tf.constant(["50", "100", "181"]), tf.constant(items[:2]))
         assert [i.decode() for i in again["items"].numpy()][:8] == items[2:], again
         # a history of nearly the whole catalogue: only the items left, no -inf rows
-        vocab = open({str(trained_run / "items.txt")!r}).read().split()
+        vocab = json.load(open({str(trained_run / "items.json")!r}))["items"]
         rest = served.serve(tf.constant(vocab[3:]), none)
         assert sorted(i.decode() for i in rest["items"].numpy()) == sorted(vocab[:3])
         assert all(abs(s) < 1e30 for s in rest["scores"].numpy())
-        print(json.dumps({{"items": items, "scores": out["scores"].numpy().tolist()}}))
+        assert out["source"].numpy() == b"model"
+        # no item the model knows: the popularity ranking, as gentk recommend gives
+        cold = served.serve(tf.constant(["unknown-item"]), none)
+        assert cold["source"].numpy() == b"popularity"
+        empty = served.serve(none, none)
+        assert empty["items"].numpy().tolist() == cold["items"].numpy().tolist()
+        print(json.dumps({{"items": items, "scores": out["scores"].numpy().tolist(),
+                           "cold": [i.decode() for i in cold["items"].numpy()]}}))
     """)
     proc = subprocess.run(
         [sys.executable, "-c", script],
@@ -123,6 +130,7 @@ def test_recommend_for_unseen_users_and_export_serves_the_same(trained_run, tmp_
     assert proc.returncode == 0, proc.stderr[-2000:]
     served = json.loads(proc.stdout.strip().splitlines()[-1])
     assert served["items"] == [r["item"] for r in rows]
+    assert served["cold"] == [r["item"] for r in cold]  # the CLI's popularity list for new2
     for a, b in zip(served["scores"], [float(r["score"]) for r in rows]):
         assert a == pytest.approx(b, rel=1e-4, abs=1e-4)
 
@@ -257,3 +265,119 @@ def test_runs_on_the_embedded_default_data(tmp_path):
     assert metrics["data"]["source"].endswith("ratings.csv")
     assert metrics["data"]["rows_read"] == 100_836
     assert metrics["test_ndcg@100"] > 0
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_force_replaces_an_export_and_nothing_else(trained_run, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine")
+    refused = run_cli("export", trained_run, "-o", notes, "--force")
+    assert refused.returncode == 2 and "is not a gentk export (notes.txt)" in refused.stderr
+    # the current directory, and a folder that holds the run, are never replaced
+    here = run_cli("export", trained_run, "-o", ".", "--force", cwd=notes)
+    assert here.returncode == 2 and "current directory" in here.stderr, here.stderr
+    parent = run_cli("export", trained_run, "-o", trained_run.parent, "--force")
+    assert parent.returncode == 2 and "holds the run" in parent.stderr
+    assert (notes / "notes.txt").read_text() == "mine" and (trained_run / "model.keras").exists()
+    out = tmp_path / "export"
+    assert run_cli("export", trained_run, "-o", out, "-n", "5").returncode == 0
+    again = run_cli("export", trained_run, "-o", out, "-n", "5")
+    assert again.returncode == 2 and "pass --force" in again.stderr
+    first = (out / "saved_model.pb").stat().st_ino
+    replaced = run_cli("export", trained_run, "-o", out, "-n", "5", "--force")
+    assert replaced.returncode == 0, replaced.stderr
+    assert (out / "saved_model.pb").stat().st_ino != first
+    assert sorted(p.name for p in tmp_path.iterdir() if "export" in p.name) == ["export"]
+
+
+def test_an_export_killed_mid_swap_is_given_back_then_replaced(trained_run, tmp_path):
+    """What SIGKILL can leave between 'old aside' and 'new in': no ``export/``, the previous
+    export in ``.export.export-old-*`` and a partial new one in ``.export.export-new-*``. The
+    next export restores the previous one and deletes the partial one before anything else."""
+    import shutil
+
+    out = tmp_path / "export"
+    assert run_cli("export", trained_run, "-o", out, "-n", "5").returncode == 0
+    aside = tmp_path / ".export.export-old-abc123"
+    aside.mkdir()
+    out.rename(aside / "model")
+    partial = tmp_path / ".export.export-new-def456" / "model"
+    partial.mkdir(parents=True)
+    shutil.copytree(aside / "model" / "variables", partial / "variables")
+    refused = run_cli("export", trained_run, "-o", out, "-n", "5")  # no --force: it is back
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert (out / "saved_model.pb").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+    assert run_cli("export", trained_run, "-o", out, "-n", "5", "--force").returncode == 0
+
+
+def test_fold_in_files_follow_the_runs_feedback_rule(trained_run, tmp_path):
+    """The run trained on ratings >= 4: a file of one user's 1-star ratings is not implicit
+    feedback (all positives) just because every rating in it is the same."""
+    low = tmp_path / "low.csv"
+    low.write_text("user,item,rating\nlow,50,1\nlow,100,1\nlow,181,1\nlow,1,1\nlow,7,1\n")
+    out = tmp_path / "low_recs.csv"
+    result = run_cli("recommend", trained_run, "--data", low, "-n", "5", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "0 with rating >= 4 kept as positives (the run's rule)" in result.stderr
+    assert {r["source"] for r in _rows(out)} == {"popularity"}
+    # another user's 5-star row does not change how the first user's rows are read
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(low.read_text() + "fan,50,5\n")
+    out2 = tmp_path / "mixed_recs.csv"
+    assert run_cli("recommend", trained_run, "--data", mixed, "-n", "5", "-o", out2).returncode == 0
+    rows = _rows(out2)
+    assert {r["source"] for r in rows if r["user"] == "low"} == {"popularity"}
+    assert {r["source"] for r in rows if r["user"] == "fan"} == {"model"}
+
+
+def test_users_who_get_no_or_few_recommendations_are_named(trained_run, tmp_path):
+    items = json.loads((trained_run / "items.json").read_text())["items"]
+    new = tmp_path / "all.csv"
+    new.write_text(
+        "user,item,rating\n"
+        + "".join(f"everything,{i},5\n" for i in items)
+        + "".join(f"most,{i},5\n" for i in items[2:])
+        + "one,50,5\n"
+    )
+    out = tmp_path / "recs.csv"
+    result = run_cli("recommend", trained_run, "--data", new, "-n", "10", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"1 user(s) got no recommendation: every item the model knows ({len(items):,}) is one "
+        "they rated (--exclude seen): everything"
+    ) in result.stderr
+    assert "1 user(s) got fewer than 10 recommendations" in result.stderr
+    assert ": most" in result.stderr
+    assert {r["user"] for r in _rows(out)} == {"most", "one"}
+
+
+def test_item_ids_with_line_separators_round_trip(movielens_sample, tmp_path):
+    """U+0085, U+2028 and a form feed are line breaks to ``str.splitlines``; a cp1252 file read
+    as Latin-1 puts them into ids. The run's vocabulary must read back item for item."""
+    odd = {"50": "a\x85b", "100": "c\u2028d", "181": "e\x0cf", "258": 'g"h,i'}
+    lines = []
+    for line in movielens_sample.read_text().splitlines():
+        user, item, rating, stamp = line.split("\t")
+        lines.append([user, odd.get(item, item), rating, stamp])
+    data = tmp_path / "odd.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["user", "item", "rating", "timestamp"], *lines])
+    run = tmp_path / "odd"
+    result = run_cli("run", "recommender-dae", "--data", data, "-o", run, *TINY)
+    assert result.returncode == 0, result.stderr
+    vocab = json.loads((run / "items.json").read_text())["items"]
+    assert set(odd.values()) <= set(vocab)
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["user", "item", "rating"], ["n", "a\x85b", 5], ["n", "1", 5]])
+    recs = tmp_path / "recs.csv"
+    result = run_cli("recommend", run, "--data", new, "-n", "5", "-o", recs)
+    assert result.returncode == 0, result.stderr
+    assert len(_rows(recs)) == 5
+    assert run_cli("export", run, "-o", tmp_path / "export", "-n", "5").returncode == 0

@@ -226,3 +226,100 @@ def test_disk_full_during_a_checkpoint_stops_with_one_line_and_keeps_the_last_on
     proc = run_cli("run", "vae", "-o", out, "--epochs", "3", "--resume", "-q")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 3
+
+
+def test_a_symlink_to_a_run_directory_takes_the_same_lock(tmp_path):
+    """``runs/link -> run``: a run through the link while the run is held is refused, and the
+    lock file sits beside the real directory."""
+    out = tmp_path / "run"
+    _finished_run(out)
+    link = tmp_path / "link"
+    link.symlink_to(out.name)
+    with RunLock(out):
+        with pytest.raises(UserError, match="in use by another gentk process"):
+            gentk.run(_vae(), output=link, resume=True, verbose=0, epochs=2, overrides=SMALL)
+    with RunLock(link):
+        with pytest.raises(UserError, match="in use by another gentk process"):
+            gentk.run(_vae(), output=out, resume=True, verbose=0, epochs=2, overrides=SMALL)
+    assert not (tmp_path / ".link.lock").exists()
+    # through the link, --force replaces the run the link points at and keeps the link
+    gentk.run(_vae(), output=link, force=True, verbose=0, epochs=1, overrides=SMALL)
+    assert link.is_symlink() and (out / "metrics.json").is_file()
+
+
+def test_a_study_through_a_symlink_takes_the_study_lock(tmp_path):
+    from gentk.tune import tune
+
+    study = tmp_path / "study"
+    study.mkdir()
+    (tmp_path / "link").symlink_to("study")
+    recipe = get_registry().get("model", "linear-autoencoder").factory
+    with RunLock(study, what="study directory"):
+        with pytest.raises(UserError, match="study directory .* in use by another gentk"):
+            tune(recipe, space=["latent_dim=2,4"], output=tmp_path / "link", trials=1, epochs=1)
+    assert sorted(p.name for p in study.iterdir()) == []
+
+
+def test_force_replaces_runs_only_never_a_folder_of_other_files(tmp_path):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "thesis.txt").write_text("four years")
+    with pytest.raises(UserError, match=r"--force: .*thesis is not a gentk run \(no run.json\)"):
+        gentk.run(_vae(), output=out, force=True, verbose=0, epochs=1, overrides=SMALL)
+    assert [p.name for p in out.iterdir()] == ["thesis.txt"]
+    proc = run_cli("run", "vae", "-o", out, "--force", "--epochs", "1", "-q")
+    assert proc.returncode == 2 and "is not a gentk run" in proc.stderr
+    assert (out / "thesis.txt").read_text() == "four years"
+
+
+@pytest.mark.parametrize("where", ["/", ".", ".."])
+def test_the_root_and_the_current_directory_are_never_run_directories(tmp_path, where):
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    (cwd / "notes.txt").write_text("mine")
+    proc = run_cli("run", "vae", "-o", where, "--force", "--epochs", "1", "-q", cwd=cwd)
+    assert proc.returncode == 2, proc.stderr
+    assert len(error_lines(proc.stderr)) == 1
+    assert "root" in proc.stderr or "current directory" in proc.stderr
+    assert (cwd / "notes.txt").read_text() == "mine"
+    assert not os.path.exists("/..lock") and sorted(os.listdir(tmp_path)) == ["work"]
+
+
+@pytest.mark.parametrize(
+    "change", [{"seed": 7}, {"overrides": [*SMALL, "validation_fraction=0.3"]}], ids=str
+)
+def test_resume_refuses_options_that_change_the_data_or_the_split(tmp_path, change):
+    out = tmp_path / "run"
+    gentk.run(_vae(), output=out, verbose=0, epochs=1, overrides=SMALL)
+    (out / "metrics.json").unlink()  # as if killed before the end
+    kwargs = {"overrides": SMALL, **change}
+    with pytest.raises(UserError, match=r"--resume: (seed=0 -> 7|validation_fraction=0.1 -> 0.3) "
+                                        r"would change the data or its split"):  # fmt: skip
+        gentk.run(_vae(), output=out, resume=True, verbose=0, epochs=2, **kwargs)
+    assert json.loads((out / "checkpoints" / "state.json").read_text())["epoch"] == 1
+
+
+def test_a_hand_edited_config_toml_is_named_when_resume_refuses_it(tmp_path):
+    out = tmp_path / "run"
+    gentk.run(_vae(), output=out, verbose=0, epochs=1, overrides=SMALL)
+    (out / "metrics.json").unlink()
+    text = (out / "config.toml").read_text()
+    edited = "\n".join(
+        "latent_dim = 7" if line.startswith("latent_dim") else line for line in text.splitlines()
+    )
+    (out / "config.toml").write_text(edited + "\n")
+    with pytest.raises(UserError, match=r"\(changed: latent_dim\)"):
+        gentk.run(_vae(), output=out, resume=True, verbose=0)
+
+
+def test_a_released_lock_leaves_no_file_and_a_deleted_one_is_not_shared(tmp_path):
+    out = tmp_path / "run"
+    with RunLock(out) as first:
+        assert first.path.read_text().strip() == str(os.getpid())
+    assert sorted(os.listdir(tmp_path)) == []
+    # a lock file deleted under its holder (as a release does) is never taken as free
+    with RunLock(out) as held:
+        os.unlink(held.path)  # what a releasing holder does just before closing
+        with RunLock(out):  # the path is free: a new file, a new lock
+            pass
+    assert sorted(os.listdir(tmp_path)) == []
