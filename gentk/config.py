@@ -123,7 +123,7 @@ class TrainConfig:
     value is refused the same way from ``--set``, ``--epochs``, TOML and Python.
     """
 
-    epochs: int = option(20, "passes over the training set", ge=0)
+    epochs: int = option(20, "passes over the training set", ge=0, le=1_000_000)
     batch_size: int = option(128, "examples per update", ge=1)
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)

@@ -30,13 +30,17 @@ DOWNSAMPLE = ("stride", "max-pool", "avg-pool")
 UPSAMPLE = ("transpose", "avg-unpool")
 
 
-def in_batches(fn, *arrays, size: int = 512) -> np.ndarray:
-    """``fn`` on aligned slices of ``arrays`` (a None array stays None), results concatenated."""
+def in_batches(fn, *arrays, size: int = 512, what: str = "evaluating") -> np.ndarray:
+    """``fn`` on aligned slices of ``arrays`` (a None array stays None), results concatenated;
+    a progress bar (``what``) once it has run 2 s."""
+    from gentk.progress import task
+
     n = len(arrays[0])
-    parts = [
-        np.asarray(fn(*(None if a is None else a[i : i + size] for a in arrays)))
-        for i in range(0, n, size)
-    ]
+    parts = []
+    with task(what, total=n, unit="rows") as advance:
+        for i in range(0, n, size):
+            parts.append(np.asarray(fn(*(None if a is None else a[i : i + size] for a in arrays))))
+            advance(min(size, n - i))
     return np.concatenate(parts)
 
 

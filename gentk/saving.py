@@ -24,6 +24,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_write_bytes",
+    "append_text",
     "save_weights",
     "saved_classes",
     "unloadable_classes",
@@ -91,6 +92,26 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def atomic_write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def append_text(path, text: str) -> None:
+    """Append ``text`` to ``path`` and fsync it; a full disk is a ``DiskFullError`` and the file
+    is cut back to its old length (no partial line is left)."""
+    path = Path(path)
+    with open(path, "a", encoding="utf-8") as f:
+        size = f.tell()
+        try:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        except OSError as err:
+            try:
+                f.truncate(size)
+            except OSError:
+                pass
+            if err.errno in _FULL:
+                raise DiskFullError(path, err) from None
+            raise
 
 
 def atomic_write_json(path, obj) -> None:
@@ -232,6 +253,13 @@ def load_model(path, *, compile: bool = True, safe_mode: bool = True):
     import_saved_modules(read_archive_config(path))
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
+    except ValueError as err:
+        if "safe_mode" not in str(err):
+            raise
+        raise UserError(
+            f"{path}: refused: it holds Python code (a Lambda layer or a lambda), which "
+            "loading would run; gentk loads models with safe_mode on"
+        ) from None
     except TypeError as err:
         if "Could not locate" not in str(err) and "could not be deserialized" not in str(err):
             raise

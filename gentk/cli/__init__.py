@@ -28,18 +28,55 @@ class _Group(click.Group):
                 raise
             click.echo(f"Error: {printable(str(err))}", err=True)
             ctx.exit(getattr(err, "exit_code", 2 if isinstance(err, OSError) else 1))
+        except NotImplementedError as err:  # a recipe without sample/encode/score...
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {printable(str(err) or 'not supported by this model')}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Interrupted; completed checkpoints are kept (use --resume).", err=True)
             ctx.exit(130)
         except Exception as err:  # noqa: BLE001 - the CLI never shows a raw traceback
             if ctx.params.get("debug"):
                 raise
+            if _out_of_memory(err):
+                click.echo(f"Error: {printable(_out_of_memory(err))}", err=True)
+                ctx.exit(3)
             click.echo(
                 f"Error: internal error: {type(err).__name__}: {printable(str(err))} "
                 "(rerun with --debug for the traceback)",
                 err=True,
             )
             ctx.exit(1)
+
+
+def _out_of_memory(err: BaseException) -> str | None:
+    """One line for an allocation that did not fit (TensorFlow's OOM or Python's MemoryError),
+    naming the tensor's shape and size; None for other errors."""
+    import re
+
+    name = type(err).__name__
+    if not isinstance(err, MemoryError) and name != "ResourceExhaustedError":
+        return None
+    text = str(err)
+    found = re.search(r"OOM when allocating tensor with shape\[([\d,\s]*)\] and type (\w+)", text)
+    if found is None:
+        if isinstance(err, MemoryError) or "OOM" in text or "out of memory" in text.lower():
+            return "out of memory; lower the sizes (batch size, widths, number of samples)"
+        return None
+    shape = [int(d) for d in found.group(1).replace(" ", "").split(",") if d]
+    size = 1
+    for d in shape:
+        size *= d
+    width = {"float": 4, "double": 8, "half": 2, "bfloat16": 2, "int64": 8, "int32": 4}
+    gigabytes = size * width.get(found.group(2), 4) / 1e9
+    layer = re.search(r"calling (\w+)\.call\(\)", text)
+    where = f" in {layer.group(1)}" if layer else ""
+    return (
+        f"out of memory: a {found.group(2)} tensor of shape [{', '.join(map(str, shape))}] "
+        f"({gigabytes:,.1f} GB){where} did not fit; lower the sizes that make it (batch size, "
+        "widths, number of samples)"
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,9 +13,13 @@ __all__ = ["command", "resolve_data"]
 
 def resolve_data(registry, data):
     """An existing path, or what a registered dataset's loader returns; None stays None."""
+    from gentk.data.text import check_input
     from gentk.errors import UserError
 
-    if data is None or Path(data).exists():
+    if data is None:
+        return data
+    if Path(data).exists():
+        check_input(data)  # a FIFO or a device would block or never end
         return data
     if ("dataset", data) in registry:
         return registry.get("dataset", data).create()

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gentk.data.text import (
+    compression,
     detect_delimiter,
     is_number,
     iter_lines,
@@ -121,7 +122,17 @@ def _numbers(chunk, parts, column: int, path, what: str, dtype) -> np.ndarray:
         bad = None
     if bad is None or len(bad):
         for (line_no, _, _), p in zip(chunk, parts):
-            to_float(p[column], path, line_no, what)  # raises naming the line
+            try:
+                to_float(p[column], path, line_no, what)  # raises naming the line
+            except DataError as err:
+                if not is_number(p[column]):  # a column of text: perhaps not this column at all
+                    hint = (
+                        f"; if column {column} is not a {what}, set {what}_column=none "
+                        f"(--set {what}_column=none) or name the {what} column"
+                    )
+                    err.args = (err.args[0] + hint,)
+                    err.message = err.message + hint
+                raise
     return values
 
 
@@ -130,11 +141,40 @@ def _split(chunk, delim) -> list[list[str]]:
     (quotes handled), ``split_line`` otherwise (``::``, whitespace)."""
     if delim is not None and len(delim) == 1:
         texts = [text for _, text, _ in chunk]
-        rows = list(csv.reader(texts, delimiter=delim, skipinitialspace=True))
+        reader = csv.reader(texts, delimiter=delim, skipinitialspace=True)
+        try:
+            rows = list(reader)
+        except csv.Error as err:
+            line_no = chunk[max(0, reader.line_num - 1)][0]
+            raise _CsvProblem(str(err), line_no) from None
+        if len(rows) != len(texts):  # a quote left open swallowed the lines after it
+            line_no = next((n for n, text, _ in chunk if text.count('"') % 2), chunk[0][0])
+            raise _CsvProblem('a quote (") opened on this line is never closed', line_no)
         if any(" " in text for text in texts):
             rows = [[f.strip() for f in row] for row in rows]
         return rows
     return [split_line(text, delim) for _, text, _ in chunk]
+
+
+class _CsvProblem(Exception):
+    """A line the CSV parser refused; ``_read_rows`` names the file."""
+
+    def __init__(self, message: str, line_no: int):
+        super().__init__(message)
+        self.line_no = line_no
+
+
+def _csv_message(message: str) -> str:
+    if "field larger than field limit" in message:
+        limit = csv.field_size_limit()
+        return f"a field is longer than {limit:,} characters; is this an interaction file?"
+    if "new-line character seen in unquoted field" in message:
+        return "a carriage return (CR) inside a field; is this a text file of interactions?"
+    if "NUL" in message or "null byte" in message:
+        return "the line holds NUL bytes; is this a text file of interactions?"
+    if "never closed" in message:
+        return message
+    return f"cannot parse the line as CSV ({message})"
 
 
 def _chunks(lines, size: int = 65536):
@@ -198,7 +238,10 @@ def _read_rows(lines, delim, width, columns, path, out, advance) -> None:
     u, i, r, t = columns
     users, items, ratings, times = out
     for chunk in _chunks(lines):
-        parts = _split(chunk, delim)
+        try:
+            parts = _split(chunk, delim)
+        except _CsvProblem as err:
+            raise DataError(_csv_message(str(err)), path, err.line_no) from None
         for (line_no, _, _), p in zip(chunk, parts):
             if len(p) != width:
                 raise DataError(f"expected {width} columns, found {len(p)}", path, line_no)
@@ -260,7 +303,9 @@ def read_interactions(
     u = _pick(user_column, head, _USER_NAMES, 0, width, path, "user")
     i = _pick(item_column, head, _ITEM_NAMES, 1, width, path, "item")
     r = _pick(rating_column, head, _RATING_NAMES, 2, width, path, "rating")
-    t = _pick(timestamp_column, head, _TIME_NAMES, 3, width, path, "timestamp")
+    # with a header, a timestamp is found by name only: a 4th column of titles is not one
+    t = _pick(timestamp_column, head, _TIME_NAMES, 3 if head is None else None, width, path,
+              "timestamp")  # fmt: skip
     if u is None or i is None:
         raise DataError("the user and item columns are required", path)
     users, items = _Codes(), _Codes()
@@ -269,7 +314,8 @@ def read_interactions(
     gc_was_on = gc.isenabled()
     gc.disable()  # millions of short-lived lists: the cyclic collector only slows reading down
     try:
-        with task(f"reading {path.name}", total=path.stat().st_size, unit="bytes") as advance:
+        size = path.stat().st_size if compression(path) is None else None  # else unknown
+        with task(f"reading {path.name}", total=size, unit="bytes") as advance:
             _read_rows(
                 lines, delim, width, (u, i, r, t), path, (users, items, ratings, times), advance
             )

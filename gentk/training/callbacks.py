@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from gentk.saving import atomic_write_json, atomic_write_text, save_weights
+from gentk.saving import append_text, atomic_write_json, atomic_write_text, save_weights
 
 __all__ = [
     "AtomicCheckpoint",
@@ -62,21 +62,57 @@ def read_checkpoint_state(run_dir) -> dict | None:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not a valid checkpoint record ({type(err).__name__})") from None
-    if not isinstance(state, dict) or not {"epoch", "weights", "history"} <= set(state):
+    if not isinstance(state, dict) or not {"epoch", "weights"} <= set(state):
         raise UserError(f"{path}: not a valid checkpoint record (missing fields)")
+    if "history" not in state:  # the rows live in history.jsonl; state.json counts them
+        rows = state.get("history_rows")
+        if not isinstance(rows, int):
+            raise UserError(f"{path}: not a valid checkpoint record (missing fields)")
+        state["history"] = read_history(path.parent, rows)
     return state
+
+
+HISTORY_FILE = "history.jsonl"
+
+
+def read_history(checkpoints, rows: int) -> list[dict]:
+    """The first ``rows`` rows of ``checkpoints/history.jsonl`` (rows past them belong to an
+    epoch whose checkpoint was never completed)."""
+    from gentk.errors import UserError
+
+    path = Path(checkpoints) / HISTORY_FILE
+    history = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if len(history) == rows:
+                    break
+                history.append(json.loads(line))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a valid history ({type(err).__name__})") from None
+    if len(history) != rows:
+        raise UserError(f"{path}: holds {len(history)} rows; the checkpoint counts {rows}")
+    return history
+
+
+def _csv_columns(history: list[dict]) -> list[str]:
+    keys = sorted({k for row in history for k in row} - {"epoch"})
+    return (["epoch"] if any("epoch" in row for row in history) else []) + keys
+
+
+def _csv_lines(keys: list[str], rows: list[dict], header: bool = False) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def write_history_csv(path, history: list[dict]) -> None:
     """``history.csv``: ``epoch`` first, then the other columns in alphabetical order (rows
     read back from ``state.json`` after a resume carry no order of their own)."""
-    keys = sorted({k for row in history for k in row} - {"epoch"})
-    keys = (["epoch"] if any("epoch" in row for row in history) else []) + keys
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, _csv_lines(_csv_columns(history), history, header=True))
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
@@ -101,26 +137,45 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.history = history
         self.guard = guard
         self.stateful = list(stateful)
+        self._csv_keys: list[str] | None = None
+        self._started = False
+
+    def _start(self) -> None:
+        """The history files hold exactly the rows already trained (a killed run may have
+        appended a row whose checkpoint it never completed)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(row) + "\n" for row in self.history)
+        atomic_write_text(self.dir / HISTORY_FILE, text)
+        write_history_csv(self.run_dir / "history.csv", self.history)
+        self._csv_keys = _csv_columns(self.history) if self.history else None
+        self._started = True
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.tripped:
             return
+        if not self._started:
+            self._start()
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         for cb in self.stateful:
             row.update(getattr(cb, "epoch_logs", lambda: {})())
         self.history.append(row)
-        self.dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
         save_weights(self.model, self.dir / name)
+        # one row appended per epoch (the state stays a few hundred bytes however long the run)
+        append_text(self.dir / HISTORY_FILE, json.dumps(row) + "\n")
         state = {
             "epoch": epoch + 1,
             "weights": name,
-            "history": self.history,
+            "history_rows": len(self.history),
             "callbacks": {type(cb).__name__: cb.get_state() for cb in self.stateful},
         }
         atomic_write_json(self.dir / "state.json", state)
-        write_history_csv(self.run_dir / "history.csv", self.history)
+        if _csv_columns([row]) == self._csv_keys:  # same columns: one more line
+            append_text(self.run_dir / "history.csv", _csv_lines(self._csv_keys, [row]))
+        else:
+            write_history_csv(self.run_dir / "history.csv", self.history)
+            self._csv_keys = _csv_columns(self.history)
         # only now may older checkpoints go, and any left by a run killed mid-write
         for old in self.dir.iterdir():
             if old.name != name and (old.name.startswith("epoch-") or ".tmp-" in old.name):

@@ -24,6 +24,7 @@ __all__ = [
     "set_aside",
     "backup_path",
     "check_output_path",
+    "stranded_note",
     "START_FILES",
 ]
 
@@ -118,6 +119,18 @@ def backup_path(run_dir) -> Path:
     return run_dir.with_name(run_dir.name + ".old")
 
 
+def stranded_note(run_dir) -> str:
+    """A sentence (or "") about a previous run left in ``NAME.old`` by a ``--force`` run that
+    was killed before its first checkpoint."""
+    backup = backup_path(Path(run_dir))
+    if not backup.is_dir():
+        return ""
+    return (
+        f"; the previous run is kept in {backup} (a --force run was stopped before its first "
+        f"checkpoint): rename it back to {Path(run_dir).name}, or run with --force again"
+    )
+
+
 def inspect_run_dir(run_dir: Path, *, resume: bool, force: bool) -> str:
     """Say what to do with ``run_dir`` without touching it: ``"new"`` (absent, empty, or left
     by a failed start), ``"resume"`` or ``"replace"`` (``--force`` over an existing run).
@@ -133,7 +146,9 @@ def inspect_run_dir(run_dir: Path, *, resume: bool, force: bool) -> str:
         raise UserError(f"output {run_dir} exists and is not a directory")
     if resume:
         if not names or read_checkpoint_state(run_dir) is None:
-            raise UserError(f"--resume: {run_dir} holds no checkpoint to resume from")
+            raise UserError(
+                f"--resume: {run_dir} holds no checkpoint to resume from{stranded_note(run_dir)}"
+            )
         return "resume"
     if not names or ("run.json" in names and names <= START_FILES):
         return "new"

@@ -65,6 +65,9 @@ def data_fingerprint(data) -> str | None:
     """sha256 of a data file, or of a folder's files (names and contents); None otherwise."""
     if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
         return None
+    from gentk.data.text import check_input
+
+    check_input(data)  # never open a FIFO or a device
     path = Path(data)
     digest = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -347,6 +350,10 @@ def _run_locked(
     if state is not None:
         _check_resume_options(meta, saved_config, config)
     seed_everything(config.seed)
+    if isinstance(data, (str, os.PathLike)) and Path(data).exists():
+        from gentk.data.text import check_input
+
+        check_input(data)  # a FIFO or a device would block the loader
     data_obj = recipe.load_data(config, data)
     backup = None
     if action == "replace":

@@ -327,6 +327,12 @@ class RecommenderRecipe(Recipe):
         if best.exists():
             model.load_weights(best)
 
+    def sample(self, model, n: int, config, *, seed: int = 0, **options):
+        raise NotImplementedError(
+            f"model {self.name!r} draws no samples; `gentk recommend RUN --data FILE` "
+            "recommends items for users"
+        )
+
     def evaluate(self, model, config, data):
         from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
 

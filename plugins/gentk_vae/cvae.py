@@ -245,7 +245,8 @@ class CVAERecipe(VAERecipe):
                 lambda x, y: model.log_prob(x, y, n_samples=config.nll_samples),
                 data.test,
                 data.test_labels,
-                size=256,
+                size=max(1, min(256, 1_000_000 // config.nll_samples)),  # bounded memory
+                what=f"test NLL ({config.nll_samples:,} importance samples)",
             )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples

@@ -45,6 +45,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from gentk.config import option
 from gentk.image_recipe import ImageConfig, ImageRecipe, in_batches
 from gentk.interfaces import Divergence, Prior
 from gentk.models import GenerativeModel, unpack_x
@@ -285,8 +286,8 @@ class VAEConfig(ImageConfig):
         default="reparameterization",
         metadata={"help": "reparameterization or score-function (REINFORCE with a baseline)"},
     )
-    nll_samples: int = dataclasses.field(
-        default=1000, metadata={"help": "importance samples for the test NLL (0 skips it)"}
+    nll_samples: int = option(
+        1000, "importance samples for the test NLL (0 skips it)", ge=0, le=100_000
     )
     prior: str = dataclasses.field(
         default="standard-normal",
@@ -390,7 +391,10 @@ class VAERecipe(ImageRecipe):
         out = super().evaluate(model, config, data)
         if config.nll_samples > 0:
             lp = in_batches(
-                lambda x: model.log_prob(x, n_samples=config.nll_samples), data.test, size=256
+                lambda x: model.log_prob(x, n_samples=config.nll_samples),
+                data.test,
+                size=max(1, min(256, 1_000_000 // config.nll_samples)),  # bounded memory
+                what=f"test NLL ({config.nll_samples:,} importance samples)",
             )
             out["test_nll"] = float(-lp.mean())
             out["nll_importance_samples"] = config.nll_samples

@@ -88,3 +88,41 @@ def test_control_characters_from_a_file_are_escaped(tmp_path):
 def test_run_json_records_what_resume_needs(finished):
     meta = json.loads((finished / "run.json").read_text())
     assert meta["model"] == "vae" and meta["data"] is None and meta["data_shape"] == [8, 8, 1]
+
+
+def test_out_of_memory_is_one_line_naming_the_tensor():
+    from gentk.cli import _out_of_memory
+
+    class ResourceExhaustedError(Exception):  # TensorFlow's, by name
+        pass
+
+    err = ResourceExhaustedError(
+        "Exception encountered when calling Dense.call().\n\n{{function_node x}} OOM when "
+        "allocating tensor with shape[100000000,64] and type float on /job:localhost"
+    )
+    assert _out_of_memory(err) == (
+        "out of memory: a float tensor of shape [100000000, 64] (25.6 GB) in Dense did not "
+        "fit; lower the sizes that make it (batch size, widths, number of samples)"
+    )
+    assert _out_of_memory(MemoryError()).startswith("out of memory; lower the sizes")
+    assert _out_of_memory(ValueError("OOM when allocating")) is None
+
+
+def test_a_model_keras_with_python_code_is_refused_with_exit_2(finished, tmp_path):
+    import keras
+
+    lam = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)])
+    lam.save(tmp_path / "lambda.keras")
+    with pytest.raises(UserError, match=r"lambda.keras: refused: it holds Python code"):
+        gentk.load_model(tmp_path / "lambda.keras")
+    run = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(finished, run)
+    shutil.copy(tmp_path / "lambda.keras", run / "model.keras")
+    proc = run_cli("sample", run, "-n", "4", "-o", tmp_path / "s.png")
+    assert proc.returncode == 2, proc.stderr
+    assert error_lines(proc.stderr) == [
+        f"Error: {run / 'model.keras'}: refused: it holds Python code (a Lambda layer or a "
+        "lambda), which loading would run; gentk loads models with safe_mode on"
+    ]

@@ -381,3 +381,33 @@ def test_item_ids_with_line_separators_round_trip(movielens_sample, tmp_path):
     assert result.returncode == 0, result.stderr
     assert len(_rows(recs)) == 5
     assert run_cli("export", run, "-o", tmp_path / "export", "-n", "5").returncode == 0
+
+
+def test_sample_on_a_recommender_run_is_one_line_exit_2(trained_run, tmp_path):
+    proc = run_cli("sample", trained_run, "-o", tmp_path / "s.png")
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == [
+        "Error: model 'recommender-vae' draws no samples; `gentk recommend RUN --data FILE` "
+        "recommends items for users"
+    ]
+
+
+def test_a_full_disk_during_export_is_exit_3_and_keeps_the_old_export(trained_run, tmp_path):
+    """TensorFlow's writers report ENOSPC as an OpError; the export's guard makes it the same
+    one line as a full disk during training, and the swap never happens."""
+    import errno
+
+    import tensorflow as tf
+    from gentk_recommender.commands import _disk_full
+
+    from gentk.errors import DiskFullError
+
+    with pytest.raises(DiskFullError, match="^no space left on"):
+        with _disk_full(tmp_path / "x"):
+            raise tf.errors.ResourceExhaustedError(None, None, "write: No space left on device")
+    with pytest.raises(DiskFullError, match="^no space left on"):
+        with _disk_full(tmp_path / "x"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(ValueError):
+        with _disk_full(tmp_path / "x"):
+            raise ValueError("other errors pass through")

@@ -93,6 +93,7 @@ def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 150
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "epoch-0150.weights.h5",
+        "history.jsonl",
         "state.json",
     ]
 

@@ -92,3 +92,92 @@ def test_quoted_fields_and_a_byte_order_mark(tmp_path):
     path.write_bytes('\ufeffuser,item,rating\n"a, b",x,5\n"c",y, 4\n'.encode())
     inter = read_interactions(path)
     assert list(inter.users) == ["a, b", "c"] and list(inter.ratings) == [5, 4]
+
+
+TEXT = "user,item,rating\n" + "".join(f"u{k % 7},i{k % 11},{1 + k % 5}\n" for k in range(60))
+
+
+def _compressed(path, kind):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    data = TEXT.encode()
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("ratings.csv", data)
+    else:
+        path.write_bytes({"gz": gzip, "bz2": bz2, "xz": lzma}[kind].compress(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zip"])
+def test_compressed_files_read_as_the_text_they_hold(tmp_path, kind):
+    plain = tmp_path / "r.csv"
+    plain.write_text(TEXT)
+    expected = read_interactions(plain)
+    # recognised by their first bytes, whatever the name says
+    for name in (f"r.csv.{kind}", "r.data"):
+        inter = read_interactions(_compressed(tmp_path / name, kind))
+        assert list(inter.users) == list(expected.users)
+        assert list(inter.items) == list(expected.items)
+        np.testing.assert_array_equal(inter.ratings, expected.ratings)
+
+
+def test_a_damaged_gzip_file_is_one_error_naming_it(tmp_path):
+    path = _compressed(tmp_path / "r.csv.gz", "gz")
+    path.write_bytes(path.read_bytes()[:-12])
+    with pytest.raises(DataError, match=r"r.csv.gz: damaged gzip data"):
+        read_interactions(path)
+
+
+@pytest.mark.parametrize(
+    "encode", [lambda t: t.replace("\n", "\r").encode(), lambda t: t.encode("utf-16")],
+    ids=["cr-line-endings", "utf-16"],
+)  # fmt: skip
+def test_cr_line_endings_and_utf16_read_as_text(tmp_path, encode):
+    plain = tmp_path / "r.csv"
+    plain.write_text(TEXT)
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(encode(TEXT))
+    a, b = read_interactions(plain), read_interactions(odd)
+    assert list(a.users) == list(b.users) and list(a.items) == list(b.items)
+    np.testing.assert_array_equal(a.ratings, b.ratings)
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b"user,item,rating\n1,2,5\n1,x\ry,4\n", r"bad.csv:3: a carriage return \(CR\) inside"),
+        (b"user,item,rating\n1," + b"a" * 200_000 + b",5\n", r"bad.csv:2: a field is longer"),
+        (b'user,item,rating\n1,2,5\n1,"3,4\n2,3,5\n', r'bad.csv:3: a quote \("\) opened on this'),
+        (bytes(range(256)) * 800, r"bad.csv: not a text file \(binary data\)"),
+    ],
+    ids=["bare-cr", "long-field", "open-quote", "binary"],
+)
+def test_unparseable_lines_are_one_error_naming_the_line(tmp_path, content, needle):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=needle):
+        read_interactions(path)
+
+
+def test_a_fifo_is_refused_before_anything_opens_it(tmp_path):
+    import os
+
+    from gentk.data.text import check_input
+    from tests.conftest import run_cli
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"pipe.csv: is a FIFO \(named pipe\)"):
+        read_interactions(fifo)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    os.mkfifo(folder / "p.png")
+    with pytest.raises(DataError, match=r"p.png: is a FIFO"):
+        check_input(folder)
+    for model in ("vae", "recommender-dae"):
+        proc = run_cli("run", model, "--data", fifo, "-o", tmp_path / model, timeout=120)
+        assert proc.returncode == 2 and "is a FIFO (named pipe)" in proc.stderr

@@ -86,7 +86,9 @@ def _gentk(*args, timeout=600):
 
 
 def _last(run_dir, key):
-    rows = json.loads((Path(run_dir) / "checkpoints" / "state.json").read_text())["history"]
+    from gentk.training.callbacks import read_checkpoint_state
+
+    rows = read_checkpoint_state(run_dir)["history"]
     return rows[-1][key]
 
 
@@ -162,7 +164,9 @@ def test_a_killed_worker_stops_the_run_and_both_resume_from_the_chief(tmp_path):
     kept = json.loads(state.read_text())["epoch"]
     assert 1 <= kept < 4
     _gentk("launch", "--workers", "2", "--", GENTK, *args, "--resume")
-    history = json.loads(state.read_text())["history"]
+    from gentk.training.callbacks import read_checkpoint_state
+
+    history = read_checkpoint_state(run_dir)["history"]
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 4
     assert "resumed after epoch" in (run_dir / "run.log").read_text()

@@ -220,7 +220,11 @@ def test_disk_full_during_a_checkpoint_stops_with_one_line_and_keeps_the_last_on
     assert state["epoch"] == 1
     kept = out / "checkpoints" / state["weights"]
     assert kept.stat().st_size > 1_000_000
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [kept.name, "state.json"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        kept.name,
+        "history.jsonl",
+        "state.json",
+    ]
     assert "ERROR run stopped: DiskFullError: no space left" in (out / "run.log").read_text()
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
     proc = run_cli("run", "vae", "-o", out, "--epochs", "3", "--resume", "-q")

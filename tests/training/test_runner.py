@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import gentk
-from gentk.errors import TrainingError
+from gentk.errors import TrainingError, UserError
 from gentk.plugins import get_registry
 
 
@@ -84,3 +84,36 @@ def test_history_columns_keep_their_order_after_a_resume(tmp_path):
     write_history_csv(tmp_path / "b.csv", [dict(sorted(r.items())) for r in resumed])
     first = (tmp_path / "a.csv").read_text().splitlines()[0]
     assert first == (tmp_path / "b.csv").read_text().splitlines()[0] == "epoch,elbo,loss"
+
+
+def test_the_checkpoint_state_stays_small_and_history_rows_past_it_are_dropped(tmp_path):
+    """state.json counts the history rows (appended to history.jsonl one per epoch) instead of
+    holding them: it stays a few hundred bytes however long the run. A row appended by an epoch
+    whose checkpoint was never completed (a kill between the two) is dropped on resume."""
+    from gentk.training.callbacks import read_checkpoint_state
+
+    out = tmp_path / "run"
+    small = ["hidden=8", "nll_samples=5"]
+    gentk.run(_vae(), output=out, verbose=0, epochs=3, overrides=small)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert "history" not in state and state["history_rows"] == 3
+    assert (out / "checkpoints" / "state.json").stat().st_size < 1000
+    with open(out / "checkpoints" / "history.jsonl", "a") as f:
+        f.write('{"epoch": 4, "loss": 1.0}\n{"epoch": 5, "lo')  # a killed epoch's row, cut
+    assert [r["epoch"] for r in read_checkpoint_state(out)["history"]] == [1, 2, 3]
+    (out / "metrics.json").unlink()
+    gentk.run(_vae(), output=out, resume=True, verbose=0, epochs=5, overrides=small)
+    rows = read_checkpoint_state(out)["history"]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5] and rows[3]["loss"] != 1.0
+    csv_epochs = [line.split(",")[0] for line in (out / "history.csv").read_text().splitlines()]
+    assert csv_epochs == ["epoch", "1", "2", "3", "4", "5"]
+
+
+def test_epochs_and_importance_samples_have_upper_bounds():
+    from gentk.config import resolve_config
+
+    recipe = _vae()
+    with pytest.raises(UserError, match=r"`epochs` must be in \[0, 1000000\]"):
+        resolve_config(recipe.config, None, ["epochs=99999999999999999999"])
+    with pytest.raises(UserError, match=r"`nll_samples` must be in \[0, 100000\]"):
+        resolve_config(recipe.config, None, ["nll_samples=1000000000"])
