@@ -11,7 +11,7 @@ from typing import Any
 
 from gentk.config import TrainConfig
 
-__all__ = ["Recipe"]
+__all__ = ["check_active_options", "Recipe"]
 
 
 class Recipe:
@@ -43,6 +43,12 @@ class Recipe:
     tune_metric: tuple[str, str] | None = ("val_loss", "minimize")
     keeps_best_epoch: bool = False
     supports_mixed_precision: bool = True
+
+    def inactive_options(self, config) -> dict[str, str]:
+        """Options of ``config`` that do nothing for this recipe with these values (an option
+        of a component the config does not choose, of another mode), each with the reason.
+        The runner refuses one set away from its default; ``gentk info`` leaves them out."""
+        return {}
 
     def jit_supported(self, config) -> bool:
         """Whether XLA can compile the train step of the model ``config`` describes."""
@@ -141,3 +147,22 @@ class Recipe:
     def load_eval_data(self, config, path: str | None, run_dir: Path):
         """The data ``gentk evaluate RUN --data`` scores; defaults to ``load_data``."""
         return self.load_data(config, path)
+
+
+def check_active_options(recipe, config) -> None:
+    """Refuse (``UserError``) an option set away from the recipe's default that the recipe
+    would ignore with this config (``Recipe.inactive_options``), naming it and why."""
+    import dataclasses
+
+    from gentk.errors import UserError
+
+    inactive = recipe.inactive_options(config)
+    if not inactive:
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
+    for name, why in inactive.items():
+        if name in defaults and getattr(config, name) != defaults[name]:
+            raise UserError(
+                f"{name}={getattr(config, name)!r} was set, but model {recipe.name!r} ignores it "
+                f"({why}); leave it out"
+            )

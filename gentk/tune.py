@@ -190,6 +190,7 @@ def tune(
     prune: bool = True,
     seed: int = 0,
     echo=print,
+    keep_models: str = "best",
     **direct,
 ) -> dict:
     """Search ``space`` (``--space`` specs) with ``trials`` finished trials (completed or
@@ -270,6 +271,8 @@ def tune(
 
         def after(study, trial):
             _write_outputs(study, study_dir, dims, metric)
+            if keep_models == "best":
+                _drop_models(study, study_dir)
             echo(_line(study, trial, metric))
 
         failed = 0  # a trial that diverges (NaN guard) fails; a new one takes its place
@@ -281,6 +284,30 @@ def tune(
             failed += study.trials[-1].state == optuna.trial.TrialState.FAIL
         _write_outputs(study, study_dir, dims, metric)
         return json.loads((study_dir / "best.json").read_text())
+
+
+def _drop_models(study, study_dir: Path) -> None:
+    """Delete ``model.keras`` and ``checkpoints/`` of every finished trial but the best one so
+    far (a trial's model can be 100 MB); their metrics, history, config and plots stay. A
+    directory a queued or running trial will use (a retried one) is left alone."""
+    import shutil
+
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    best = None
+    if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        best = study.best_trial.user_attrs.get("run_dir")
+    busy = {
+        t.user_attrs.get("run_dir") for t in study.trials if t.state not in (*done,
+        optuna.trial.TrialState.FAIL)
+    }  # fmt: skip
+    for t in study.trials:
+        name = t.user_attrs.get("run_dir")
+        if t.state not in done or not name or name == best or name in busy:
+            continue
+        (study_dir / name / "model.keras").unlink(missing_ok=True)
+        shutil.rmtree(study_dir / name / "checkpoints", ignore_errors=True)
 
 
 def _retry_interrupted(study, storage, echo) -> None:

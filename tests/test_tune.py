@@ -107,6 +107,10 @@ def test_a_third_party_recipe_is_tuned_and_a_second_study_process_is_refused(tmp
     best = json.loads(stdout)
     assert best["params"]["latent_dim"] in (2, 4)  # a number, as searched
     assert (out / f"trial-{best['trial']:03d}" / "model.keras").is_file()
+    # the other trials keep their metrics but not their model and checkpoints (--keep-models)
+    others = [d for d in out.glob("trial-*") if d.name != f"trial-{best['trial']:03d}"]
+    assert others and all((d / "metrics.json").is_file() for d in others)
+    assert not any((d / "model.keras").exists() or (d / "checkpoints").exists() for d in others)
 
 
 def test_a_gan_needs_a_metric(tmp_path):

@@ -32,6 +32,14 @@ def _set_by(entry) -> dict[str, str]:
     }
 
 
+def _inactive(entry) -> dict[str, str]:
+    """The options the model ignores with its defaults (``Recipe.inactive_options``)."""
+    recipe = entry.factory
+    if entry.config is None or not hasattr(recipe, "inactive_options"):
+        return {}
+    return recipe.inactive_options(entry.config())
+
+
 @click.command("info")
 @click.argument("name")
 @click.option("--kind", help="Disambiguate when several kinds share NAME (e.g. decoder).")
@@ -52,11 +60,16 @@ def command(name, kind):
         fixed = _set_by(e)
         options = [row for row in e.options() if row[0] not in fixed]
         if e.kind == "model":
+            inactive = _inactive(e)
             for opt, default, text in options:
-                click.echo(f"  {f'--set {opt}={_shown(default)}':<44} {text}")
+                if opt not in inactive:
+                    click.echo(f"  {f'--set {opt}={_shown(default)}':<44} {text}")
             continue
         if options:
-            click.echo("  options (a recipe passes its own option of the same name, e.g. --set):")
+            click.echo(
+                "  options (a recipe passes its own option of the same name, e.g. --set "
+                "latent_dim; the defaults shown apply when the component is built from Python):"
+            )
         for opt, default, text in options:
             click.echo(f"    {f'{opt}={_shown(default)}':<42} {text}")
         if fixed:

@@ -24,6 +24,13 @@ NOISE = re.compile(
     rb"|I\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]"  # absl INFO lines
     rb"|[WE]\d{4} [\d:. ]+\d+ (cuda_platform|cuda_executor|cudart_stub|cpu_feature_guard"
     rb"|cuda_dnn|cuda_fft|cuda_blas|gpu_device|computation_placer)\.cc:\d+\]"
+    # Grappler's remapper would fuse Conv2D+BiasAdd+LeakyRelu, but the backward pass reads the
+    # BiasAdd output (LeakyReluGrad takes the pre-activation), so it abandons that fusion for
+    # the function and TensorFlow runs it unfused: correct results, nothing a user can change
+    rb"|E\d{4} [\d:. ]+\d+ meta_optimizer\.cc:\d+\] remapper failed: .*LeakyRelu"
+    # a multi-worker run whose peer died: gentk's own line names the worker and the cause
+    rb"|[WE]\d{4} [\d:. ]+\d+ (ring_alg|base_collective_executor|collective_ops)\.cc:\d+\]"
+    rb".*(Aborting|Cancelled|cancelled|abort)"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
     rb"|.*TF-TRT Warning: Could not find TensorRT)"
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import click
@@ -137,5 +136,26 @@ def command(
     if not is_chief():
         click.echo("Worker finished; the chief writes the run directory and its metrics.")
         return
-    click.echo(json.dumps(result.metrics, indent=2, sort_keys=True))
-    click.echo(f"Run written to {result.run_dir}")
+    click.echo(summary(result.metrics))
+    click.echo(f"Run written to {result.run_dir} (every metric in metrics.json)")
+
+
+def summary(metrics: dict, width: int = 6) -> str:
+    """A few lines for the terminal: the test metrics (at most ``width``), the epochs and the
+    training time; ``metrics.json`` holds the rest."""
+    tests = [(k, v) for k, v in metrics.items() if k.startswith("test_") and _number(v)]
+    tests.sort(key=lambda kv: kv[0])
+    lines = [f"  {k} = {v:.6g}" for k, v in tests[:width]]
+    if len(tests) > width:
+        lines.append(f"  ... and {len(tests) - width} more test metrics")
+    extra = [
+        f"{k} {metrics[k]:.6g}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
+        for k in ("epochs", "best_epoch", "train_seconds_this_session")
+        if k in metrics and _number(metrics[k])
+    ]
+    head = "Metrics: " + ", ".join(extra) if extra else "Metrics:"
+    return "\n".join([head, *lines])
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -16,7 +16,9 @@ __all__ = ["command"]
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Output .csv.")
 def command(run_dir, data, output):
     """Score every row of DATA (higher is more anomalous): the negative ELBO for likelihood
-    models, the reconstruction error for autoencoders. Columns: row, score[, label]."""
+    models, the exact negative log-likelihood for flows, the reconstruction error for
+    autoencoders. Columns: row, then the score named by what it holds (negative_elbo,
+    negative_log_likelihood, reconstruction_error, ...), then label when the data have one."""
     from gentk.cli.common import open_run
     from gentk.cli.encode import read_rows_for
     from gentk.errors import UserError
@@ -34,7 +36,7 @@ def command(run_dir, data, output):
     with atomic_path(Path(output), suffix=".csv") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["row", "score"] + ([] if labels is None else ["label"]))
+            writer.writerow(["row", name] + ([] if labels is None else ["label"]))
             for i, value in enumerate(scores):
                 writer.writerow([i, f"{value:.6g}"] + ([] if labels is None else [labels[i]]))
     click.echo(f"Wrote {len(scores)} scores ({name}) of {source} to {output}")

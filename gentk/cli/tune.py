@@ -41,8 +41,11 @@ __all__ = ["command"]
               help="Sampler seed (the trials' own seed is an option: --set seed=).")  # fmt: skip
 @click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
               help="Study directory (default: runs/NAME-study); rerun to resume it.")  # fmt: skip
+@click.option("--keep-models", type=click.Choice(["best", "all"]), default="best",
+              show_default=True,
+              help="Trials that keep model.keras and checkpoints/: the best, or all.")  # fmt: skip
 def command(name, space, trials, data, config_path, overrides, epochs, metric, maximize,
-            no_prune, seed, output):  # fmt: skip
+            no_prune, seed, output, keep_models):  # fmt: skip
     """Search options of model NAME: each trial is a run directory under the study directory,
     which also holds study.csv, study.png and best.json. A killed study resumes when the same
     command is run again (the interrupted trial continues from its checkpoint)."""
@@ -71,6 +74,7 @@ def command(name, space, trials, data, config_path, overrides, epochs, metric, m
         prune=not no_prune,
         seed=seed,
         echo=lambda line: click.echo(line, err=True),
+        keep_models=keep_models,
         **({"epochs": epochs} if epochs else {}),
     )
     click.echo(json.dumps(best, indent=2, sort_keys=True))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gentk.config import config_to_dict, config_to_toml, resolve_config
 from gentk.errors import DiskFullError, PluginError, TrainingError, UserError
+from gentk.recipe import check_active_options
 from gentk.saving import (
     atomic_path,
     atomic_write_json,
@@ -347,6 +348,7 @@ def _run_locked(
             config_path = source / "config.toml"
             saved_config = resolve_config(recipe.config, config_path)
         config = resolve_config(recipe.config, config_path, overrides, **direct)
+    check_active_options(recipe, config)
     if state is not None:
         _check_resume_options(meta, saved_config, config)
     seed_everything(config.seed)

@@ -96,6 +96,14 @@ class FlowRecipe(ImageRecipe):
     tune_metric = ("val_nll", "minimize")
     keeps_best_epoch = True  # BestWeights on val_nll
 
+    def inactive_options(self, config) -> dict[str, str]:
+        flow = "a flow's likelihood is its exact density, with no pixel likelihood"
+        out = {"likelihood": flow, "sigma": flow}
+        if not any("spline" in step for step in parse_step(config.bijectors)):
+            why = f"no spline step among bijectors={config.bijectors}"
+            out.update(bins=why, spline_bound=why)
+        return out
+
     def jit_supported(self, config) -> bool:
         """FFJORD's ODE solver keeps a TensorArray of unbounded size, which XLA cannot
         compile; every other step can be compiled."""

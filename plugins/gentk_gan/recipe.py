@@ -183,6 +183,34 @@ class GANRecipe(ImageRecipe):
         labels = [v for v in (data.train_labels, data.test_labels) if v is not None]
         return int(max(int(v.max()) for v in labels) + 1) if labels else 0
 
+    def inactive_options(self, config) -> dict[str, str]:
+        out = {}
+        dcgan_g, dcgan_c = config.generator == "dcgan", config.critic == "dcgan-critic"
+        if dcgan_g:
+            why = "the dcgan generator has no MLP"
+            out.update(virtual_batch_norm=why)
+            if dcgan_c:
+                out["hidden"] = "the dcgan generator and critic have no MLP widths"
+        else:
+            why = f"options of the dcgan generator; generator={config.generator}"
+            out.update(filters=why, batch_norm=why)
+        if not dcgan_c:
+            why = f"options of the dcgan critic; critic={config.critic}"
+            out.update(critic_filters=why, critic_batch_norm=why)
+        if self.mode != "ssgan":
+            out["labelled"] = "the semi-supervised GAN's (ssgan) option"
+        if self.mode not in ("acgan", "ssgan"):
+            out["aux_weight"] = "the class terms of acgan and ssgan"
+        if self.mode != "conditional":
+            out["conditioning"] = "how cgan feeds labels to its critic"
+        if self.mode == "unconditional":
+            out["label_column"] = "an unconditional GAN reads no labels"
+        if not config.unroll_steps:
+            out["unroll_learning_rate"] = "unroll_steps=0"
+        if not config.instance_noise:
+            out["instance_noise_epochs"] = "instance_noise=0"
+        return out
+
     # -- model --------------------------------------------------------------------------
     def build(self, config, data):
         from gentk.plugins import get_registry

@@ -349,6 +349,13 @@ class RecommenderRecipe(Recipe):
                 out.update({f"{prefix}{k}": v for k, v in metrics.items()})
             if 0 < data.train.shape[1] <= config.ease_max_items:
                 out.update(ease_baseline(data))
+            elif config.ease_max_items:
+                click.echo(
+                    f"EASE baseline skipped: {data.train.shape[1]:,} items > ease_max_items="
+                    f"{config.ease_max_items:,} (its item-item matrix grows with items squared; "
+                    "raise ease_max_items to compute it)",
+                    err=True,
+                )
         val = getattr(self, "_validation", None)
         if val is not None and val.best_epoch:
             out["best_epoch"] = val.best_epoch

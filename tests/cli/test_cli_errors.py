@@ -126,3 +126,24 @@ def test_a_model_keras_with_python_code_is_refused_with_exit_2(finished, tmp_pat
         f"Error: {run / 'model.keras'}: refused: it holds Python code (a Lambda layer or a "
         "lambda), which loading would run; gentk loads models with safe_mode on"
     ]
+
+
+@pytest.mark.parametrize(
+    "model, option, needle",
+    [
+        ("nsf", "likelihood=gaussian", "a flow's likelihood is its exact density"),
+        ("nsf", "sigma=5", "a flow's likelihood is its exact density"),
+        ("realnvp", "bins=4", "no spline step among bijectors"),
+        ("gan", "filters=8,8", "options of the dcgan generator; generator=mlp-generator"),
+        ("dcgan", "hidden=8", "have no MLP widths"),
+        ("gan", "labelled=10", "ssgan"),
+    ],
+)
+def test_options_a_model_ignores_are_refused_and_not_listed(tmp_path, model, option, needle):
+    proc = run_cli("run", model, "--set", option, "-o", tmp_path / "r", "--epochs", "1", "-q")
+    assert proc.returncode == 2
+    key = option.split("=")[0]
+    assert error_lines(proc.stderr)[0].startswith(f"Error: {key}=")
+    assert needle in proc.stderr and not (tmp_path / "r").exists()
+    info = run_cli("info", model, "--kind", "model")
+    assert info.returncode == 0 and f"--set {key}=" not in info.stdout

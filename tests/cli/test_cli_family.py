@@ -69,7 +69,7 @@ def test_cvae_classifier_samples_by_label_and_encodes_decodes_scores(tmp_path):
     scored = run_cli("score", run, "-o", tmp_path / "scores.csv")
     assert scored.returncode == 0, scored.stderr
     rows = _rows(tmp_path / "scores.csv")
-    assert len(rows) == 1797 and set(rows[0]) == {"row", "score", "label"}
+    assert len(rows) == 1797 and list(rows[0]) == ["row", "negative_elbo", "label"]
 
 
 def test_vae_scores_noise_above_digits_and_bad_inputs_fail_cleanly(tmp_path):
@@ -83,7 +83,7 @@ def test_vae_scores_noise_above_digits_and_bad_inputs_fail_cleanly(tmp_path):
     np.savez(tmp_path / "mixed.npz", x=np.concatenate([x, noise]))
     scored = run_cli("score", run, "--data", tmp_path / "mixed.npz", "-o", tmp_path / "s.csv")
     assert scored.returncode == 0, scored.stderr
-    scores = np.array([float(r["score"]) for r in _rows(tmp_path / "s.csv")])
+    scores = np.array([float(r["negative_elbo"]) for r in _rows(tmp_path / "s.csv")])
     assert np.mean(scores[100:] > np.median(scores[:100])) > 0.95  # noise is the anomaly
 
     np.savez(tmp_path / "wrong.npz", x=np.zeros((3, 5, 5, 1), "float32"))

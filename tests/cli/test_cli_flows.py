@@ -51,6 +51,8 @@ def test_glow_on_digits_reports_bits_per_dim_and_scores_rows_exactly(tmp_path):
     np.savez(rows, x=pixels.reshape(5, 8, 8, 1).astype("float32"))
     scored = run_cli("score", out, "--data", rows, "-o", tmp_path / "s.csv")
     assert scored.returncode == 0, scored.stderr[-2000:]
+    header = (tmp_path / "s.csv").read_text().splitlines()[0]
+    assert header == "row,negative_log_likelihood"  # named by what it holds
     encoded = run_cli("encode", out, "--data", rows, "-o", tmp_path / "z.csv")
     assert encoded.returncode == 0, encoded.stderr[-2000:]
     decoded = run_cli("decode", out, tmp_path / "z.csv", "-o", tmp_path / "x.npz")

@@ -411,3 +411,12 @@ def test_a_full_disk_during_export_is_exit_3_and_keeps_the_old_export(trained_ru
     with pytest.raises(ValueError):
         with _disk_full(tmp_path / "x"):
             raise ValueError("other errors pass through")
+
+
+def test_a_skipped_ease_baseline_is_said(movielens_sample, tmp_path):
+    out = tmp_path / "r"
+    result = run_cli("run", "recommender-dae", "--data", movielens_sample, "-o", out, *TINY,
+                     "--set", "ease_max_items=10")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "EASE baseline skipped: " in result.stderr and "> ease_max_items=10" in result.stderr
+    assert not any(k.startswith("ease") for k in json.loads((out / "metrics.json").read_text()))

@@ -49,8 +49,14 @@ def test_the_filter_knows_the_start_up_lines_and_keeps_the_rest():
         b"I0000 00:00:1795922047.519113   22688 port.cc:153] oneDNN custom operations are on.",
         b"I0000 00:00:1795922047.519561   22688 cudart_stub.cc:31] Could not find cuda drivers",
         b"E0000 00:00:1795922056.546906   22693 cuda_platform.cc:52] failed call to cuInit: X",
+        b"E0000 00:00:1796421238.183102   20628 meta_optimizer.cc:967] remapper failed: "
+        b"INVALID_ARGUMENT: Mutation::Apply error: fanout 'StatefulPartitionedCall/gradient_tape"
+        b"/dcgan_critic_1/LeakyRelu_1/LeakyReluGrad' exist for missing node 'x/BiasAdd'.",
+        b"E0000 00:00:1796421238.183102   20628 ring_alg.cc:290] Aborting RingReduce with "
+        b"UNAVAILABLE: Collective ops is aborted by: failed to connect to all addresses",
     ]
     kept = [
+        b"E0000 00:00:1796421238.183102   20628 meta_optimizer.cc:967] layout failed: X",
         b"E0000 00:00:1795922056.546906   22693 op_kernel.cc:1857] OP_REQUIRES failed",
         b"Error: no such file: ratings.csv",
         b"Fatal Python error: Segmentation fault",

@@ -222,3 +222,13 @@ def test_plugins_and_info_list_entries_with_plugin_and_version():
     info = run_cli("info", "recommender-vae")
     assert info.returncode == 0 and "--set anneal_cap=0.2" in info.stdout
     assert "--set hidden=600" in info.stdout
+
+
+def test_a_run_ends_with_a_short_summary_not_the_whole_metrics_json(tmp_path):
+    result = run_cli("run", "vae", "-o", tmp_path / "v", "--epochs", "1", "-q",
+                     "--set", "hidden=8", "--set", "nll_samples=5")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("Metrics: epochs 1") and "{" not in result.stdout
+    assert any(line.strip().startswith("test_nll = ") for line in lines)
+    assert lines[-1].endswith("(every metric in metrics.json)") and len(lines) <= 9

@@ -181,3 +181,13 @@ def test_a_fifo_is_refused_before_anything_opens_it(tmp_path):
     for model in ("vae", "recommender-dae"):
         proc = run_cli("run", model, "--data", fifo, "-o", tmp_path / model, timeout=120)
         assert proc.returncode == 2 and "is a FIFO (named pipe)" in proc.stderr
+
+
+def test_a_fourth_column_of_titles_is_not_a_timestamp(tmp_path):
+    path = tmp_path / "titles.csv"
+    path.write_text("userId,movieId,rating,title\n1,2,5,Toy Story\n1,3,4,Heat\n")
+    assert read_interactions(path).timestamps is None  # found by name only under a header
+    path.write_text("1,2,5,Toy Story\n1,3,4,Heat\n")  # no header: position 3, with a hint
+    hint = r"'Toy Story'; if column 3 is not a timestamp, set timestamp_column=none"
+    with pytest.raises(DataError, match=r"titles.csv:1: timestamp is not a number: " + hint):
+        read_interactions(path)

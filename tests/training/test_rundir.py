@@ -327,3 +327,18 @@ def test_a_released_lock_leaves_no_file_and_a_deleted_one_is_not_shared(tmp_path
         with RunLock(out):  # the path is free: a new file, a new lock
             pass
     assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_run_left_in_name_old_is_named_by_resume_and_sample(tmp_path):
+    """kill -9 of a --force run before its first checkpoint leaves the old run in NAME.old and
+    the new one without a checkpoint: both commands point at NAME.old."""
+    out = tmp_path / "run"
+    _finished_run(out)
+    out.rename(backup_path(out))
+    out.mkdir()
+    (out / "run.json").write_text('{"model": "vae"}')
+    with pytest.raises(UserError, match=r"holds no checkpoint .*previous run is kept in .*run.old"):
+        gentk.run(_vae(), output=out, resume=True, verbose=0, overrides=SMALL)
+    proc = run_cli("sample", out, "-o", tmp_path / "s.png")
+    assert proc.returncode == 2
+    assert "previous run is kept in" in proc.stderr and "run.old" in proc.stderr
