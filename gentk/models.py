@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["GenerativeModel", "unpack_x"]
+__all__ = ["GenerativeModel", "unpack_x", "batch_rows", "record_weighted"]
 
 
 def unpack_x(data):
@@ -14,12 +14,32 @@ def unpack_x(data):
     return data[0] if isinstance(data, (tuple, list)) else data
 
 
+def batch_rows(data):
+    """The number of rows in a batch (of its first tensor: ``x``, a dict's first entry or a
+    sparse matrix), as float32: the weight of the batch's mean losses in an epoch's mean."""
+    first = tf.nest.flatten(unpack_x(data))[0]
+    if isinstance(first, tf.SparseTensor):
+        return tf.cast(first.dense_shape[0], tf.float32)
+    return tf.cast(tf.shape(first)[0], tf.float32)
+
+
+def record_weighted(trackers: dict, losses: dict, rows, skip=()) -> dict:
+    """Update each ``keras.metrics.Mean`` in ``trackers`` with its batch mean weighted by the
+    batch's ``rows``, so an epoch's value is the exact mean over rows (a last partial batch
+    counts for its rows, as Keras' own loss tracker does); return every tracker's result."""
+    for name, tracker in trackers.items():
+        if name not in skip:
+            tracker.update_state(losses[name], sample_weight=rows)
+    return {name: tracker.result() for name, tracker in trackers.items()}
+
+
 class GenerativeModel(keras.Model):
     """Base of gentk's single-optimizer models.
 
     Subclasses set ``loss_names`` (the first is the loss minimised) and implement
     ``compute_losses(data, training) -> dict`` of per-batch scalars. The shared steps track
-    each term with a ``keras.metrics.Mean``, scale the loss for mixed precision and divide it
+    each term with a ``keras.metrics.Mean`` weighted by the batch's rows (an epoch's value is
+    the exact mean over its rows), scale the loss for mixed precision and divide it
     by the number of replicas so that gradients summed across replicas are global means.
     """
 
@@ -58,10 +78,9 @@ class GenerativeModel(keras.Model):
     def compute_losses(self, data, training: bool = False) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must implement `compute_losses`")
 
-    def _record(self, losses: dict) -> dict:
-        for name, tracker in self._trackers.items():
-            tracker.update_state(losses[name])
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+    def _record(self, losses: dict, data=None) -> dict:
+        rows = 1.0 if data is None else batch_rows(data)
+        return record_weighted(self._trackers, losses, rows)
 
     #: set by the runner under a ``tf.distribute`` strategy with XLA on: each replica's
     #: forward and backward pass is compiled (the all-reduce and update stay outside XLA)
@@ -82,7 +101,7 @@ class GenerativeModel(keras.Model):
             step = self._xla_step
         losses, grads = step(data)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._record(losses)
+        return self._record(losses, data)
 
     def test_step(self, data):
-        return self._record(self.compute_losses(data, training=False))
+        return self._record(self.compute_losses(data, training=False), data)

@@ -253,6 +253,8 @@ def check_model(entry, workdir) -> Path:
 
     import gentk
     from gentk.config import resolve_config
+    from gentk.errors import UserError
+    from gentk.recipe import check_active_options
     from gentk.saving import unloadable_classes
     from gentk.training.runner import build_compiled_model, seed_everything
 
@@ -260,6 +262,10 @@ def check_model(entry, workdir) -> Path:
     _require(recipe.name == entry.name and entry.help, "a recipe needs its name and help")
     # XLA wherever the recipe supports it (jit_compile=auto would leave it off on CPU)
     config = resolve_config(recipe.config, None, [], **recipe.smoke)
+    try:
+        check_active_options(recipe, config)
+    except UserError as err:
+        raise ConformanceError(f"its smoke options: {err}") from None
     if recipe.jit_supported(config):
         config = resolve_config(recipe.config, None, ["jit_compile=true"], **recipe.smoke)
     seed_everything(0)

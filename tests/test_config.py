@@ -47,7 +47,7 @@ def test_bad_overrides_name_the_option(item, needle):
     "item, needle",
     [
         ("learning_rate=-1", "`learning_rate` must be > 0. Received: learning_rate=-1.0"),
-        ("epochs=-1", "`epochs` must be >= 0. Received: epochs=-1"),
+        ("epochs=-1", "`epochs` must be in [0, 1000000]. Received: epochs=-1"),
         ("batch_size=0", "`batch_size` must be >= 1. Received: batch_size=0"),
         ("test_fraction=1.5", "`test_fraction` must be in [0, 1). Received: test_fraction=1.5"),
         ("learning_rate=nan", "`learning_rate` must be > 0. Received: learning_rate=nan"),

@@ -188,20 +188,36 @@ def broadcast_int(strategy, value: int, chief: bool) -> int:
 
 def _step_function(strategy, step, signature):
     """``step`` (a model's ``train_step``/``test_step``) on a distributed batch; returns its
-    logs as floats. The trackers are per replica (``ON_READ``); their mean over replicas is
-    the global batch's, reduced in one collective for all logged values."""
+    logs as floats. The trackers are per replica (``ON_READ``): each ``Mean`` tracker's total
+    and count are summed over replicas, so a logged value is the exact mean over every row the
+    workers saw (replicas of an uneven last batch count for their rows); other logged values
+    are averaged over replicas. One collective reduces them all."""
+    import keras
     import tensorflow as tf
 
     keys: list[str] = []
+    model = getattr(step, "__self__", None)
+    trackers = {
+        m.name: m for m in getattr(model, "metrics", []) if isinstance(m, keras.metrics.Mean)
+    }
 
     def stacked(batch):
         logs = step(batch)
         keys[:] = list(logs)
-        return tf.stack([tf.cast(tf.reshape(logs[k], []), tf.float32) for k in keys])
+        parts = []
+        for k in keys:
+            tracker = trackers.get(k)
+            if tracker is not None:
+                parts += [tracker.total, tracker.count]
+            else:
+                parts += [tf.reshape(logs[k], []), 1.0]
+        return tf.stack([tf.cast(tf.convert_to_tensor(p), tf.float32) for p in parts])
 
     @tf.function(input_signature=[signature], reduce_retracing=True)
     def run_step(batch):
-        return strategy.reduce("MEAN", strategy.run(stacked, args=(batch,)), axis=None)
+        sums = strategy.reduce("SUM", strategy.run(stacked, args=(batch,)), axis=None)
+        pairs = tf.reshape(sums, [-1, 2])
+        return pairs[:, 0] / tf.maximum(pairs[:, 1], 1e-12)
 
     def call(batch) -> dict:
         return dict(zip(keys, run_step(batch).numpy().tolist()))

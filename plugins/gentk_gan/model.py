@@ -29,6 +29,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gentk.models import batch_rows, record_weighted
 from gentk.replicas import run_if
 
 __all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
@@ -555,10 +556,8 @@ class AdversarialModel(keras.Model):
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
 
-    def _record(self, losses):
-        for name, tracker in self._trackers.items():
-            tracker.update_state(losses[name])
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+    def _record(self, losses, data):
+        return record_weighted(self._trackers, losses, batch_rows(data))
 
     def _clip(self):
         if self.clip_value:
@@ -620,7 +619,7 @@ class AdversarialModel(keras.Model):
                 # the logged generator loss is then the one before this batch's updates
                 due = tf.equal(self.critic_updates % self.critic_steps, 0)
                 run_if(due, self._generator_step, data)
-        return self._record(losses)
+        return self._record(losses, data)
 
     def test_step(self, data):
-        return self._record(self.compute_losses(data, training=False))
+        return self._record(self.compute_losses(data, training=False), data)

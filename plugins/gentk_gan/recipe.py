@@ -472,7 +472,11 @@ def _variant(name, mode="unconditional", toy=False, **defaults):
         {"name": name, "help": RECIPE_HELP[name], "mode": mode, "toy": toy, "defaults": defaults},
     )
     cls.config = with_defaults(GANConfig, f"{cls.__name__[:-6]}Config", __name__, **defaults)
-    return cls()
+    recipe = cls()
+    # the smoke options that act for this variant (hidden: MLPs only, filters: DCGAN only)
+    inactive = recipe.inactive_options(cls.config())
+    cls.smoke = {k: v for k, v in GANRecipe.smoke.items() if k not in inactive}
+    return recipe
 
 
 _DC = {"generator": "dcgan", "critic": "dcgan-critic"}

@@ -28,7 +28,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from gentk.interfaces import Encoder, Prior
-from gentk.models import GenerativeModel, unpack_x
+from gentk.models import GenerativeModel, batch_rows, record_weighted, unpack_x
 from gentk.objectives import multinomial_log_likelihood
 from gentk.replicas import run_if
 from gentk_recommender.model import MultinomialDecoder, first_layer
@@ -249,9 +249,7 @@ class RecVAE(GenerativeModel):
             loss = self.optimizer.scale_loss(losses["loss"] / replicas)
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        for name, tracker in self._trackers.items():
-            if name != "encoder_phase":
-                tracker.update_state(losses[name])
+        record_weighted(self._trackers, losses, batch_rows(data), skip=("encoder_phase",))
 
     def train_step(self, data):
         step = tf.convert_to_tensor(self.updates)
@@ -270,13 +268,15 @@ class RecVAE(GenerativeModel):
         run_if(encoding, encoder_update, data)
         run_if(tf.logical_not(encoding), decoder_update, data)
         self.updates.assign_add(1)
-        self._trackers["encoder_phase"].update_state(tf.cast(encoding, tf.float32))
+        self._trackers["encoder_phase"].update_state(
+            tf.cast(encoding, tf.float32), sample_weight=batch_rows(data)
+        )
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def test_step(self, data):
         losses = self.compute_losses(data, training=False)
         losses["encoder_phase"] = tf.constant(0.0)
-        return self._record(losses)
+        return self._record(losses, data)
 
     # -- what users do with a trained model ---------------------------------------------------
     def call(self, x, training=False):
