@@ -22,7 +22,7 @@ import numpy as np
 from gentk.config import TrainConfig, option, with_defaults
 from gentk.errors import UserError
 from gentk.image_recipe import ImageRecipe
-from gentk.recipe import Recipe
+from gentk.recipe import Recipe, check_active_options
 from gentk_gan.catalogue import RECIPE_HELP
 
 __all__ = ["GANConfig", "GANRecipe", "SampleGrid", "RECIPES"]
@@ -36,8 +36,12 @@ class GANConfig(TrainConfig):
     critic_learning_rate: float = option(2e-4, "critic Adam step size", gt=0)
     beta_1: float = option(0.5, "Adam beta_1 of both optimizers", ge=0, lt=1)
     beta_2: float = option(0.999, "Adam beta_2 of both optimizers", ge=0, lt=1)
-    generator: str = option("mlp-generator", "registered generator (mlp-generator, dcgan, ...)")
-    critic: str = option("mlp-critic", "registered critic (mlp-critic, dcgan-critic, ...)")
+    generator: str = option(
+        "auto", "registered generator: auto (dcgan for images, mlp-generator for vectors), ..."
+    )
+    critic: str = option(
+        "auto", "registered critic: auto (dcgan-critic for images, mlp-critic for vectors), ..."
+    )
     divergence: str = option("nonsaturating", "registered adversarial divergence")
     latent_dim: int = option(32, "size of z ~ N(0, I)", ge=1)
     hidden: tuple[int, ...] = option((128, 128), "MLP widths (generator and critic)", ge=1)
@@ -165,6 +169,10 @@ class GANRecipe(ImageRecipe):
                     and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0)
                 ):
                     raise UserError(f"{self.name} needs integer class labels 0..C-1")
+        # the options that act depend on the components the data choose (auto): refuse the
+        # others now, before the run directory is touched
+        generator, critic = self.components(config, data.shape)
+        check_active_options(self, dataclasses.replace(config, generator=generator, critic=critic))
         if self.mode == "ssgan":
             # the quality metrics' feature extractor still learns from every label, so that
             # fd_<data> means the same for every recipe on these data
@@ -183,19 +191,37 @@ class GANRecipe(ImageRecipe):
         labels = [v for v in (data.train_labels, data.test_labels) if v is not None]
         return int(max(int(v.max()) for v in labels) + 1) if labels else 0
 
+    @staticmethod
+    def components(config, shape=None) -> tuple[str, str]:
+        """The generator and critic ``config`` names; ``auto`` follows the data's ``shape``
+        (images: DCGAN, vectors: MLP) and stays ``auto`` while the shape is not known."""
+        images = None if shape is None else len(shape) == 3
+        generator, critic = config.generator, config.critic
+        if generator == "auto" and images is not None:
+            generator = "dcgan" if images else "mlp-generator"
+        if critic == "auto" and images is not None:
+            critic = "dcgan-critic" if images else "mlp-critic"
+        return generator, critic
+
     def inactive_options(self, config) -> dict[str, str]:
+        """With ``generator``/``critic`` ``auto`` the data decide which component options act:
+        ``build`` checks them again once the data's shape is known."""
         out = {}
-        dcgan_g, dcgan_c = config.generator == "dcgan", config.critic == "dcgan-critic"
-        if dcgan_g:
+        generator, critic = self.components(config)
+        auto_g, auto_c = generator == "auto", critic == "auto"
+        dcgan_g, dcgan_c = generator == "dcgan", critic == "dcgan-critic"
+        if auto_g:
+            pass
+        elif dcgan_g:
             why = "the dcgan generator has no MLP"
             out.update(virtual_batch_norm=why)
             if dcgan_c:
                 out["hidden"] = "the dcgan generator and critic have no MLP widths"
         else:
-            why = f"options of the dcgan generator; generator={config.generator}"
+            why = f"options of the dcgan generator; generator={generator}"
             out.update(filters=why, batch_norm=why)
-        if not dcgan_c:
-            why = f"options of the dcgan critic; critic={config.critic}"
+        if not dcgan_c and not auto_c:
+            why = f"options of the dcgan critic; critic={critic}"
             out.update(critic_filters=why, critic_batch_norm=why)
         if self.mode != "ssgan":
             out["labelled"] = "the semi-supervised GAN's (ssgan) option"
@@ -224,6 +250,8 @@ class GANRecipe(ImageRecipe):
             divergence = f"f-{divergence}"  # fgan --set divergence=hellinger
         shape = data.shape
         images = len(shape) == 3
+        generator_name, critic_name = self.components(config, shape)
+        config = dataclasses.replace(config, generator=generator_name, critic=critic_name)
         classes = self._classes(data) if self.mode != "unconditional" else 0
         gen_opts = {
             "output_shape": shape,
@@ -473,13 +501,17 @@ def _variant(name, mode="unconditional", toy=False, **defaults):
     )
     cls.config = with_defaults(GANConfig, f"{cls.__name__[:-6]}Config", __name__, **defaults)
     recipe = cls()
-    # the smoke options that act for this variant (hidden: MLPs only, filters: DCGAN only)
-    inactive = recipe.inactive_options(cls.config())
+    # the smoke options that act for this variant on its default data (hidden: MLPs only,
+    # filters: DCGAN only)
+    shape = (2,) if toy else (8, 8, 1)
+    generator, critic = recipe.components(cls.config(), shape)
+    default = dataclasses.replace(cls.config(), generator=generator, critic=critic)
+    inactive = recipe.inactive_options(default)
     cls.smoke = {k: v for k, v in GANRecipe.smoke.items() if k not in inactive}
     return recipe
 
 
-_DC = {"generator": "dcgan", "critic": "dcgan-critic"}
+_DC: dict = {}  # generator and critic follow the data's shape (auto): DCGAN on images
 
 RECIPES = {
     recipe.name: recipe
