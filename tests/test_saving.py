@@ -108,38 +108,27 @@ def test_the_runner_refuses_a_model_class_that_no_new_process_could_import(tmp_p
 
 def test_the_runner_refuses_a_model_class_defined_in_a_script(tmp_path):
     """Keras records a class of ``__main__`` with module None; that is no Keras class."""
-    script = textwrap.dedent(f"""
-        import keras, gentk
-        from gentk.errors import PluginError
-        from gentk.image_recipe import ImageRecipe
+    import inspect
 
-        @keras.saving.register_keras_serializable(package="mine")
-        class Mine(keras.Model):
-            def __init__(self, **kwargs):
-                super().__init__(**kwargs)
-                self.dense = keras.layers.Dense(64)
-
-            def call(self, x):
-                return keras.ops.reshape(self.dense(keras.ops.reshape(x, (-1, 64))), (-1, 8, 8, 1))
-
-            def compute_losses(self, data, training=False):
-                return {{"loss": keras.ops.mean((self(data) - data) ** 2)}}
-
-        class Recipe(ImageRecipe):
-            name = "mine"
-            def build(self, config, data):
-                return Mine()
-
-        try:
-            gentk.run(Recipe(), output={str(tmp_path / "run")!r}, verbose=0, epochs=1)
-        except PluginError as err:
-            print("refused:", err)
-    """)
+    script = "\n".join([
+        "import keras, gentk",
+        "from gentk.errors import PluginError",
+        "from gentk.image_recipe import ImageRecipe",
+        inspect.getsource(_ScriptModel),  # the same class, now defined in __main__
+        "class Recipe(ImageRecipe):",
+        "    name = 'mine'",
+        "    def build(self, config, data):",
+        "        return _ScriptModel()",
+        "try:",
+        f"    gentk.run(Recipe(), output={str(tmp_path / 'run')!r}, verbose=0, epochs=1)",
+        "except PluginError as err:",
+        "    print('refused:', err)",
+    ])  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "refused: model 'mine': mine>Mine (module __main__)" in proc.stdout
+    assert "refused: model 'mine': gentk_tests>_ScriptModel (module __main__)" in proc.stdout
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
