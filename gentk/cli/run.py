@@ -141,13 +141,24 @@ def command(
 
 
 def summary(metrics: dict, width: int = 6) -> str:
-    """A few lines for the terminal: the test metrics (at most ``width``), the epochs and the
-    training time; ``metrics.json`` holds the rest."""
+    """A few lines for the terminal: the test metrics (at most ``width``; the other figures
+    where a model has no test split, as GANs), the epochs and the training time;
+    ``metrics.json`` holds the rest."""
     tests = [(k, v) for k, v in metrics.items() if k.startswith("test_") and _number(v)]
+    if not tests:  # GANs: FD, modes, precision/recall (not the real-data floors)
+        skip = ("epochs", "best_epoch", "train_seconds_this_session")
+        tests = [
+            (k, v)
+            for k, v in metrics.items()
+            if _number(v)
+            and k not in skip
+            and not k.endswith("_floor")
+            and not k.startswith(("n_", "quality_samples"))
+        ]
     tests.sort(key=lambda kv: kv[0])
     lines = [f"  {k} = {v:.6g}" for k, v in tests[:width]]
     if len(tests) > width:
-        lines.append(f"  ... and {len(tests) - width} more test metrics")
+        lines.append(f"  ... and {len(tests) - width} more")
     extra = [
         f"{k} {metrics[k]:.6g}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
         for k in ("epochs", "best_epoch", "train_seconds_this_session")

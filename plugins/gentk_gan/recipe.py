@@ -395,7 +395,8 @@ class GANRecipe(ImageRecipe):
             def feats(x):
                 return np.asarray(x, np.float64).reshape(len(x), -1)
 
-            space = f"{name}_pixels"
+            # no labels to train a feature classifier: FD of the raw values, named for them
+            space = f"{name}_pixels" if len(data.shape) >= 2 else f"{name}_coordinates"
         # the model and the floor are both measured against the same real half, with the same
         # number of samples: FD and k-NN radii are biased by the sample size
         real_a, real_b = feats(test[:half]), feats(test[half : 2 * half])
