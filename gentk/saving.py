@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_bytes",
     "append_text",
+    "disk_full",
     "save_weights",
     "saved_classes",
     "unloadable_classes",
@@ -53,6 +54,30 @@ def _fsync_file(path: Path) -> None:
             os.fsync(f.fileno())
 
 
+def disk_full(path):
+    """A context in which a full disk (or quota, or file-size limit) while writing ``path`` is a
+    ``DiskFullError``; TensorFlow's C++ writers report it as an ``OpError`` whose text alone
+    names it."""
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except OSError as err:
+            if err.errno in _FULL:
+                raise DiskFullError(path, err) from None
+            raise
+        except Exception as err:
+            text = str(getattr(err, "message", "")).lower()
+            if type(err).__module__.startswith("tensorflow"):
+                for code, needle in ((errno.ENOSPC, "no space left"), (errno.EDQUOT, "quota")):
+                    if needle in text:
+                        raise DiskFullError(path, OSError(code, needle)) from None
+            raise
+
+    return guard()
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -70,15 +95,11 @@ def atomic_path(path, suffix: str | None = None):
     os.close(fd)
     os.unlink(tmp)  # writers such as h5py and zipfile want to create the file themselves
     try:
-        try:
+        with disk_full(path):
             yield Path(tmp)
             _fsync_file(Path(tmp))
             os.replace(tmp, path)
             _fsync_dir(path.parent)
-        except OSError as err:
-            if err.errno in _FULL:
-                raise DiskFullError(path, err) from None
-            raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -98,19 +119,17 @@ def append_text(path, text: str) -> None:
     """Append ``text`` to ``path`` and fsync it; a full disk is a ``DiskFullError`` and the file
     is cut back to its old length (no partial line is left)."""
     path = Path(path)
-    with open(path, "a", encoding="utf-8") as f:
+    with disk_full(path), open(path, "a", encoding="utf-8") as f:
         size = f.tell()
         try:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        except OSError as err:
+        except OSError:
             try:
                 f.truncate(size)
             except OSError:
                 pass
-            if err.errno in _FULL:
-                raise DiskFullError(path, err) from None
             raise
 
 

@@ -35,10 +35,9 @@ def open_run(run_dir, overrides=()) -> RunInfo:
         from gentk.training.callbacks import read_checkpoint_state
         from gentk.training.rundir import stranded_note
 
-        if read_checkpoint_state(run_dir) is None and stranded_note(run_dir):
-            raise UserError(
-                f"run {run_dir} has no model.keras and no checkpoint{stranded_note(run_dir)}"
-            )
+        note = stranded_note(run_dir)
+        if note and read_checkpoint_state(run_dir) is None:
+            raise UserError(f"run {run_dir} has no model.keras and no checkpoint{note}")
         raise UserError(f"run {run_dir} has no model.keras yet; finish it with --resume")
     recipe = get_registry().get("model", meta["model"]).factory
     config = resolve_config(recipe.config, run_dir / "config.toml", list(overrides))

@@ -121,18 +121,13 @@ def _numbers(chunk, parts, column: int, path, what: str, dtype) -> np.ndarray:
     except (ValueError, OverflowError):
         bad = None
     if bad is None or len(bad):
+        # a column of text may not be this column at all: say how to choose another
+        hint = (
+            f"; if column {column} is not a {what}, set {what}_column=none "
+            f"(--set {what}_column=none) or name the {what} column"
+        )
         for (line_no, _, _), p in zip(chunk, parts):
-            try:
-                to_float(p[column], path, line_no, what)  # raises naming the line
-            except DataError as err:
-                if not is_number(p[column]):  # a column of text: perhaps not this column at all
-                    hint = (
-                        f"; if column {column} is not a {what}, set {what}_column=none "
-                        f"(--set {what}_column=none) or name the {what} column"
-                    )
-                    err.args = (err.args[0] + hint,)
-                    err.message = err.message + hint
-                raise
+            to_float(p[column], path, line_no, what, hint)  # raises naming the line
     return values
 
 
@@ -146,7 +141,7 @@ def _split(chunk, delim) -> list[list[str]]:
             rows = list(reader)
         except csv.Error as err:
             line_no = chunk[max(0, reader.line_num - 1)][0]
-            raise _CsvProblem(str(err), line_no) from None
+            raise _CsvProblem(_csv_message(str(err)), line_no) from None
         if len(rows) != len(texts):  # a quote left open swallowed the lines after it
             line_no = next((n for n, text, _ in chunk if text.count('"') % 2), chunk[0][0])
             raise _CsvProblem('a quote (") opened on this line is never closed', line_no)
@@ -157,7 +152,7 @@ def _split(chunk, delim) -> list[list[str]]:
 
 
 class _CsvProblem(Exception):
-    """A line the CSV parser refused; ``_read_rows`` names the file."""
+    """A line the CSV parser refused, with the message to show; ``_read_rows`` names the file."""
 
     def __init__(self, message: str, line_no: int):
         super().__init__(message)
@@ -172,8 +167,6 @@ def _csv_message(message: str) -> str:
         return "a carriage return (CR) inside a field; is this a text file of interactions?"
     if "NUL" in message or "null byte" in message:
         return "the line holds NUL bytes; is this a text file of interactions?"
-    if "never closed" in message:
-        return message
     return f"cannot parse the line as CSV ({message})"
 
 
@@ -241,7 +234,7 @@ def _read_rows(lines, delim, width, columns, path, out, advance) -> None:
         try:
             parts = _split(chunk, delim)
         except _CsvProblem as err:
-            raise DataError(_csv_message(str(err)), path, err.line_no) from None
+            raise DataError(str(err), path, err.line_no) from None
         for (line_no, _, _), p in zip(chunk, parts):
             if len(p) != width:
                 raise DataError(f"expected {width} columns, found {len(p)}", path, line_no)

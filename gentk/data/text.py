@@ -80,10 +80,6 @@ def compression(path) -> str | None:
     return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
 
 
-def _check_file(path: Path) -> None:
-    check_input(path, folders=False)
-
-
 @contextlib.contextmanager
 def _open_binary(path: Path):
     """The file's bytes, decompressed when it is compressed; damaged compressed data (here or
@@ -128,40 +124,40 @@ def _looks_binary(sample: bytes) -> bool:
     return controls > 0.1 * len(sample)
 
 
-def _text_mode(sample: bytes) -> tuple[str, str | None] | None:
-    """``(encoding, newline)`` when the file must be decoded as text first: UTF-16 (BOM) or
-    lines ending in a bare CR; None for the byte fast path."""
+def _text_encoding(sample: bytes) -> str | None:
+    """The encoding to decode the file with first (universal newlines) when it is UTF-16 (BOM)
+    or its lines end in a bare CR; None for the byte fast path."""
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16", None
+        return "utf-16"
     if b"\r" in sample and b"\n" not in sample:
         try:
             sample.decode("utf-8")
-            return "utf-8-sig", None
         except UnicodeDecodeError as err:
-            return ("utf-8-sig" if err.start > len(sample) - 4 else "latin-1"), None
+            return "utf-8-sig" if err.start > len(sample) - 4 else "latin-1"
+        return "utf-8-sig"
     return None
 
 
 def _blocks(f, path: Path):
-    """Lists of lines as bytes (each with its newline), about 1 MiB a list."""
-    sample = f.peek(1 << 16)[: 1 << 16] if hasattr(f, "peek") else b""
-    mode = _text_mode(sample)
-    if mode is None and _looks_binary(sample):
+    """Lists of lines as bytes (each with its newline), about 1 MiB a list; ``f`` can peek."""
+    sample = f.peek(1 << 16)[: 1 << 16]
+    encoding = _text_encoding(sample)
+    if encoding is None and _looks_binary(sample):
         raise DataError(
             "not a text file (binary data); CSV/TSV text is read, plain or compressed with "
             "gzip, bzip2, xz or zip",
             path,
         )
-    if mode is None:
+    if encoding is None:
         while block := f.readlines(1 << 20):
             yield block
         return
-    text = io.TextIOWrapper(f, encoding=mode[0], newline=mode[1])
+    text = io.TextIOWrapper(f, encoding=encoding, newline=None)
     try:
         while block := text.readlines(1 << 20):
             yield [line.encode("utf-8") for line in block]
     except UnicodeDecodeError as err:
-        raise DataError(f"not valid {mode[0].upper()} text ({err.reason})", path) from None
+        raise DataError(f"not valid {encoding.upper()} text ({err.reason})", path) from None
     finally:
         text.detach()  # the caller closes the file
 
@@ -178,7 +174,7 @@ def iter_lines(path, skip: int = 0):
     memory), after the first ``skip`` non-blank lines; UTF-8 (with BOM) or, block by block,
     Latin-1."""
     path = Path(path)
-    _check_file(path)
+    check_input(path, folders=False)
     seen, number = 0, 0
     with _open_binary(path) as raw:
         f = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
@@ -234,12 +230,13 @@ def is_number(text: str) -> bool:
     return True
 
 
-def to_float(text: str, path, line_no: int, column: str) -> float:
-    """A finite float, or a ``DataError`` naming file, line and column."""
+def to_float(text: str, path, line_no: int, column: str, hint: str = "") -> float:
+    """A finite float, or a ``DataError`` naming file, line and column (``hint`` follows the
+    message when ``text`` is not a number at all)."""
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{column} is not a number: {text!r}", path, line_no) from None
+        raise DataError(f"{column} is not a number: {text!r}{hint}", path, line_no) from None
     if not math.isfinite(value):
         raise DataError(f"{column} is {text!r}; only finite numbers are allowed", path, line_no)
     return value

@@ -130,24 +130,24 @@ def _started_options(meta: dict, saved_config) -> dict | None:
     return None if saved_config is None else config_to_dict(saved_config)
 
 
-def _changed_options(meta: dict, saved_config, config) -> list[str]:
-    started = _started_options(meta, saved_config)
+def _changed_options(started: dict | None, config) -> dict[str, tuple]:
+    """``{option: (value the run started with, value now)}`` for every option that differs."""
     if started is None:
-        return []
+        return {}
     now = config_to_dict(config)
-    return sorted(k for k in set(started) | set(now) if started.get(k) != now.get(k))
+    keys = sorted(set(started) | set(now))
+    return {k: (started.get(k), now.get(k)) for k in keys if started.get(k) != now.get(k)}
 
 
-def _check_resume_options(meta: dict, saved_config, config) -> None:
+def _check_resume_options(started: dict | None, config) -> None:
     """Refuse a resume whose options change the data or the split (``option(data=True)``): the
     later epochs and the test metrics would use other data than the first epochs."""
     from gentk.config import data_options
 
-    started = _started_options(meta, saved_config) or {}
-    changed = [k for k in _changed_options(meta, saved_config, config) if k in data_options(config)]
+    data = set(data_options(config))
+    changed = {k: v for k, v in _changed_options(started, config).items() if k in data}
     if changed:
-        now = config_to_dict(config)
-        shown = ", ".join(f"{k}={started.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        shown = ", ".join(f"{k}={was!r} -> {now!r}" for k, (was, now) in changed.items())
         raise UserError(
             f"--resume: {shown} would change the data or its split; resume with the run's own "
             "values or start a new run"
@@ -350,7 +350,7 @@ def _run_locked(
         config = resolve_config(recipe.config, config_path, overrides, **direct)
     check_active_options(recipe, config)
     if state is not None:
-        _check_resume_options(meta, saved_config, config)
+        _check_resume_options(_started_options(meta, saved_config), config)
     seed_everything(config.seed)
     if isinstance(data, (str, os.PathLike)) and Path(data).exists():
         from gentk.data.text import check_input
@@ -474,7 +474,7 @@ def _train(
         try:
             model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
         except (ValueError, KeyError) as err:
-            changed = _changed_options(meta, saved_config, config)
+            changed = _changed_options(_started_options(meta, saved_config), config)
             raise UserError(
                 f"--resume: checkpoint {state['weights']} does not fit the model built from "
                 f"the current options (changed: {', '.join(changed) or 'none'}); resume with "

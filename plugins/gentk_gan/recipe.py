@@ -171,8 +171,7 @@ class GANRecipe(ImageRecipe):
                     raise UserError(f"{self.name} needs integer class labels 0..C-1")
         # the options that act depend on the components the data choose (auto): refuse the
         # others now, before the run directory is touched
-        generator, critic = self.components(config, data.shape)
-        check_active_options(self, dataclasses.replace(config, generator=generator, critic=critic))
+        check_active_options(self, self.with_components(config, data.shape))
         if self.mode == "ssgan":
             # the quality metrics' feature extractor still learns from every label, so that
             # fd_<data> means the same for every recipe on these data
@@ -192,35 +191,32 @@ class GANRecipe(ImageRecipe):
         return int(max(int(v.max()) for v in labels) + 1) if labels else 0
 
     @staticmethod
-    def components(config, shape=None) -> tuple[str, str]:
-        """The generator and critic ``config`` names; ``auto`` follows the data's ``shape``
-        (images: DCGAN, vectors: MLP) and stays ``auto`` while the shape is not known."""
-        images = None if shape is None else len(shape) == 3
-        generator, critic = config.generator, config.critic
-        if generator == "auto" and images is not None:
-            generator = "dcgan" if images else "mlp-generator"
-        if critic == "auto" and images is not None:
-            critic = "dcgan-critic" if images else "mlp-critic"
-        return generator, critic
+    def with_components(config, shape=None):
+        """``config`` with ``generator``/``critic`` ``auto`` resolved by the data's ``shape``
+        (images: DCGAN, vectors: MLP); they stay ``auto`` while the shape is not known."""
+        if shape is None:
+            return config
+        images = len(shape) == 3
+        auto = {
+            "generator": "dcgan" if images else "mlp-generator",
+            "critic": "dcgan-critic" if images else "mlp-critic",
+        }
+        chosen = {k: v for k, v in auto.items() if getattr(config, k) == "auto"}
+        return dataclasses.replace(config, **chosen) if chosen else config
 
     def inactive_options(self, config) -> dict[str, str]:
-        """With ``generator``/``critic`` ``auto`` the data decide which component options act:
-        ``build`` checks them again once the data's shape is known."""
+        """Component options act only for their component; with ``auto`` the data decide, and
+        ``load_data`` checks again once their shape is known."""
         out = {}
-        generator, critic = self.components(config)
-        auto_g, auto_c = generator == "auto", critic == "auto"
-        dcgan_g, dcgan_c = generator == "dcgan", critic == "dcgan-critic"
-        if auto_g:
-            pass
-        elif dcgan_g:
-            why = "the dcgan generator has no MLP"
-            out.update(virtual_batch_norm=why)
-            if dcgan_c:
+        generator, critic = config.generator, config.critic
+        if generator == "dcgan":
+            out["virtual_batch_norm"] = "the dcgan generator has no MLP"
+            if critic == "dcgan-critic":
                 out["hidden"] = "the dcgan generator and critic have no MLP widths"
-        else:
+        elif generator != "auto":
             why = f"options of the dcgan generator; generator={generator}"
             out.update(filters=why, batch_norm=why)
-        if not dcgan_c and not auto_c:
+        if critic not in ("dcgan-critic", "auto"):
             why = f"options of the dcgan critic; critic={critic}"
             out.update(critic_filters=why, critic_batch_norm=why)
         if self.mode != "ssgan":
@@ -250,8 +246,7 @@ class GANRecipe(ImageRecipe):
             divergence = f"f-{divergence}"  # fgan --set divergence=hellinger
         shape = data.shape
         images = len(shape) == 3
-        generator_name, critic_name = self.components(config, shape)
-        config = dataclasses.replace(config, generator=generator_name, critic=critic_name)
+        config = self.with_components(config, shape)
         classes = self._classes(data) if self.mode != "unconditional" else 0
         gen_opts = {
             "output_shape": shape,
@@ -504,15 +499,11 @@ def _variant(name, mode="unconditional", toy=False, **defaults):
     recipe = cls()
     # the smoke options that act for this variant on its default data (hidden: MLPs only,
     # filters: DCGAN only)
-    shape = (2,) if toy else (8, 8, 1)
-    generator, critic = recipe.components(cls.config(), shape)
-    default = dataclasses.replace(cls.config(), generator=generator, critic=critic)
+    default = recipe.with_components(cls.config(), (2,) if toy else (8, 8, 1))
     inactive = recipe.inactive_options(default)
     cls.smoke = {k: v for k, v in GANRecipe.smoke.items() if k not in inactive}
     return recipe
 
-
-_DC: dict = {}  # generator and critic follow the data's shape (auto): DCGAN on images
 
 RECIPES = {
     recipe.name: recipe
@@ -526,7 +517,6 @@ RECIPES = {
         _variant(
             "dcgan",
             critic_batch_norm=True,
-            **_DC,
         ),
         _variant(
             "wgan",
@@ -536,7 +526,6 @@ RECIPES = {
             learning_rate=5e-5,
             critic_learning_rate=5e-5,
             beta_1=0.0,
-            **_DC,
         ),
         _variant(
             "wgan-gp",
@@ -547,7 +536,6 @@ RECIPES = {
             critic_learning_rate=1e-4,
             beta_1=0.0,
             beta_2=0.9,
-            **_DC,
         ),
         _variant(
             "sngan",
@@ -555,12 +543,10 @@ RECIPES = {
             spectral_norm=True,
             beta_1=0.0,
             beta_2=0.9,
-            **_DC,
         ),
         _variant(
             "lsgan",
             divergence="least-squares",
-            **_DC,
         ),
         _variant(
             "fgan",
@@ -572,12 +558,10 @@ RECIPES = {
         _variant(
             "cgan",
             mode="conditional",
-            **_DC,
         ),
         _variant(
             "acgan",
             mode="acgan",
-            **_DC,
         ),
         _variant(
             "ssgan",
@@ -585,7 +569,6 @@ RECIPES = {
             # Salimans et al. 2016; on digits with 100 labels: 87.2 +- 1.6% test accuracy
             # against 79.1 +- 3.9% with the non-saturating loss (benchmarks/gan_family.py ssgan)
             feature_matching=True,
-            **_DC,
         ),
     )
 }

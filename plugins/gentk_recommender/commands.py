@@ -168,6 +168,7 @@ def export(run_dir, output, top, exclude, force):
     from pathlib import Path
 
     from gentk.errors import UserError
+    from gentk.saving import disk_full
     from gentk.training.rundir import RunLock, check_output_path
     from gentk_recommender.serving import export_saved_model, read_items, read_popularity
 
@@ -182,7 +183,7 @@ def export(run_dir, output, top, exclude, force):
         _restore_stranded(out)
         _check_replaceable(out, output, force)
         model = info.model()
-        with _staging(out) as tmp, _disk_full(tmp):
+        with _staging(out) as tmp, disk_full(tmp):
             export_saved_model(
                 model, item_ids, tmp, top, exclude_inputs=exclude != "none", popularity=popularity
             )
@@ -195,34 +196,6 @@ def export(run_dir, output, top, exclude, force):
 
 # what a TensorFlow SavedModel directory holds; --force replaces a folder of these alone
 SAVED_MODEL_NAMES = {"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb", "variables", "assets"}
-
-
-def _disk_full(path):
-    """A full disk (or quota) while writing the export: ``DiskFullError`` (exit 3), as for runs;
-    TensorFlow's C++ writers report it as an ``OpError`` whose text names the errno."""
-    import contextlib
-    import errno
-
-    from gentk.errors import DiskFullError
-
-    @contextlib.contextmanager
-    def guard():
-        import tensorflow as tf
-
-        try:
-            yield
-        except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                raise DiskFullError(path, err) from None
-            raise
-        except tf.errors.OpError as err:
-            text = str(err.message).lower()
-            for code, needle in ((errno.ENOSPC, "no space left"), (errno.EDQUOT, "quota")):
-                if needle in text:
-                    raise DiskFullError(path, OSError(code, needle)) from None
-            raise
-
-    return guard()
 
 
 def _temporaries(out, kind: str):

@@ -393,23 +393,23 @@ def test_sample_on_a_recommender_run_is_one_line_exit_2(trained_run, tmp_path):
 
 
 def test_a_full_disk_during_export_is_exit_3_and_keeps_the_old_export(trained_run, tmp_path):
-    """TensorFlow's writers report ENOSPC as an OpError; the export's guard makes it the same
-    one line as a full disk during training, and the swap never happens."""
+    """TensorFlow's writers report ENOSPC as an OpError; the guard the export shares with every
+    atomic write makes it the same one line as a full disk during training."""
     import errno
 
     import tensorflow as tf
-    from gentk_recommender.commands import _disk_full
 
     from gentk.errors import DiskFullError
+    from gentk.saving import disk_full
 
     with pytest.raises(DiskFullError, match="^no space left on"):
-        with _disk_full(tmp_path / "x"):
+        with disk_full(tmp_path / "x"):
             raise tf.errors.ResourceExhaustedError(None, None, "write: No space left on device")
     with pytest.raises(DiskFullError, match="^no space left on"):
-        with _disk_full(tmp_path / "x"):
+        with disk_full(tmp_path / "x"):
             raise OSError(errno.ENOSPC, "No space left on device")
     with pytest.raises(ValueError):
-        with _disk_full(tmp_path / "x"):
+        with disk_full(tmp_path / "x"):
             raise ValueError("other errors pass through")
 
 
