@@ -5,9 +5,10 @@ several seeds: modes covered and the high-quality share (within 3 std of a mode)
 beside the same figures for real data (the ceiling).
 
 ``images``: digits (or MNIST from ../shared/data): Fréchet distance and k-NN precision/recall in
-the feature space of a classifier trained on the same data, for DCGAN (non-saturating),
-WGAN-GP and hinge + spectral norm, beside the real-vs-real floor (two halves of the test set);
-training images/s with and without XLA, and epochs and minutes.
+the feature space of a classifier trained on the held-out rows of the same data, for DCGAN
+(non-saturating), WGAN-GP and hinge + spectral norm, beside the real-vs-real floor (two disjoint
+sets of training rows), with FD's bootstrap standard error and KID; training images/s with and
+without XLA, and epochs and minutes.
 
 ``ssgan``: the semi-supervised GAN's test accuracy with ``labelled`` labelled digits, with the
 divergence's generator loss and with feature matching (Salimans et al. 2016), beside the same
@@ -142,14 +143,17 @@ def images(args):
             metrics, seconds, n = _run(
                 name, [*overrides, f"jit_compile={str(jit).lower()}"], args.epochs, args.seed, data
             )
-            fd = next(k for k in metrics if k.startswith("fd_") and not k.endswith("floor"))
+            fd = next(
+                k for k in metrics if k.startswith("fd_") and not k.endswith(("floor", "_se"))
+            )
             train = metrics["train_seconds_this_session"]
             rows.append(
                 {
                     "model": label,
                     "XLA": "on" if jit else "off",
-                    fd: f"{metrics[fd]:.2f}",
+                    fd: f"{metrics[fd]:.2f} +- {metrics[fd + '_se']:.2f}",
                     "FD floor": f"{metrics[fd + '_real_floor']:.2f}",
+                    "KID": f"{metrics['kid' + fd[2:]]:.4f}",
                     "precision": f"{metrics['precision']:.3f}",
                     "recall": f"{metrics['recall']:.3f}",
                     "P/R floor": f"{metrics['precision_real_floor']:.3f}/"
@@ -165,7 +169,7 @@ def images(args):
         r["speed vs dcgan no-XLA"] = f"{float(r['images/s'].replace(',', '')) / base:.2f}x"
     print()
     print(f"{args.dataset}, {args.epochs} epochs, seed {args.seed}")
-    columns = ["model", "XLA", fd_key, "FD floor", "precision", "recall", "P/R floor"]
+    columns = ["model", "XLA", fd_key, "FD floor", "KID", "precision", "recall", "P/R floor"]
     print(table(rows, [*columns, "images/s", "speed vs dcgan no-XLA", "minutes"]))
 
 

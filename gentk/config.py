@@ -25,6 +25,7 @@ __all__ = [
     "config_to_toml",
     "config_to_dict",
     "parse_value",
+    "parse_every",
 ]
 
 
@@ -113,6 +114,7 @@ def check_ranges(config) -> None:
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DISTRIBUTE_MODES = ("auto", "default", "mirrored", "multi-worker")
 
 
 @dataclasses.dataclass
@@ -146,6 +148,14 @@ class TrainConfig:
     validation_fraction: float = option(
         0.1, "fraction of the data held out for validation", ge=0, lt=1, data=True
     )
+    checkpoint_every: str = option(
+        "60s",
+        "checkpoint cadence: every N epochs (5) or after N seconds or minutes of training "
+        "(60s, 5m); always at the end, on SIGINT/SIGTERM and before a NaN stop",
+    )
+    validation_every: int = option(
+        1, "validate every N epochs (model selection sees those epochs only)", ge=1
+    )
     test_fraction: float = option(
         0.1, "fraction of the data held out for the test metrics", ge=0, lt=1, data=True
     )
@@ -157,9 +167,9 @@ class TrainConfig:
                 f"`precision` must be one of {', '.join(PRECISIONS)}. "
                 f"Received: precision={self.precision!r}"
             )
-        from gentk.training.strategy import DISTRIBUTE_MODES
-
         self.jit_compile = _jit_mode(self.jit_compile)
+        self.checkpoint_every = str(self.checkpoint_every).strip()
+        parse_every(self.checkpoint_every, "checkpoint_every")
 
         if self.distribute not in DISTRIBUTE_MODES:
             raise ValueError(
@@ -170,6 +180,28 @@ class TrainConfig:
 
     def validate(self):
         """Checks across options (subclasses extend it); raise ``ValueError``."""
+
+
+_UNITS = {"": ("epochs", 1), "s": ("seconds", 1), "m": ("seconds", 60), "h": ("seconds", 3600)}
+
+
+def parse_every(value: str, name: str = "every") -> tuple[str, float]:
+    """A cadence: ``"5"`` is every 5 epochs (``("epochs", 5)``), ``"60s"``, ``"5m"`` and
+    ``"1h"`` are after that much training time (``("seconds", 60.0)``)."""
+    text = str(value).strip().lower()
+    unit = text[-1:] if text[-1:] in "smh" else ""
+    number = text[: len(text) - len(unit)]
+    try:
+        amount = float(number) if unit else int(number)
+    except ValueError:
+        amount = -1
+    if not amount > 0:
+        raise ValueError(
+            f"`{name}` must be a number of epochs (5) or of seconds, minutes or hours of "
+            f"training (60s, 5m, 1h). Received: {name}={value!r}"
+        )
+    kind, scale = _UNITS[unit]
+    return kind, amount * scale
 
 
 def _jit_mode(value) -> str:

@@ -11,6 +11,7 @@ __all__ = [
     "DataError",
     "PluginError",
     "TrainingError",
+    "Interrupted",
     "DiskFullError",
 ]
 
@@ -63,6 +64,15 @@ class TrainingError(GentkError):
     """Training could not go on (for example a NaN loss); the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+class Interrupted(GentkError):
+    """Training stopped on SIGINT or SIGTERM after checkpointing the epoch in progress: exit
+    code 130 or 143, as for a process the signal ended."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT"):
+        super().__init__(message)
+        self.exit_code = 143 if signal_name == "SIGTERM" else 130
 
 
 class DiskFullError(GentkError):

@@ -14,7 +14,8 @@ from gentk.errors import UserError
 from gentk.tune import parse_space
 from tests.conftest import error_lines, kill_at_epoch, run_cli
 
-VAE = ["--set", "hidden=16", "--set", "nll_samples=0", "--set", "batch_size=256"]
+VAE = ["--set", "hidden=16", "--set", "nll_samples=0", "--set", "batch_size=256",
+       "--set", "checkpoint_every=1"]  # fmt: skip
 
 
 def test_the_space_grammar():

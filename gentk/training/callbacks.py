@@ -1,4 +1,5 @@
-"""Runner callbacks: atomic checkpoints with resume state, the NaN/inf guard, and history.csv."""
+"""Runner callbacks: atomic checkpoints on a cadence with resume state, the NaN/inf guard, the
+best epoch on validation, and history.csv."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 import json
 import math
+import time
 from pathlib import Path
 
 import keras
@@ -17,6 +19,7 @@ __all__ = [
     "BestWeights",
     "NanGuard",
     "read_checkpoint_state",
+    "restore_best",
     "write_history_csv",
 ]
 
@@ -116,33 +119,67 @@ def write_history_csv(path, history: list[dict]) -> None:
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-    """After every complete epoch: weights (with optimizer state) and ``state.json``, atomically.
+    """Checkpoints on a cadence: weights (with optimizer state) and ``state.json``, atomically.
 
-    ``checkpoints/epoch-NNNN.weights.h5`` is written under a temporary name and renamed; then
-    ``state.json`` (epoch, history, extra state of stateful callbacks) is replaced the same way
-    and points at it; only then is the previous file removed. A SIGKILL at any moment leaves a
-    ``state.json`` that names a complete file.
+    Every epoch appends its row to ``checkpoints/history.jsonl`` and ``history.csv``. When a
+    checkpoint is due (``every``: ``"5"`` epochs or ``"60s"`` of training, see
+    ``gentk.config.parse_every``), at the last epoch, at the end of training and after a stop
+    was requested (``request_stop``: SIGINT/SIGTERM), ``checkpoints/epoch-NNNN.weights.h5`` is
+    written under a temporary name and renamed; then ``state.json`` (epoch, number of history
+    rows, state of stateful callbacks) is replaced the same way and points at it; only then are
+    older files removed. A SIGKILL at any moment leaves a ``state.json`` that names complete
+    files; a resumed run drops the rows past it and repeats those epochs exactly.
+
+    When the ``NanGuard`` trips, the last good epoch is checkpointed from an in-memory copy of
+    the variables taken at its end (``variables``: a callable returning every variable saved
+    with the weights; runs whose variables exceed ``SNAPSHOT_BYTES`` keep the last cadence
+    checkpoint instead).
 
     Args:
         run_dir: the run directory.
         history: rows already trained (from a resumed run); extended in place.
         guard: the ``NanGuard``; an epoch that tripped it is not saved.
-        stateful: callbacks with ``get_state()`` / ``set_state(dict)`` whose state is saved too.
+        stateful: callbacks with ``get_state()`` / ``set_state(dict)`` whose state is saved too
+            (and ``flush(checkpoints_dir)``, called first, for files they keep).
+        every: the cadence.
+        variables: see above; None keeps no copy.
     """
 
-    def __init__(self, run_dir, history: list[dict], guard: NanGuard | None = None, stateful=()):
+    SNAPSHOT_BYTES = 1 << 30
+
+    def __init__(
+        self,
+        run_dir,
+        history: list[dict],
+        guard: NanGuard | None = None,
+        stateful=(),
+        every: str = "1",
+        variables=None,
+    ):
+        from gentk.config import parse_every
+
         super().__init__()
         self.run_dir = Path(run_dir)
         self.dir = self.run_dir / "checkpoints"
         self.history = history
         self.guard = guard
         self.stateful = list(stateful)
+        self.unit, self.every = parse_every(every, "checkpoint_every")
+        self.variables = variables
+        self.stop_requested: str | None = None
+        self.saved_epoch: int | None = None
         self._csv_keys: list[str] | None = None
         self._started = False
+        self._clock = time.monotonic()
+        self._snapshot = None
+
+    def request_stop(self, why: str) -> None:
+        """Checkpoint at the end of the epoch in progress, then stop training."""
+        self.stop_requested = why
 
     def _start(self) -> None:
         """The history files hold exactly the rows already trained (a killed run may have
-        appended a row whose checkpoint it never completed)."""
+        appended rows whose checkpoint it never completed)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         text = "".join(json.dumps(row) + "\n" for row in self.history)
         atomic_write_text(self.dir / HISTORY_FILE, text)
@@ -150,71 +187,160 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self._csv_keys = _csv_columns(self.history) if self.history else None
         self._started = True
 
+    def on_train_begin(self, logs=None):
+        self._clock = time.monotonic()
+
+    def _due(self, epoch: int) -> bool:
+        if self.stop_requested or epoch + 1 >= self.params.get("epochs", 0):
+            return True
+        if self.unit == "epochs":
+            return (epoch + 1) % int(self.every) == 0
+        return time.monotonic() - self._clock >= self.every
+
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.tripped:
+            self._save_snapshot()
             return
         if not self._started:
             self._start()
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
-        for cb in self.stateful:
-            row.update(getattr(cb, "epoch_logs", lambda: {})())
         self.history.append(row)
-        name = f"epoch-{epoch + 1:04d}.weights.h5"
-        save_weights(self.model, self.dir / name)
         # one row appended per epoch (the state stays a few hundred bytes however long the run)
         append_text(self.dir / HISTORY_FILE, json.dumps(row) + "\n")
+        if self._csv_keys is not None and set(row) <= set(self._csv_keys):
+            append_text(self.run_dir / "history.csv", _csv_lines(self._csv_keys, [row]))
+        else:  # a new column: the header changes
+            self._csv_keys = _csv_columns(self.history)
+            write_history_csv(self.run_dir / "history.csv", self.history)
+        if self._due(epoch):
+            self._save(epoch + 1)
+            if self.stop_requested:
+                self.model.stop_training = True
+        else:
+            self._snapshot = self._take_snapshot(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        done = len(self.history) and self.history[-1].get("epoch")
+        if self._started and done and done != self.saved_epoch and not self._tripped():
+            self._save(int(done))
+
+    def _tripped(self) -> bool:
+        return self.guard is not None and self.guard.tripped is not None
+
+    def _take_snapshot(self, epoch: int):
+        if self.variables is None:
+            return None
+        variables = self.variables()
+        if sum(4 * math.prod(v.shape) for v in variables) > self.SNAPSHOT_BYTES:  # ~4 B each
+            return None
+        return epoch, len(self.history), [v.numpy() for v in variables]
+
+    def _save_snapshot(self) -> None:
+        """The NaN guard tripped: the epoch before it, from the copy taken at its end."""
+        if self._snapshot is None or self._snapshot[0] == self.saved_epoch:
+            return
+        epoch, rows, values = self._snapshot
+        for variable, value in zip(self.variables(), values):
+            variable.assign(value)
+        del self.history[rows:]
+        self._save(epoch)
+
+    def _save(self, epoch: int) -> None:
+        name = f"epoch-{epoch:04d}.weights.h5"
+        save_weights(self.model, self.dir / name)
+        for cb in self.stateful:  # files they keep (the best epoch's weights), then the states
+            getattr(cb, "flush", lambda _: None)(self.dir)
+        states = {type(cb).__name__: cb.get_state() for cb in self.stateful}
         state = {
-            "epoch": epoch + 1,
+            "epoch": epoch,
             "weights": name,
             "history_rows": len(self.history),
-            "callbacks": {type(cb).__name__: cb.get_state() for cb in self.stateful},
+            "callbacks": states,
         }
         atomic_write_json(self.dir / "state.json", state)
-        if _csv_columns([row]) == self._csv_keys:  # same columns: one more line
-            append_text(self.run_dir / "history.csv", _csv_lines(self._csv_keys, [row]))
-        else:
-            write_history_csv(self.run_dir / "history.csv", self.history)
-            self._csv_keys = _csv_columns(self.history)
+        self.saved_epoch, self._snapshot, self._clock = epoch, None, time.monotonic()
+        keep = {name} | {s.get("file") for s in states.values() if isinstance(s, dict)}
         # only now may older checkpoints go, and any left by a run killed mid-write
         for old in self.dir.iterdir():
-            if old.name != name and (old.name.startswith("epoch-") or ".tmp-" in old.name):
+            stale = old.name.startswith(("epoch-", "best-epoch-")) or ".tmp-" in old.name
+            if stale and old.name not in keep:
                 old.unlink(missing_ok=True)
 
 
 class BestWeights(keras.callbacks.Callback):
-    """Model selection on a logged validation value: after every epoch whose ``monitor`` (e.g.
-    ``val_loss``) beats the best so far, the weights are written atomically to
-    ``checkpoints/best.weights.h5``; ``restore`` loads them after training. Its state (best
-    value and epoch) is saved with each checkpoint, so a resumed run keeps selecting."""
+    """Model selection on a logged validation value: the weights of the epoch whose ``monitor``
+    (e.g. ``val_loss``) is the best so far are kept in memory; each checkpoint writes them to
+    ``checkpoints/best-epoch-NNNN.weights.h5`` (``flush``) and records it in its state, so a
+    resumed run keeps selecting and ``restore`` loads the weights that checkpoint chose.
+    Epochs without the value (not validated, ``validation_every``) are skipped."""
 
     def __init__(self, run_dir, monitor: str = "val_loss", mode: str = "min"):
         super().__init__()
-        self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
+        self.dir = Path(run_dir) / "checkpoints"
         self.monitor, self.sign = monitor, (1.0 if mode == "min" else -1.0)
-        self.best, self.best_epoch = math.inf, 0
+        self.best: float | None = None  # the best value so far, and its epoch
+        self.best_epoch = 0
+        self.file: str | None = None
+        self._values = None  # the best epoch's weights, not yet written
+
+    def value(self, epoch, logs):
+        """The monitored value of this epoch, or None."""
+        return (logs or {}).get(self.monitor)
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
+        value = self.value(epoch, logs)
         if value is None or not _finite(value):
             return
-        if self.sign * float(value) < self.best:
-            self.best, self.best_epoch = self.sign * float(value), epoch + 1
-            save_weights(self.model, self.path)
+        if self.best is None or self.sign * float(value) < self.sign * self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self._values = [v.numpy() for v in self.model.weights]
+            self.improved(epoch)
+
+    def improved(self, epoch) -> None:
+        """Called when ``epoch`` became the best (subclasses record more)."""
+
+    def flush(self, checkpoints) -> None:
+        """Write the best weights not yet written (the model's own are put back after)."""
+        if self._values is None:
+            return
+        current = [v.numpy() for v in self.model.weights]
+        name = f"best-epoch-{self.best_epoch:04d}.weights.h5"
+        try:
+            for variable, value in zip(self.model.weights, self._values):
+                variable.assign(value)
+            save_weights(self.model, Path(checkpoints) / name)
+        finally:
+            for variable, value in zip(self.model.weights, current):
+                variable.assign(value)
+        self.file, self._values = name, None
 
     def get_state(self):
-        return {"best": self.best if math.isfinite(self.best) else None, "epoch": self.best_epoch}
+        return {"best": self.best, "epoch": self.best_epoch, "file": self.file}
 
     def set_state(self, state):
         best = state.get("best")
-        self.best = math.inf if best is None else float(best)
+        self.best = None if best is None else float(best)
         self.best_epoch = int(state.get("epoch", 0))
+        self.file = state.get("file")
 
     @staticmethod
     def restore(model, run_dir) -> bool:
-        """Load the best weights into ``model`` if a run wrote them; whether it did."""
-        path = Path(run_dir) / "checkpoints" / "best.weights.h5"
-        if path.exists():
-            model.load_weights(path)
+        """Load into ``model`` the best weights the run's last checkpoint recorded (or an older
+        run's ``best.weights.h5``); whether there were any."""
+        return restore_best(model, run_dir)
+
+
+def restore_best(model, run_dir) -> bool:
+    """``BestWeights.restore`` for any callback whose checkpointed state names a ``file``."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    state = read_checkpoint_state(run_dir) or {}
+    for entry in state.get("callbacks", {}).values():
+        if isinstance(entry, dict) and entry.get("file"):
+            model.load_weights(checkpoints / entry["file"])
             return True
-        return False
+    old = checkpoints / "best.weights.h5"  # runs written before gentk 0.2
+    if old.exists():
+        model.load_weights(old)
+        return True
+    return False

@@ -231,6 +231,7 @@ def fit_distributed(
     train,
     *,
     validation_data=None,
+    validation_freq=1,
     epochs: int,
     initial_epoch: int = 0,
     callbacks=(),
@@ -272,11 +273,18 @@ def fit_distributed(
     callback_list.on_train_begin()
     with multiworker_errors():
         _epochs(model, callback_list, train_dist, val_dist, train_step, test_step,
-                range(initial_epoch, epochs))  # fmt: skip
+                range(initial_epoch, epochs), validation_freq)  # fmt: skip
     return history
 
 
-def _epochs(model, callback_list, train_dist, val_dist, train_step, test_step, epochs):
+def _validates(epoch: int, validation_freq) -> bool:
+    """Keras' rule: ``validation_freq`` is every N epochs, or the (1-based) epochs to run on."""
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
+
+
+def _epochs(model, callback_list, train_dist, val_dist, train_step, test_step, epochs, freq=1):
     logs = {}
     for epoch in epochs:
         model.reset_metrics()
@@ -288,7 +296,7 @@ def _epochs(model, callback_list, train_dist, val_dist, train_step, test_step, e
             if model.stop_training:
                 break
         epoch_logs = dict(logs)
-        if test_step is not None and not model.stop_training:
+        if test_step is not None and not model.stop_training and _validates(epoch, freq):
             model.reset_metrics()
             callback_list.on_test_begin()
             val_logs = {}

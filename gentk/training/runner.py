@@ -16,12 +16,14 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from gentk.config import config_to_dict, config_to_toml, resolve_config
-from gentk.errors import DiskFullError, PluginError, TrainingError, UserError
+from gentk.errors import DiskFullError, Interrupted, PluginError, TrainingError, UserError
 from gentk.recipe import check_active_options
 from gentk.saving import (
     atomic_path,
@@ -406,6 +408,49 @@ def _run_locked(
     return result
 
 
+class ValidationEpochs(list):
+    """Keras' ``validation_freq`` as a list: every ``every`` epochs and the last one (a list
+    whose ``in`` is arithmetic, so a million epochs cost nothing)."""
+
+    def __init__(self, every: int, epochs: int):
+        super().__init__()
+        self.every, self.epochs = int(every), int(epochs)
+
+    def __contains__(self, epoch) -> bool:
+        return epoch % self.every == 0 or epoch == self.epochs
+
+
+@contextlib.contextmanager
+def stop_on_signals(checkpoint):
+    """While training: SIGINT or SIGTERM asks ``checkpoint`` to save at the end of the epoch in
+    progress and stop; a second signal stops at once (the last checkpoint stays). Only the
+    main thread can install handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum, frame):
+        name = signal.Signals(signum).name
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        checkpoint.request_stop(name)
+        print(
+            f"\n{name}: checkpointing at the end of this epoch, then stopping "
+            "(send it again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _optimizer_variables(model) -> list:
     """The state of the model's optimizers (``model.optimizers`` for models with several)."""
     optimizers = list(getattr(model, "optimizers", None) or [model.optimizer])
@@ -494,10 +539,18 @@ def _train(
         for cb in stateful:
             cb.set_state(state.get("callbacks", {}).get(type(cb).__name__, {}))
         log.info("resumed after epoch %d", initial_epoch)
+    checkpoint = AtomicCheckpoint(
+        run_dir,
+        history,
+        guard,
+        stateful,
+        every=config.checkpoint_every,
+        variables=lambda: [*model.weights, *_optimizer_variables(model)],
+    )
     callbacks = [
         guard,
         *extra,
-        AtomicCheckpoint(run_dir, history, guard, stateful),
+        checkpoint,
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         *more_callbacks,
     ]
@@ -513,14 +566,22 @@ def _train(
     # Keras' fit fails under MultiWorkerMirroredStrategy: gentk's loop takes its arguments
     fit = functools.partial(multiworker.fit_distributed, model, strategy) if several else model.fit
     if initial_epoch < config.epochs:
-        fit(
-            recipe.train_dataset(config, data_obj),
-            validation_data=recipe.validation_dataset(config, data_obj),
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # tf.data pipelines shuffle themselves, with the seed
+        with stop_on_signals(checkpoint):
+            fit(
+                recipe.train_dataset(config, data_obj),
+                validation_data=recipe.validation_dataset(config, data_obj),
+                validation_freq=ValidationEpochs(config.validation_every, config.epochs),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # tf.data pipelines shuffle themselves, with the seed
+            )
+    if checkpoint.stop_requested and not guard.tripped:
+        raise Interrupted(
+            f"stopped by {checkpoint.stop_requested} after epoch {checkpoint.saved_epoch}; its "
+            f"checkpoint is in {run_dir / 'checkpoints'} (--resume continues)",
+            signal_name=checkpoint.stop_requested,
         )
     if guard.tripped:
         epoch, batch, key, value = guard.tripped

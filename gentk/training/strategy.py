@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from gentk.config import DISTRIBUTE_MODES
 from gentk.errors import UserError
 
 __all__ = ["select_strategy", "DISTRIBUTE_MODES"]
-
-DISTRIBUTE_MODES = ("auto", "default", "mirrored", "multi-worker")
 
 
 def select_strategy(mode: str = "auto", recipe=None, config=None):

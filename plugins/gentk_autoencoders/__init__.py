@@ -15,27 +15,27 @@ __all__ = ["register_components", "register_datasets", "register_models"]
 MODELS = (
     (
         "autoencoder",
-        "gentk_autoencoders.model:AutoencoderRecipe",
+        "gentk_autoencoders.recipe:AutoencoderRecipe",
         "Deterministic autoencoder (MLP or conv), squared-error or Bernoulli loss",
     ),
     (
         "denoising-autoencoder",
-        "gentk_autoencoders.model:DenoisingRecipe",
+        "gentk_autoencoders.recipe:DenoisingRecipe",
         "Denoising AE: encodes a corrupted x (Gaussian or masking noise), reconstructs the clean x",
     ),
     (
         "contractive-autoencoder",
-        "gentk_autoencoders.model:ContractiveRecipe",
+        "gentk_autoencoders.recipe:ContractiveRecipe",
         "Contractive AE: reconstruction + lambda ||dh/dx||_F^2 (exact encoder Jacobian)",
     ),
     (
         "sparse-autoencoder",
-        "gentk_autoencoders.model:SparseRecipe",
+        "gentk_autoencoders.recipe:SparseRecipe",
         "Sparse AE: wide code with L1 and KL(rho || mean activation) penalties",
     ),
     (
         "unpooling-autoencoder",
-        "gentk_autoencoders.unpooling:UnpoolingRecipe",
+        "gentk_autoencoders.recipe:UnpoolingRecipe",
         "Conv AE with pooling down and max-unpooling at the recorded argmax (or average) up",
     ),
 )

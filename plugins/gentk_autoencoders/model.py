@@ -1,5 +1,6 @@
 """Deterministic autoencoders: ``Autoencoder`` (plain, denoising, contractive, sparse; a
-``keras.Model``), greedy layer-wise pretraining, and their ``gentk run`` recipes.
+``keras.Model``), greedy layer-wise pretraining (their ``gentk run`` recipes are in
+``gentk_autoencoders.recipe``).
 
 #### Mathematical details
 
@@ -27,26 +28,19 @@ network is then fine-tuned.
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.config import option, with_defaults
-from gentk.image_recipe import ImageConfig, ImageRecipe
 from gentk.models import GenerativeModel, unpack_x
+from gentk_autoencoders.recipe import NOISES
 
 __all__ = [
     "Autoencoder",
-    "AutoencoderConfig",
-    "AutoencoderRecipe",
     "LayerwisePretraining",
     "pretrain_layerwise",
     "sparsity_kl",
 ]
-
-NOISES = ("none", "gaussian", "masking")
 
 
 def sparsity_kl(h, target: float):
@@ -236,88 +230,3 @@ class LayerwisePretraining(keras.callbacks.Callback):
         self.report = pretrain_layerwise(
             self.model, self.x, self.epochs, self.batch_size, self.lr, self.seed
         )
-
-
-@dataclasses.dataclass
-class AutoencoderConfig(ImageConfig):
-    noise: str = option("none", "denoising: none, gaussian or masking")
-    noise_level: float = option(0.0, "Gaussian noise sigma, or masking probability")
-    contractive_weight: float = option(0.0, "lambda of the contractive penalty ||dh/dx||_F^2")
-    l1_weight: float = option(0.0, "L1 penalty on the code")
-    sparsity_weight: float = option(0.0, "KL sparsity penalty weight")
-    sparsity_target: float = option(
-        0.05, "target mean activation rho of the KL penalty", gt=0, lt=1
-    )
-    pretrain_epochs: int = option(0, "stacked training: epochs per layer before fine-tuning (mlp)")
-
-    def validate(self):
-        super().validate()
-        if self.noise not in NOISES:
-            raise ValueError(
-                f"`noise` must be one of {', '.join(NOISES)}. Received: noise={self.noise!r}"
-            )
-        if self.pretrain_epochs > 0 and (self.encoder, self.decoder) != ("mlp", "mlp"):
-            raise ValueError("`pretrain_epochs` (stacked training) needs encoder=decoder=mlp")
-
-
-class AutoencoderRecipe(ImageRecipe):
-    name = "autoencoder"
-    config = AutoencoderConfig
-    defaults: dict = {}
-
-    def build(self, config, data):
-        encoder, decoder = self.encoder_decoder(config, data, "deterministic")
-        return Autoencoder(
-            encoder,
-            decoder,
-            noise=config.noise,
-            noise_level=config.noise_level,
-            contractive_weight=config.contractive_weight,
-            l1_weight=config.l1_weight,
-            sparsity_weight=config.sparsity_weight,
-            sparsity_target=config.sparsity_target,
-            seed=config.seed,
-            name=self.name.replace("-", "_"),
-        )
-
-    def callbacks(self, model, config, data, run_dir):
-        if config.pretrain_epochs <= 0:
-            return []
-        pretrain = LayerwisePretraining(
-            data.train,
-            config.pretrain_epochs,
-            config.batch_size,
-            config.learning_rate,
-            config.seed,
-        )
-        return [pretrain]
-
-
-def _variant(name, **defaults):
-    """A recipe (and config) that is the autoencoder with other defaults."""
-    config = with_defaults(
-        AutoencoderConfig, name.title().replace("-", "") + "Config", __name__, **defaults
-    )
-    return type(
-        name.title().replace("-", "") + "Recipe",
-        (AutoencoderRecipe,),
-        {"name": name, "config": config},
-    )
-
-
-DenoisingRecipe = _variant(
-    "denoising-autoencoder",
-    noise="masking",
-    noise_level=0.3,
-)
-ContractiveRecipe = _variant(
-    "contractive-autoencoder",
-    contractive_weight=0.1,
-    jit_compile=False,  # XLA took 50 s to compile the double backward of the Jacobian
-)
-SparseRecipe = _variant(
-    "sparse-autoencoder",
-    latent_dim=32,
-    l1_weight=1e-3,
-    sparsity_weight=0.1,
-)

@@ -1,4 +1,5 @@
-"""The unpooling autoencoder: conv + pooling down, unpooling + conv up (SegNet-style switches).
+"""The unpooling autoencoder: conv + pooling down, unpooling + conv up (SegNet-style switches);
+its recipe is in ``gentk_autoencoders.recipe``.
 
 #### Mathematical details
 
@@ -16,18 +17,15 @@ Convolutional Networks", 2014.
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.image_recipe import ImageDataConfig, ImageRecipe
 from gentk.layers import AverageUnpooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
 from gentk.models import GenerativeModel, unpack_x
 from gentk_autoencoders.components import LIKELIHOODS, pixel_likelihood
 
-__all__ = ["UnpoolingAutoencoder", "UnpoolingConfig", "UnpoolingRecipe"]
+__all__ = ["UnpoolingAutoencoder"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
@@ -167,47 +165,3 @@ class UnpoolingAutoencoder(GenerativeModel):
             "likelihood": self.likelihood,
             "sigma": self.sigma,
         }
-
-
-@dataclasses.dataclass
-class UnpoolingConfig(ImageDataConfig):
-    latent_dim: int = dataclasses.field(default=8, metadata={"help": "size of the code"})
-    filters: tuple[int, ...] = dataclasses.field(
-        default=(32, 64), metadata={"help": "conv filters before each 2x2 pooling"}
-    )
-    activation: str = dataclasses.field(default="relu", metadata={"help": "hidden activation"})
-    unpooling: str = dataclasses.field(
-        default="max", metadata={"help": "max (switches at the recorded argmax) or average"}
-    )
-
-    def validate(self):
-        super().validate()
-        if self.latent_dim < 1 or not self.filters:
-            raise ValueError("`latent_dim` must be >= 1 and `filters` name at least one stage")
-        if self.unpooling not in ("max", "average"):
-            raise ValueError(f"`unpooling` must be max or average. Received: {self.unpooling!r}")
-        if self.likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError("the unpooling autoencoder takes likelihood=bernoulli or gaussian")
-
-
-class UnpoolingRecipe(ImageRecipe):
-    name = "unpooling-autoencoder"
-    config = UnpoolingConfig
-    smoke = {"epochs": 1, "batch_size": 64, "filters": (4,)}
-    supports_jit = False  # max_pool_with_argmax has no XLA kernel on every device
-
-    def build(self, config, data):
-        if len(data.shape) != 3:
-            raise ValueError(
-                f"{self.name} needs images (H, W, C); the data have shape {data.shape}"
-            )
-        return UnpoolingAutoencoder(
-            data.shape,
-            latent_dim=config.latent_dim,
-            filters=config.filters,
-            unpooling=config.unpooling,
-            activation=config.activation,
-            likelihood=config.likelihood,
-            sigma=config.sigma,
-            name="unpooling_autoencoder",
-        )

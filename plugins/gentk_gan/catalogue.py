@@ -3,7 +3,9 @@ without TensorFlow: ``gentk plugins`` lists them from here."""
 
 from __future__ import annotations
 
-__all__ = ["F_NAMES", "HELP", "LOSS_PAIRS", "RECIPE_HELP"]
+__all__ = ["F_NAMES", "HELP", "LOSS_PAIRS", "RECIPE_HELP", "SCHEDULES"]
+
+SCHEDULES = ("alternating", "simultaneous")
 
 RECIPE_HELP = {
     "gan": "GAN on 2-D toy data (ring of 8 Gaussians): MLP generator and critic, non-saturating",

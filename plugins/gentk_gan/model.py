@@ -31,11 +31,11 @@ import tensorflow as tf
 
 from gentk.models import batch_rows, record_weighted
 from gentk.replicas import run_if
+from gentk_gan.catalogue import SCHEDULES
 
 __all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
 
 MODES = ("unconditional", "conditional", "acgan", "ssgan")
-SCHEDULES = ("alternating", "simultaneous")
 AUGMENTS = ("translation", "cutout", "color")
 SIGMOID_LOSSES = ("minimax", "nonsaturating")
 
@@ -462,9 +462,10 @@ class AdversarialModel(keras.Model):
         count = tf.maximum(tf.reduce_sum(mask), 1.0)
         return tf.reduce_sum(ce * mask) / count, tf.reduce_sum(hit * mask) / count
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data, training=False, generator=True):
         """Every term for one batch: ``critic_loss`` (with penalties and class terms),
-        ``generator_loss`` and the extras in ``loss_names``."""
+        ``generator_loss`` (unless ``generator`` is False: a critic step whose generator step
+        draws its own) and the extras in ``loss_names``."""
         x, labels = self._unpack(data)
         x = tf.cast(x, tf.float32)
         fake = self._fake(tf.shape(x)[0], labels, training)
@@ -477,11 +478,11 @@ class AdversarialModel(keras.Model):
         if self.label_smoothing:
             # target 1 - a for real: a*softplus(s) + (1 - a)*softplus(-s) = softplus(-s) + a*s
             critic_loss += self.label_smoothing * tf.reduce_mean(real_adv)
-        out = {
-            "generator_loss": self._generator_objective(
+        out = {}
+        if generator:
+            out["generator_loss"] = self._generator_objective(
                 fake_adv, fake_cls, labels, (real_in, fake_in, condition, training)
             )
-        }
         penalties = self._penalties(real_in, fake_in, labels)
         out.update(penalties)
         critic_loss += self.gradient_penalty * penalties.get("gradient_penalty", 0.0)
@@ -593,12 +594,15 @@ class AdversarialModel(keras.Model):
     def train_step(self, data):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         simultaneous = self.schedule == "simultaneous"
+        # alternating with one critic step: the generator step computes (and logs) its own loss
+        own_step = not simultaneous and self.critic_steps == 1
         with tf.GradientTape(persistent=simultaneous) as tape:
-            losses = self.compute_losses(data, training=True)
+            losses = self.compute_losses(data, training=True, generator=not own_step)
             critic_loss = self.critic_optimizer.scale_loss(losses["critic_loss"] / replicas)
-            generator_loss = self.generator_optimizer.scale_loss(
-                losses["generator_loss"] / replicas
-            )
+            if simultaneous:
+                generator_loss = self.generator_optimizer.scale_loss(
+                    losses["generator_loss"] / replicas
+                )
         critic_vars = self.critic.trainable_variables
         generator_vars = self.generator.trainable_variables
         if simultaneous:
@@ -613,7 +617,7 @@ class AdversarialModel(keras.Model):
         self._clip()
         self.critic_updates.assign_add(1)
         if not simultaneous:
-            if self.critic_steps == 1:
+            if own_step:
                 losses["generator_loss"] = self._generator_step(data)
             else:
                 # the logged generator loss is then the one before this batch's updates

@@ -3,9 +3,10 @@ divergences, and the named variants (``gan``, ``dcgan``, ``wgan``, ``wgan-gp``, 
 ``lsgan``, ``fgan``, ``cgan``, ``acgan``, ``ssgan``) that differ only in their defaults.
 
 Data come through ``ImageRecipe`` (digits by default; the toy recipe defaults to the ring of 8
-Gaussians). Metrics: the Fréchet distance and precision/recall in the feature space of a
-classifier trained on the same data (``fd_<data>``), beside the same figures between two halves
-of the real test data (the floor); on 2-D data, modes covered and the high-quality share; for
+Gaussians). Metrics: the Fréchet distance (with its bootstrap standard error), KID and
+precision/recall in the feature space of a classifier trained on the held-out rows
+(``fd_<data>``), against training rows, beside the same figures for other training rows (the
+floor); on 2-D data, modes covered and the high-quality share; for
 ``ssgan``, the test accuracy of its classifier beside the same critic trained on the labelled
 examples alone.
 """
@@ -16,16 +17,15 @@ import dataclasses
 import re
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from gentk.config import TrainConfig, option, with_defaults
+from gentk.config import TrainConfig, option, parse_every, with_defaults
 from gentk.errors import UserError
 from gentk.image_recipe import ImageRecipe
 from gentk.recipe import Recipe, check_active_options
-from gentk_gan.catalogue import RECIPE_HELP
+from gentk_gan.catalogue import RECIPE_HELP, SCHEDULES
 
-__all__ = ["GANConfig", "GANRecipe", "SampleGrid", "RECIPES"]
+__all__ = ["GANConfig", "GANRecipe", "RECIPES"]
 
 
 @dataclasses.dataclass
@@ -74,8 +74,16 @@ class GANConfig(TrainConfig):
         False, "G matches the mean of the critic's last hidden features on real data"
     )
     unroll_learning_rate: float = option(0.05, "step size of the unrolled critic steps", gt=0)
+    progress_every: str = option(
+        "30s",
+        "progress pictures (progress/epoch-NNNN.png): every N epochs (1) or after N seconds of "
+        "training (30s); always after the last epoch",
+    )
     quality_samples: int = option(
-        1000, "generated samples for the quality metrics (at most half the test split)", ge=10
+        1000,
+        "generated samples for the quality metrics (against as many training rows: at most "
+        "half the training split)",
+        ge=10,
     )
     jit_compile: str = option(
         "auto",
@@ -85,8 +93,7 @@ class GANConfig(TrainConfig):
     label_column: str | None = option(None, "label column of a CSV input", data=True)
 
     def validate(self):
-        from gentk_gan.model import SCHEDULES
-
+        parse_every(self.progress_every, "progress_every")
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"`schedule` must be one of {', '.join(SCHEDULES)}. Received: {self.schedule!r}"
@@ -100,36 +107,6 @@ class GANConfig(TrainConfig):
                 raise ValueError(f"`{name}` must be positive. Received: {getattr(self, name)}")
         if self.latent_dim < 1 or self.critic_steps < 1 or self.quality_samples < 10:
             raise ValueError("`latent_dim` and `critic_steps` must be >= 1, quality_samples >= 10")
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """After every epoch, samples of the same fixed noise: ``progress/epoch-NNNN.png`` (a grid
-    of images, or a scatter of 2-D points over the data)."""
-
-    def __init__(self, run_dir, data, n: int = 64, seed: int = 0):
-        super().__init__()
-        self.dir = Path(run_dir) / "progress"
-        self.data = data
-        self.n = n
-        self.seed = seed
-
-    def on_epoch_end(self, epoch, logs=None):
-        samples = np.asarray(self.model.sample(self.n if self._images() else 500, seed=self.seed))
-        if not np.all(np.isfinite(samples)):
-            return  # a diverged epoch: the NaN guard reports it; nothing to draw
-        _picture(samples, self.data, self.dir / f"epoch-{epoch + 1:04d}.png", f"epoch {epoch + 1}")
-
-    def _images(self):
-        return len(self.data.shape) >= 2
-
-
-def _picture(samples, data, path, title):
-    from gentk import plots
-
-    if samples.ndim >= 3:
-        plots.image_grid(samples[:64], path, title=title)
-    else:
-        plots.scatter_over(samples, data.test, path, title=title)
 
 
 class GANRecipe(ImageRecipe):
@@ -341,13 +318,14 @@ class GANRecipe(ImageRecipe):
         )
 
     def callbacks(self, model, config, data, run_dir):
-        return [SampleGrid(run_dir, data, seed=config.seed)]
+        from gentk_gan.progress import SampleGrid
+
+        return [SampleGrid(run_dir, data, seed=config.seed, every=config.progress_every)]
 
     # -- results ------------------------------------------------------------------------
     def evaluate(self, model, config, data):
         out = {"n_train": len(data.train), "n_test": len(data.test)}
-        n = min(config.quality_samples, max(10, len(data.test)))
-        fake = np.asarray(model.sample(n, seed=config.seed + 1))
+        fake = np.asarray(model.sample(config.quality_samples, seed=config.seed + 1))
         if len(data.shape) == 1 and data.shape[0] == 2 and data.test_labels is not None:
             from gentk.metrics.sample_quality import mode_coverage
 
@@ -366,25 +344,30 @@ class GANRecipe(ImageRecipe):
         return out
 
     def quality(self, config, data, fake) -> dict:
-        """FD and precision/recall of generated samples against one half of the test split,
-        beside the same figures for the other half (the real-vs-real floor), all at the same
-        sample size."""
+        """FD (with its bootstrap standard error), KID and precision/recall of generated samples
+        against real training rows, beside the same figures for other real training rows (the
+        real-vs-real floor), all at one sample size: n = min(quality_samples, half the training
+        split). The features come from a classifier trained on the held-out rows (validation
+        and test splits), so the rows compared were never its training images."""
         from gentk.metrics.sample_quality import (
             FeatureExtractor,
+            bootstrap_se,
             frechet_distance,
+            kernel_distance,
             precision_recall,
         )
 
-        test = data.test
-        half = len(test) // 2
-        if half < 10:
+        n = min(len(fake), len(data.train) // 2)
+        if n < 10:
             return {}
-        labels = getattr(data, "extractor_labels", data.train_labels)
+        order = np.random.default_rng(config.seed).permutation(len(data.train))
+        real_a, real_b = data.train[order[:n]], data.train[order[n : 2 * n]]
+        held_x, held_y = _held_out(data)
         name = _data_name(data)
-        if labels is not None:
-            extractor = FeatureExtractor(data.train, labels, seed=0)
-            feats = extractor.features
+        if held_y is not None and len(np.unique(held_y)) > 1:
+            feats = FeatureExtractor(held_x, held_y, seed=0).features
             space = name
+            features = "a classifier trained on the validation and test splits"
         else:
 
             def feats(x):
@@ -392,16 +375,20 @@ class GANRecipe(ImageRecipe):
 
             # no labels to train a feature classifier: FD of the raw values, named for them
             space = f"{name}_pixels" if len(data.shape) >= 2 else f"{name}_coordinates"
-        # the model and the floor are both measured against the same real half, with the same
-        # number of samples: FD and k-NN radii are biased by the sample size
-        real_a, real_b = feats(test[:half]), feats(test[half : 2 * half])
-        generated = feats(fake[:half])
-        p, r = precision_recall(real_b, generated)
-        fp, fr = precision_recall(real_b, real_a)
+            features = "the raw values"
+        ref, other, generated = feats(real_a), feats(real_b), feats(fake[:n])
+        p, r = precision_recall(ref, generated)
+        fp, fr = precision_recall(ref, other)
+        se_seed = config.seed + 2
         return {
-            f"fd_{space}": frechet_distance(real_b, generated),
-            f"fd_{space}_real_floor": frechet_distance(real_b, real_a),
-            "quality_samples_used": int(half),
+            f"fd_{space}": frechet_distance(ref, generated),
+            f"fd_{space}_se": bootstrap_se(frechet_distance, ref, generated, seed=se_seed),
+            f"fd_{space}_real_floor": frechet_distance(ref, other),
+            f"kid_{space}": kernel_distance(ref, generated),
+            f"kid_{space}_se": bootstrap_se(kernel_distance, ref, generated, seed=se_seed),
+            f"kid_{space}_real_floor": kernel_distance(ref, other),
+            "quality_samples_used": int(n),
+            "quality_reference": f"training split, {n} rows per side; features of {features}",
             "precision": p,
             "recall": r,
             "precision_real_floor": fp,
@@ -410,7 +397,9 @@ class GANRecipe(ImageRecipe):
 
     def write_artifacts(self, model, config, data, run_dir):
         samples = np.asarray(model.sample(64 if len(data.shape) >= 2 else 1000, seed=config.seed))
-        _picture(samples, data, Path(run_dir) / "samples.png", f"{self.name} samples")
+        from gentk_gan.progress import picture
+
+        picture(samples, data, Path(run_dir) / "samples.png", f"{self.name} samples")
         return ["samples.png", "progress/"]
 
     def sample(self, model, n, config, *, seed=0, label=None, **options):
@@ -419,6 +408,17 @@ class GANRecipe(ImageRecipe):
         if label is not None and not 0 <= int(label) < model.num_classes:
             raise UserError(f"--label must lie in 0..{model.num_classes - 1}. Received: {label}")
         return np.asarray(model.sample(n, seed=seed, label=label))
+
+
+def _held_out(data):
+    """The validation and test rows with their labels (labels None when a split has none)."""
+    x = np.concatenate([data.validation, data.test])
+    labels = [getattr(data, "validation_labels", None), data.test_labels]
+    if len(data.validation) == 0:
+        labels = labels[1:]
+    if any(v is None for v in labels):
+        return x, None
+    return x, np.concatenate(labels)
 
 
 def _data_name(data) -> str:
@@ -460,6 +460,7 @@ def _keep_labelled(labels, n, seed):
 
 def _supervised_baseline(model, config, data, classes) -> float:
     """The ssgan critic's architecture trained on the labelled examples alone (same run)."""
+    import keras
     import tensorflow as tf
 
     keep = data.train_labels >= 0

@@ -8,14 +8,12 @@ import dataclasses
 from pathlib import Path
 
 import click
-import keras
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.config import TrainConfig, option
 from gentk.errors import printable
 from gentk.recipe import Recipe
-from gentk.saving import save_weights
 
 __all__ = [
     "RecommenderConfig",
@@ -23,7 +21,6 @@ __all__ = [
     "DAERecipe",
     "RecVAEConfig",
     "RecVAERecipe",
-    "ValidationNDCG",
     "write_recommendations",
     "exclusion",
 ]
@@ -183,44 +180,6 @@ def use_dense(recipe, config, n_items: int) -> bool:
     return config.input_mode == "dense"
 
 
-class ValidationNDCG(keras.callbacks.Callback):
-    """NDCG@100 of the validation users after every epoch; the best weights are written
-    (atomically) to ``checkpoints/best.weights.h5`` and restored after training. Its state
-    (best value, epoch and beta) is saved with each checkpoint, so a resumed run keeps it."""
-
-    def __init__(self, data, run_dir, dense):
-        super().__init__()
-        self.data = data
-        self.path = Path(run_dir) / "checkpoints" / "best.weights.h5"
-        self.dense = dense
-        self.best, self.best_epoch, self.best_beta, self.last = -1.0, 0, None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        from gentk_recommender.evaluation import model_scorer, ranking_metrics
-
-        m = ranking_metrics(
-            model_scorer(self.model, self.dense),
-            self.data.validation_fold_in,
-            self.data.validation_targets,
-        )
-        self.last = m["ndcg@100"]
-        if logs is not None:
-            logs["val_ndcg@100"] = self.last
-        if self.last > self.best:
-            self.best, self.best_epoch = self.last, epoch + 1
-            if getattr(self.model, "variational", False):
-                self.best_beta = float(self.model.current_beta())
-            save_weights(self.model, self.path)
-
-    def get_state(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "best_beta": self.best_beta}
-
-    def set_state(self, state):
-        self.best = state.get("best", -1.0)
-        self.best_epoch = state.get("best_epoch", 0)
-        self.best_beta = state.get("best_beta")
-
-
 def write_recommendations(path, users, item_ids, indices, scores, sources=None) -> None:
     """``user,item,rank,score,source`` rows (``source``: ``model``, or ``popularity`` for a
     user the model could not score); items excluded for a user (score -inf) are left out."""
@@ -319,13 +278,17 @@ class RecommenderRecipe(Recipe):
         if len(data.validation_users) == 0:
             self._validation = None  # no model selection: the last epoch is the model
             return []
-        self._validation = ValidationNDCG(data, run_dir, self._dense(config, data))
+        from gentk_recommender.validation import ValidationNDCG
+
+        self._validation = ValidationNDCG(
+            data, run_dir, self._dense(config, data), every=config.validation_every
+        )
         return [self._validation]
 
     def finish_training(self, model, config, data, run_dir):
-        best = Path(run_dir) / "checkpoints" / "best.weights.h5"
-        if best.exists():
-            model.load_weights(best)
+        from gentk.training.callbacks import restore_best
+
+        restore_best(model, run_dir)
 
     def sample(self, model, n: int, config, *, seed: int = 0, **options):
         raise NotImplementedError(

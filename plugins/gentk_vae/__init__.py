@@ -63,22 +63,22 @@ def register_components(register):
 @hookimpl
 def register_models(register):
     register(
-        "gentk_vae.model:VAERecipe",
+        "gentk_vae.recipe:VAERecipe",
         name="vae",
         help="Variational autoencoder / beta-VAE: Gaussian q(z|x), N(0, I) prior, closed-form KL",
     )
     register(
-        "gentk_vae.iwae:IWAERecipe",
+        "gentk_vae.recipe:IWAERecipe",
         name="iwae",
         help="Importance-weighted autoencoder: trains on the K-sample bound L_K (K = n_samples)",
     )
     register(
-        "gentk_vae.cvae:CVAERecipe",
+        "gentk_vae.recipe:CVAERecipe",
         name="cvae",
         help="Conditional VAE: one-hot label into encoder and decoder; `gentk sample --label K`",
     )
     register(
-        "gentk_vae.cvae:CVAEClassifierRecipe",
+        "gentk_vae.recipe:CVAEClassifierRecipe",
         name="cvae-classifier",
         help="CVAE with a parallel classifier r(c|x): encodes without labels, samples by class",
     )

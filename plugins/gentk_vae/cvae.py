@@ -1,4 +1,5 @@
-"""The conditional VAE: ``CVAE`` (a ``keras.Model``) and the ``cvae`` / ``cvae-classifier`` recipes.
+"""The conditional VAE: ``CVAE`` (a ``keras.Model``) (the ``cvae`` and
+``cvae-classifier`` recipes are in ``gentk_vae.recipe``).
 
 #### Mathematical details
 
@@ -18,19 +19,15 @@ model has a classifier).
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.errors import UserError
-from gentk.image_recipe import in_batches
 from gentk.layers import dense_stack
 from gentk.objectives import elbo, kl_divergence
-from gentk_vae.model import VAE, VAEConfig, VAERecipe
+from gentk_vae.model import VAE
 
-__all__ = ["CVAE", "CVAEConfig", "CVAERecipe", "CVAEClassifierRecipe"]
+__all__ = ["CVAE"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_vae")
@@ -156,161 +153,3 @@ class CVAE(VAE):
             "classifier_hidden": self.classifier_hidden,
             "classifier_weight": self.classifier_weight,
         }
-
-
-@dataclasses.dataclass
-class CVAEConfig(VAEConfig):
-    classifier: bool = dataclasses.field(
-        default=False, metadata={"help": "a parallel classifier, so encoding needs no label"}
-    )
-    classifier_hidden: tuple[int, ...] = dataclasses.field(
-        default=(256,), metadata={"help": "classifier MLP widths", "ge": 1}
-    )
-    classifier_weight: float = dataclasses.field(
-        default=1.0, metadata={"help": "alpha: weight of the classifier's cross-entropy"}
-    )
-
-
-@dataclasses.dataclass
-class CVAEClassifierConfig(CVAEConfig):
-    classifier: bool = dataclasses.field(
-        default=True, metadata={"help": "a parallel classifier, so encoding needs no label"}
-    )
-
-
-class CVAERecipe(VAERecipe):
-    name = "cvae"
-    config = CVAEConfig
-
-    # -- data -------------------------------------------------------------------------
-    def load_data(self, config, path):
-        data = super().load_data(config, path)
-        if data.train_labels is None:
-            raise UserError(
-                f"{self.name} needs labels: give a labelled dataset (digits, IDX with labels, "
-                "NPZ with 'y', or a CSV with --set label_column=NAME)"
-            )
-        labels = np.concatenate(
-            [
-                v
-                for v in (data.train_labels, data.validation_labels, data.test_labels)
-                if v is not None
-            ]
-        )
-        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-            raise UserError(f"{self.name} needs integer class labels 0..C-1 in {data.source}")
-        return data
-
-    def slices(self, x, labels, config):
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})
-
-    # -- model --------------------------------------------------------------------------
-    def build(self, config, data):
-        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        n_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
-        return CVAE(
-            encoder,
-            decoder,
-            n_classes=max(n_classes, 2),
-            classifier_hidden=config.classifier_hidden if config.classifier else None,
-            classifier_weight=config.classifier_weight,
-            beta=config.beta,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            kl_anneal_steps=config.kl_anneal_steps,
-            gradient_estimator=config.gradient_estimator,
-            prior=self.prior_layer(config),
-            posterior=self.posterior_layers(config),
-            name=self.name.replace("-", "_"),
-        )
-
-    # -- results ------------------------------------------------------------------------
-    def evaluate(self, model, config, data):
-        results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)
-        out = {f"test_{k}": float(v) for k, v in results.items()}
-        inputs = {"x": data.test, "label": data.test_labels}
-        recon = np.asarray(model.predict(inputs, verbose=0, batch_size=256))
-        out["test_reconstruction_mse"] = float(np.mean((recon - data.test) ** 2))
-        if model.classifier is not None:
-            guess = np.asarray(model.predict_label(data.test))
-            out["test_classifier_accuracy"] = float(np.mean(guess == data.test_labels))
-            unlabelled = np.asarray(model.predict(data.test, verbose=0, batch_size=256))
-            out["test_reconstruction_mse_without_labels"] = float(
-                np.mean((unlabelled - data.test) ** 2)
-            )
-        if config.nll_samples > 0:
-            lp = in_batches(
-                lambda x, y: model.log_prob(x, y, n_samples=config.nll_samples),
-                data.test,
-                data.test_labels,
-                size=max(1, min(256, 1_000_000 // config.nll_samples)),  # bounded memory
-                what=f"test NLL ({config.nll_samples:,} importance samples)",
-            )
-            out["test_nll"] = float(-lp.mean())
-            out["nll_importance_samples"] = config.nll_samples
-        out.update(self.cluster_metrics(model, data))
-        out["n_train"], out["n_test"] = len(data.train), len(data.test)
-        return out
-
-    def write_artifacts(self, model, config, data, run_dir):
-        from gentk import plots
-
-        written = []
-        if len(data.shape) >= 2:
-            inputs = {"x": data.test[:8], "label": data.test_labels[:8]}
-            recon = np.asarray(model.predict(inputs, verbose=0))
-            plots.reconstructions(data.test[:8], recon, run_dir / "reconstructions.png")
-            per_class = np.concatenate(
-                [
-                    np.asarray(model.sample(8, seed=config.seed + k, label=k))
-                    for k in range(model.n_classes)
-                ]
-            )
-            plots.image_grid(
-                per_class,
-                run_dir / "samples.png",
-                columns=8,
-                title=f"{self.name} samples, one row per class",
-                row_labels=[str(k) for k in range(model.n_classes)],
-            )
-            written += ["reconstructions.png", "samples.png"]
-        z = np.asarray(model.encode(data.test, data.test_labels))
-        plots.latent_scatter(
-            z, run_dir / "latent.png", labels=data.test_labels, title=f"{self.name}: q(z|x, c)"
-        )
-        return written + ["latent.png"]
-
-    def _labels(self, model, labels, what):
-        if labels is None and model.classifier is None:
-            raise UserError(
-                f"{self.name} {what} with labels: the data need labels "
-                "(or train cvae-classifier, which infers them)"
-            )
-        return labels
-
-    def latents(self, model, x, labels=None):
-        labels = self._labels(model, labels, "encodes")
-        return in_batches(model.encode, x, labels)
-
-    def decode_codes(self, model, codes, labels=None):
-        if labels is None:
-            raise UserError(f"{self.name} decodes with labels: give codes written with labels")
-        return np.asarray(model.decode(codes, labels))
-
-    def scores(self, model, config, x, labels=None):
-        labels = self._labels(model, labels, "scores")
-        return "negative_elbo", -in_batches(lambda a, b: model.elbo(a, b, n_samples=10), x, labels)
-
-    def sample(self, model, n, config, *, seed=0, label=None, **options):
-        if label is not None and not 0 <= label < model.n_classes:
-            raise UserError(
-                f"--label must be a class in 0..{model.n_classes - 1}. Received: {label}"
-            )
-        return np.asarray(model.sample(n, seed=seed, label=label))
-
-
-class CVAEClassifierRecipe(CVAERecipe):
-    name = "cvae-classifier"
-    config = CVAEClassifierConfig

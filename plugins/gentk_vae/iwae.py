@@ -1,4 +1,5 @@
-"""The importance-weighted autoencoder: ``IWAE`` (a ``keras.Model``) and its ``gentk run`` recipe.
+"""The importance-weighted autoencoder: ``IWAE`` (a ``keras.Model``) (its ``iwae`` recipe is in
+``gentk_vae.recipe``).
 
 #### Mathematical details
 
@@ -13,16 +14,14 @@ The gradient is the self-normalised weighted average of the K reparameterised gr
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 
 from gentk.models import unpack_x
 from gentk.objectives import iwae_bound, kl_divergence
-from gentk_vae.model import VAE, VAEConfig, VAERecipe
+from gentk_vae.model import VAE
 
-__all__ = ["IWAE", "IWAEConfig", "IWAERecipe"]
+__all__ = ["IWAE"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_vae")
@@ -47,30 +46,3 @@ class IWAE(VAE):
             "elbo": tf.reduce_mean(log_w),
             "kl": tf.reduce_mean(kl_divergence(q, self.prior(), z=z)),
         }
-
-
-@dataclasses.dataclass
-class IWAEConfig(VAEConfig):
-    n_samples: int = dataclasses.field(default=5, metadata={"help": "K: importance samples"})
-
-    def validate(self):
-        super().validate()
-        if self.gradient_estimator != "reparameterization":
-            raise ValueError("`gradient_estimator` must be reparameterization for the IWAE")
-
-
-class IWAERecipe(VAERecipe):
-    name = "iwae"
-    config = IWAEConfig
-
-    def build(self, config, data):
-        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        return IWAE(
-            encoder,
-            decoder,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            prior=self.prior_layer(config),
-            posterior=self.posterior_layers(config),
-            name="iwae",
-        )

@@ -1,4 +1,5 @@
-"""The VAE (and beta-VAE): ``VAE`` (a ``keras.Model``), its KL divergence entry and recipe.
+"""The VAE (and beta-VAE): ``VAE`` (a ``keras.Model``), its KL divergence and its prior
+(the ``vae`` recipe is in ``gentk_vae.recipe``).
 
 #### Mathematical details
 
@@ -39,21 +40,18 @@ Higgins et al., "beta-VAE", ICLR 2017. Burda et al., "Importance Weighted Autoen
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.config import option
-from gentk.image_recipe import ImageConfig, ImageRecipe, in_batches
 from gentk.interfaces import Divergence, Prior
 from gentk.models import GenerativeModel, unpack_x
 from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
+from gentk_vae.recipe import ESTIMATORS
 
 tfd = tfp.distributions
 
-__all__ = ["VAE", "VAEConfig", "VAERecipe", "KLDivergence", "score_function_surrogate"]
+__all__ = ["VAE", "KLDivergence", "StandardNormalPrior", "score_function_surrogate"]
 
 
 class KLDivergence(Divergence):
@@ -86,7 +84,7 @@ class VAE(GenerativeModel):
     """
 
     loss_names = ("loss", "reconstruction", "kl", "elbo")
-    estimators = ("reparameterization", "score-function")
+    estimators = ESTIMATORS
 
     def __init__(
         self,
@@ -275,58 +273,6 @@ def score_function_surrogate(log_lik, log_q):
     return term - tf.stop_gradient(term)
 
 
-@dataclasses.dataclass
-class VAEConfig(ImageConfig):
-    beta: float = dataclasses.field(default=1.0, metadata={"help": "KL weight (beta-VAE)"})
-    n_samples: int = dataclasses.field(default=1, metadata={"help": "z draws per example", "ge": 1})
-    kl_anneal_steps: int = dataclasses.field(
-        default=0, metadata={"help": "updates over which the KL weight rises from 0 to beta"}
-    )
-    gradient_estimator: str = dataclasses.field(
-        default="reparameterization",
-        metadata={"help": "reparameterization or score-function (REINFORCE with a baseline)"},
-    )
-    nll_samples: int = option(
-        1000, "importance samples for the test NLL (0 skips it)", ge=0, le=100_000
-    )
-    prior: str = dataclasses.field(
-        default="standard-normal",
-        metadata={"help": "registered prior over z: standard-normal, realnvp, maf (flows), ..."},
-    )
-    posterior: str = dataclasses.field(
-        default="gaussian",
-        metadata={
-            "help": "q(z|x): gaussian, or a flow step of registered bijectors applied to its "
-            "draws, conditioned on its mean and log-scale (iaf,reverse: IAF)"
-        },
-    )
-    posterior_steps: int = dataclasses.field(
-        default=2, metadata={"help": "flow posterior: steps", "ge": 1}
-    )
-    posterior_hidden: tuple[int, ...] = dataclasses.field(
-        default=(64, 64), metadata={"help": "flow posterior: widths of its networks", "ge": 1}
-    )
-    epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
-
-    def validate(self):
-        super().validate()
-        if self.posterior != "gaussian":
-            from gentk.flow_layout import validate_step
-
-            validate_step(self.posterior, "posterior")
-        if self.gradient_estimator not in VAE.estimators:
-            raise ValueError(
-                f"`gradient_estimator` must be one of {', '.join(VAE.estimators)}. "
-                f"Received: gradient_estimator={self.gradient_estimator!r}"
-            )
-        if self.n_samples < 1 or self.kl_anneal_steps < 0 or self.beta < 0:
-            raise ValueError(
-                "`n_samples` must be >= 1, `kl_anneal_steps` >= 0 and `beta` >= 0. Received: "
-                f"n_samples={self.n_samples}, kl_anneal_steps={self.kl_anneal_steps}, "
-                f"beta={self.beta}"
-            )
-
-
 @keras.saving.register_keras_serializable(package="gentk_vae")
 class StandardNormalPrior(Prior):
     """N(0, I) over ``latent_dim`` dimensions: the VAE's default prior, no weights."""
@@ -344,58 +290,3 @@ class StandardNormalPrior(Prior):
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim}
-
-
-class VAERecipe(ImageRecipe):
-    name = "vae"
-    config = VAEConfig
-    smoke = {**ImageRecipe.smoke, "nll_samples": 20}
-
-    def build(self, config, data):
-        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        return VAE(
-            encoder,
-            decoder,
-            beta=config.beta,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            kl_anneal_steps=config.kl_anneal_steps,
-            gradient_estimator=config.gradient_estimator,
-            prior=self.prior_layer(config),
-            posterior=self.posterior_layers(config),
-            name="vae",
-        )
-
-    def prior_layer(self, config):
-        """The registered prior ``config.prior`` over ``latent_dim`` (None: N(0, I))."""
-        if config.prior == "standard-normal":
-            return None
-        return self.component("prior", config.prior, latent_dim=config.latent_dim)
-
-    def posterior_layers(self, config) -> list:
-        """The flow posterior's bijector layers (none for the Gaussian q), each conditioned
-        on q's mean and log-scale (``2 * latent_dim`` values)."""
-        if config.posterior == "gaussian":
-            return []
-        from gentk.flow_layout import build_layers, parse_step
-
-        options = {
-            "dim": config.latent_dim,
-            "condition_dim": 2 * config.latent_dim,
-            "hidden": config.posterior_hidden,
-        }
-        names = parse_step(config.posterior) * config.posterior_steps
-        return build_layers(names, options, seed=config.seed)
-
-    def evaluate(self, model, config, data):
-        out = super().evaluate(model, config, data)
-        if config.nll_samples > 0:
-            lp = in_batches(
-                lambda x: model.log_prob(x, n_samples=config.nll_samples),
-                data.test,
-                size=max(1, min(256, 1_000_000 // config.nll_samples)),  # bounded memory
-                what=f"test NLL ({config.nll_samples:,} importance samples)",
-            )
-            out["test_nll"] = float(-lp.mean())
-            out["nll_importance_samples"] = config.nll_samples
-        return out

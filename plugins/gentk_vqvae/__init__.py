@@ -11,7 +11,7 @@ __all__ = ["register_models"]
 @hookimpl
 def register_models(register):
     register(
-        "gentk_vqvae.model:VQVAERecipe",
+        "gentk_vqvae.recipe:VQVAERecipe",
         name="vq-vae",
         help=(
             "VQ-VAE: codebook with straight-through gradients (or EMA), PixelCNN prior for samples"

@@ -83,7 +83,8 @@ def test_bad_data_and_options_are_one_line_errors(tmp_path, content, options, ne
 
 def test_sigkill_and_resume(tmp_path):
     out = tmp_path / "killed"
-    args = ["-o", out, "--epochs", "40", "--set", "hidden=16", "--set", "steps=2", "-q"]
+    args = ["-o", out, "--epochs", "40", "--set", "hidden=16", "--set", "steps=2", "-q",
+            "--set", "checkpoint_every=1"]  # fmt: skip
     kill_at_epoch(["run", "nsf", *args], out / "checkpoints" / "state.json", 2)
     resumed = run_cli("run", "nsf", *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -17,13 +17,20 @@ SMALL = ["--set", "filters=16,8", "--set", "critic_filters=8,16", "--set", "late
 
 def test_dcgan_run_writes_quality_metrics_against_the_real_floor_and_pictures(tmp_path):
     out = tmp_path / "dcgan"
-    result = run_cli("run", "dcgan", "-o", out, "--epochs", "2", *SMALL)
+    result = run_cli("run", "dcgan", "-o", out, "--epochs", "2", *SMALL,
+                     "--set", "progress_every=1")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("fd_digits", "fd_digits_real_floor", "precision", "recall"):
+    for key in ("fd_digits", "fd_digits_se", "fd_digits_real_floor", "kid_digits",
+                "kid_digits_se", "kid_digits_real_floor", "precision", "recall"):  # fmt: skip
         assert np.isfinite(metrics[key]), key
     assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
-    assert metrics["fd_digits_real_floor"] < metrics["fd_digits"]  # 2 epochs: not real yet
+    # 2 epochs: not real yet, by more than the errors (#23 item 5: figures that can rank)
+    assert metrics["fd_digits_real_floor"] < metrics["fd_digits"] - 3 * metrics["fd_digits_se"]
+    assert metrics["kid_digits_real_floor"] < metrics["kid_digits"] - 3 * metrics["kid_digits_se"]
+    # digits: 1,437 training rows, so 718 per side; the classifier never saw them
+    assert metrics["quality_samples_used"] == 718
+    assert "validation and test splits" in metrics["quality_reference"]
     assert (out / "samples.png").is_file() and (out / "training_curves.png").is_file()
     assert sorted(p.name for p in (out / "progress").iterdir()) == [
         "epoch-0001.png",
@@ -119,10 +126,14 @@ def _optimizer_steps(run_dir):
 
 
 def test_sigkill_and_resume_restore_both_optimizers_and_the_ema(tmp_path):
+    """#23 item 1: a run killed after a cadence checkpoint (every 3 epochs here) resumes from
+    it and ends exactly as a run never killed (update counts of both optimizers, the EMA)."""
     args = ["--epochs", "12", "--batch-size", "32", "--set", "hidden=16", "--set", "ema_decay=0.9",
-            "--set", "critic_steps=2", "--set", "jit_compile=false", "-q"]  # fmt: skip
+            "--set", "critic_steps=2", "--set", "jit_compile=false", "-q",
+            "--set", "checkpoint_every=3"]  # fmt: skip
     killed = tmp_path / "killed"
-    kill_at_epoch(["run", "gan", "-o", killed, *args], killed / "checkpoints" / "state.json", 2)
+    kill_at_epoch(["run", "gan", "-o", killed, *args], killed / "checkpoints" / "state.json", 3)
+    assert json.loads((killed / "checkpoints" / "state.json").read_text())["epoch"] % 3 == 0
     assert not (killed / "model.keras").exists()
     resumed = run_cli("run", "gan", "-o", killed, "--resume", *args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

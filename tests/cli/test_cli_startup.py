@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gentk.cli.native_log import NOISE
@@ -36,11 +37,39 @@ def test_listing_plugins_and_help_import_no_tensorflow(argv):
     assert "HEAVY []" in done.stderr, done.stderr[-2000:]
 
 
-def test_tensorflow_start_up_lines_are_filtered_unless_debug():
-    quiet = run_cli("info", "vae")  # builds the recipe: imports TensorFlow
-    assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr.strip() == "", quiet.stderr
-    assert "--set latent_dim" in quiet.stdout
+@pytest.mark.parametrize("name", ["vae", "wgan-gp", "recommender-recvae"])
+def test_info_imports_no_tensorflow(name):
+    """#22 item 18: `gentk info` took 6-11 s, importing TensorFlow for the options; recipes
+    and their configs are importable without it (the models come when a recipe builds one)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_TF.format(argv=["info", name])], capture_output=True, text=True
+    )
+    assert "HEAVY []" in done.stderr, done.stderr[-2000:]
+    assert "--set latent_dim" in done.stdout
+
+
+def test_every_recipe_and_its_options_import_no_tensorflow():
+    code = """
+import sys
+from gentk.plugins import get_registry
+for e in get_registry().entries("model"):
+    e.factory.inactive_options(e.config())
+heavy = sorted(m for m in ("tensorflow", "keras", "tensorflow_probability") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in done.stdout, done.stderr[-2000:]
+
+
+def test_tensorflow_start_up_lines_are_filtered_unless_debug(tmp_path):
+    tiny = tmp_path / "three.npz"
+    np.savez(tiny, x=np.zeros((3, 8, 8)))
+    args = ["run", "vae", "--data", tiny, "-o", tmp_path / "r"]  # imports TensorFlow, then stops
+    quiet = run_cli(*args)
+    assert quiet.returncode == 2
+    assert quiet.stderr.strip().startswith("Error: the test split of 3"), quiet.stderr
+    loud = run_cli("--debug", *args)
+    assert "absl::InitializeLog" in loud.stderr, loud.stderr
 
 
 def test_the_filter_knows_the_start_up_lines_and_keeps_the_rest():
@@ -72,7 +101,7 @@ def test_a_lazily_registered_model_that_cannot_be_imported_is_one_line():
     entry = Entry("model", "ghost", "no_such_package.recipes:Ghost", plugin="ghosts")
     with pytest.raises(PluginError, match="plugin 'ghosts' registered model 'ghost' as"):
         _ = entry.factory
-    wrong = Entry("model", "vae-copy", "gentk_vae.model:VAERecipe", plugin="copies")
+    wrong = Entry("model", "vae-copy", "gentk_vae.recipe:VAERecipe", plugin="copies")
     with pytest.raises(PluginError, match="but its recipe is named 'vae'"):
         _ = wrong.factory
 

@@ -43,3 +43,36 @@ def test_mode_coverage_counts_modes_and_high_quality_samples():
     out = mode_coverage(np.concatenate([good, junk]), centers, stds)
     assert out["modes"] == 3 and out["modes_covered"] == 2
     assert out["high_quality_share"] == pytest.approx(200 / 250, abs=0.02)
+
+
+def test_kernel_distance_is_the_unbiased_mmd_of_the_cubic_kernel():
+    from gentk.metrics.sample_quality import kernel_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(7, 3)), rng.normal(1.0, 1.0, size=(5, 3))
+
+    def k(x, y):
+        return (x @ y / 3 + 1.0) ** 3
+
+    aa = sum(k(a[i], a[j]) for i in range(7) for j in range(7) if i != j) / (7 * 6)
+    bb = sum(k(b[i], b[j]) for i in range(5) for j in range(5) if i != j) / (5 * 4)
+    ab = sum(k(x, y) for x in a for y in b) / (7 * 5)
+    assert kernel_distance(a, b) == pytest.approx(aa + bb - 2 * ab, rel=1e-10)
+    # unbiased: over many pairs of small samples of one distribution the mean is 0 ...
+    same = [kernel_distance(rng.normal(size=(20, 4)), rng.normal(size=(20, 4))) for _ in range(300)]
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(300)
+    # ... and a shifted distribution is told apart at that size
+    assert kernel_distance(rng.normal(size=(200, 4)), rng.normal(0.5, 1, size=(200, 4))) > 0.1
+
+
+def test_the_bootstrap_error_of_fd_matches_its_spread_over_fresh_samples():
+    from gentk.metrics.sample_quality import bootstrap_se, frechet_distance
+
+    rng = np.random.default_rng(1)
+
+    def draw():
+        return rng.normal(size=(300, 4)), rng.normal(0.3, 1.2, size=(300, 4))
+
+    spread = np.std([frechet_distance(*draw()) for _ in range(60)], ddof=1)
+    se = bootstrap_se(frechet_distance, *draw(), rounds=60)
+    assert 0.5 * spread < se < 2.0 * spread

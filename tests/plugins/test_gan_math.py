@@ -374,3 +374,33 @@ def test_the_generator_ema_ramps_its_decay_up_with_the_update_count():
                 np.testing.assert_allclose(
                     avg.numpy(), expected * old + (1 - expected) * w.numpy(), rtol=1e-5, atol=1e-6
                 )
+
+
+def test_an_alternating_step_calls_the_critic_three_times_with_feature_matching_too():
+    """#23 item 4: no discarded forward passes. With one critic step per generator step the
+    critic update scores the real and the fake batch, and the generator update scores its own
+    fresh fakes; the generator objective is not also computed (and thrown away) in the critic
+    update, which cost two more critic passes with feature matching."""
+    calls = []
+
+    class Counting(MLPCritic):
+        def call(self, x, condition=None, training=False):
+            calls.append("call")
+            return super().call(x, condition, training=training)
+
+        def features(self, x, condition=None, training=False):
+            calls.append("features")
+            return super().features(x, condition, training=training)
+
+    # call() goes through features(); feature matching reads features of real and fake
+    for feature_matching, features in ((False, 3), (True, 3 + 2)):
+        model = AdversarialModel(MLPGenerator((2,), latent_dim=3, hidden=(4,)),
+                                 Counting(hidden=(4,)), latent_dim=3,
+                                 feature_matching=feature_matching)  # fmt: skip
+        model.compile()
+        model(tf.zeros((4, 2)))
+        model.build_optimizers()
+        calls.clear()
+        logs = model.train_step(tf.zeros((4, 2)))
+        assert (calls.count("call"), calls.count("features")) == (3, features), calls
+        assert {"critic_loss", "generator_loss"} <= set(logs)

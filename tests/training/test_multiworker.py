@@ -142,7 +142,8 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
 def test_a_killed_worker_stops_the_run_and_both_resume_from_the_chief(tmp_path):
     run_dir = tmp_path / "run"
-    args = ["run", "vae", "--epochs", "4", "--set", "hidden=(32,)", "-q", "-o", run_dir]
+    args = ["run", "vae", "--epochs", "4", "--set", "hidden=(32,)", "-q", "-o", run_dir,
+            "--set", "checkpoint_every=1"]  # fmt: skip
     launcher = subprocess.Popen(
         [GENTK, "launch", "--workers", "2", "--", GENTK, *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},

@@ -208,7 +208,8 @@ def small_disk(tmp_path):
 
 def test_disk_full_during_a_checkpoint_stops_with_one_line_and_keeps_the_last_one(small_disk):
     out = small_disk / "run"
-    proc = run_cli("run", "vae", "-o", out, "--epochs", "3", "-q")
+    every = ["--set", "checkpoint_every=1"]
+    proc = run_cli("run", "vae", "-o", out, "--epochs", "3", "-q", *every)
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert error_lines(proc.stderr) == [
         f"Error: no space left on {out / 'checkpoints'} while writing epoch-0002.weights.h5; "
