@@ -154,7 +154,9 @@ class TrainConfig:
         "(60s, 5m); always at the end, on SIGINT/SIGTERM and before a NaN stop",
     )
     validation_every: int = option(
-        1, "validate every N epochs (model selection sees those epochs only)", ge=1
+        1,
+        "validate every N epochs and after the last (model selection sees those epochs only)",
+        ge=1,
     )
     test_fraction: float = option(
         0.1, "fraction of the data held out for the test metrics", ge=0, lt=1, data=True

@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_bytes",
     "append_text",
+    "sync_file",
     "disk_full",
     "save_weights",
     "saved_classes",
@@ -115,8 +116,9 @@ def atomic_write_text(path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def append_text(path, text: str) -> None:
-    """Append ``text`` to ``path`` and fsync it; a full disk is a ``DiskFullError`` and the file
+def append_text(path, text: str, durable: bool = True) -> None:
+    """Append ``text`` to ``path`` and fsync it (unless not ``durable``: then ``sync_file``
+    later, before anything that counts on it); a full disk is a ``DiskFullError`` and the file
     is cut back to its old length (no partial line is left)."""
     path = Path(path)
     with disk_full(path), open(path, "a", encoding="utf-8") as f:
@@ -124,13 +126,20 @@ def append_text(path, text: str) -> None:
         try:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         except OSError:
             try:
                 f.truncate(size)
             except OSError:
                 pass
             raise
+
+
+def sync_file(path) -> None:
+    """fsync ``path``: what was appended to it reaches the disk."""
+    with disk_full(Path(path)), open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def atomic_write_json(path, obj) -> None:

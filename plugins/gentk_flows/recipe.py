@@ -56,6 +56,9 @@ class FlowConfig(ImageDataConfig):
         "auto",
         "XLA for the train step: auto (GPU/TPU only: 0.4-0.8x the speed on CPU), true, false",
     )
+    validation_every: int = option(
+        1, "validate every N epochs and after the last (the best validated epoch is kept)", ge=1
+    )
 
     def validate(self):
         validate_step(self.bijectors)

@@ -74,6 +74,9 @@ class GANConfig(TrainConfig):
         False, "G matches the mean of the critic's last hidden features on real data"
     )
     unroll_learning_rate: float = option(0.05, "step size of the unrolled critic steps", gt=0)
+    validation_every: int = option(
+        5, "validate every N epochs and after the last (the losses are logged only)", ge=1
+    )
     progress_every: str = option(
         "30s",
         "progress pictures (progress/epoch-NNNN.png): every N epochs (1) or after N seconds of "

@@ -1,0 +1,210 @@
+"""gentk's flows against zuko's at equal architecture and budget, end to end (#23 item 3).
+
+On each 2-D data set (4,000 points, the same 80/10/10 split for both), NSF, MAF and RealNVP are
+trained by gentk and by zuko with the same transforms and hidden sizes, batch 128, Adam(1e-3),
+the same number of epochs, keeping the best validation epoch; both see the points standardised
+with the training split's mean and deviation, and both NLLs are in the data's units (nats).
+Each side's seconds are its whole run (build, tracing, training, selection, test NLL); the
+steady epoch is the median epoch after the first.
+
+zuko and torch are benchmark-only dependencies: install them into another environment
+(``python -m venv peer && peer/bin/pip install torch zuko``) and pass its interpreter. Torch
+gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
+
+    python benchmarks/flows_peer.py --peer-python ../peer/bin/python
+    python benchmarks/flows_peer.py --peer-python P --data two-moons --flows maf --seeds 0 1 2
+    python benchmarks/flows_peer.py --peer-python P --set scale_bound=7     # gentk options
+
+Architectures: RealNVP = affine couplings with alternating halves (gentk: affine-coupling,
+reverse; zuko: RealNVP), MAF = MADE affine layers with reversed orders (gentk: maf,reverse;
+zuko: MAF), NSF = rational-quadratic spline couplings, 8 bins (gentk: spline-coupling,reverse;
+zuko: NSF with passes=2, i.e. coupling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import table
+
+STEPS = {"realnvp": 4, "maf": 5, "nsf": 4}
+
+
+def spirals(n=4000, seed=0):
+    """Two interleaved spirals: a 2-D set none of gentk's defaults were tuned on."""
+    rng = np.random.default_rng(seed)
+    t = np.sqrt(rng.uniform(size=n)) * 3 * np.pi
+    sign = np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0)
+    x = np.stack([sign * t * np.cos(t), sign * t * np.sin(t)], 1) / 3
+    return (x + rng.normal(scale=0.1, size=x.shape)).astype(np.float32)
+
+
+def datasets():
+    from gentk_flows.datasets import checkerboard, rings, two_moons
+
+    return {
+        "two-moons": lambda: two_moons().x,
+        "checkerboard": lambda: checkerboard().x,
+        "rings": lambda: rings().x,
+        "spirals": spirals,
+    }
+
+
+PEER = r"""
+import json, statistics, sys, time
+import numpy as np
+import torch, zuko
+
+args = json.loads(sys.argv[1])
+torch.set_num_threads(args["threads"])
+torch.manual_seed(args["seed"])
+d = np.load(args["data"])
+mean, std = d["train"].mean(0), d["train"].std(0)
+train, valid, test = (torch.tensor((d[k] - mean) / std, dtype=torch.float32)
+                      for k in ("train", "valid", "test"))
+started = time.perf_counter()
+hidden = tuple(args["hidden"])
+if args["flow"] == "realnvp":
+    flow = zuko.flows.RealNVP(2, transforms=args["steps"], hidden_features=hidden)
+elif args["flow"] == "maf":
+    flow = zuko.flows.MAF(2, transforms=args["steps"], hidden_features=hidden)
+else:
+    flow = zuko.flows.NSF(2, transforms=args["steps"], hidden_features=hidden, passes=2)
+opt = torch.optim.Adam(flow.parameters(), lr=args["lr"])
+g = torch.Generator().manual_seed(args["seed"])
+
+def nll(x):
+    with torch.no_grad():
+        return float(-flow().log_prob(x).mean())
+
+best, best_state, epochs = float("inf"), None, []
+for epoch in range(args["epochs"]):
+    t0 = time.perf_counter()
+    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
+        loss = -flow().log_prob(train[idx]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    v = nll(valid)
+    if v < best:
+        best, best_state = v, {k: t.clone() for k, t in flow.state_dict().items()}
+    epochs.append(time.perf_counter() - t0)
+flow.load_state_dict(best_state)
+test_nll = nll(test) + float(np.log(std).sum())
+seconds = time.perf_counter() - started
+print(json.dumps({"test_nll": test_nll, "seconds": seconds, "first_epoch": epochs[0],
+                  "steady_epoch": statistics.median(epochs[1:])}))
+"""
+
+
+def peer(python, flow, splits, args, seed) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.npz"
+        np.savez(path, **splits)
+        spec = {"data": str(path), "flow": flow, "steps": STEPS[flow], "hidden": args.hidden,
+                "lr": args.learning_rate, "batch": args.batch_size, "epochs": args.epochs,
+                "seed": seed, "threads": args.torch_threads}  # fmt: skip
+        done = subprocess.run([python, "-c", PEER, json.dumps(spec)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"the zuko run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ours(flow, x, args, seed) -> dict:
+    import keras
+
+    import gentk
+    from gentk.data.tabular import TabularData
+    from gentk.plugins import get_registry
+
+    class Clock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(time.perf_counter() - self.start)
+
+    clock = Clock()
+    recipe = get_registry().get("model", flow).factory
+    overrides = [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
+                 f"hidden={','.join(map(str, args.hidden))}", f"steps={STEPS[flow]}",
+                 *args.overrides]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = gentk.run(recipe, data=TabularData(x, None, None, "peer"), verbose=0,
+                           output=f"{tmp}/run", epochs=args.epochs, seed=seed,
+                           overrides=overrides, callbacks=[clock])  # fmt: skip
+        seconds = time.perf_counter() - started
+    steady = statistics.median(clock.epochs[1:])
+    return {"test_nll": result.metrics["test_nll"], "seconds": seconds,
+            "first_epoch": clock.epochs[0], "steady_epoch": steady}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer-python", required=True, help="an interpreter with torch and zuko")
+    parser.add_argument("--data", nargs="+", default=["two-moons", "checkerboard", "rings",
+                                                      "spirals"])  # fmt: skip
+    parser.add_argument("--flows", nargs="+", default=["nsf", "maf", "realnvp"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="a gentk option for every gentk run")  # fmt: skip
+    args = parser.parse_args()
+    from gentk.data import split_indices
+
+    sets = datasets()
+    rows = []
+    for name in args.data:
+        x = np.asarray(sets[name](), np.float32)
+        for flow in args.flows:
+            mine, theirs = [], []
+            for seed in args.seeds:
+                tr, va, te = split_indices(len(x), 0.1, 0.1, seed)  # the recipe's own split
+                splits = {"train": x[tr], "valid": x[va], "test": x[te]}
+                mine.append(ours(flow, x, args, seed))
+                theirs.append(peer(args.peer_python, flow, splits, args, seed))
+                print(name, flow, seed, "gentk", mine[-1], "zuko", theirs[-1], flush=True)
+
+            def mean(runs, key):
+                return float(np.mean([r[key] for r in runs]))
+
+            rows.append({
+                "data": name, "flow": flow,
+                "gentk NLL": f"{mean(mine, 'test_nll'):.3f}",
+                "zuko NLL": f"{mean(theirs, 'test_nll'):.3f}",
+                "NLL gap": f"{mean(mine, 'test_nll') - mean(theirs, 'test_nll'):+.3f}",
+                "gentk s": f"{mean(mine, 'seconds'):.1f}",
+                "zuko s": f"{mean(theirs, 'seconds'):.1f}",
+                "time ratio": f"{mean(mine, 'seconds') / mean(theirs, 'seconds'):.2f}x",
+                "gentk 1st/steady epoch s": f"{mean(mine, 'first_epoch'):.2f}/"
+                                            f"{mean(mine, 'steady_epoch'):.3f}",
+                "zuko 1st/steady epoch s": f"{mean(theirs, 'first_epoch'):.2f}/"
+                                           f"{mean(theirs, 'steady_epoch'):.3f}",
+            })  # fmt: skip
+    print()
+    print(f"test NLL in nats (mean of seeds {args.seeds}), {args.epochs} epochs, batch "
+          f"{args.batch_size}, Adam {args.learning_rate}, hidden {args.hidden}; gentk options: "
+          f"{args.overrides or 'defaults'}; torch threads {args.torch_threads}")  # fmt: skip
+    print(table(rows, list(rows[0])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
