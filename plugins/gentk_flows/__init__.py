@@ -39,12 +39,21 @@ class NetworkOptions(VectorOptions):
 
 
 @dataclasses.dataclass
-class AffineNetworkOptions(NetworkOptions):
+class ConditionerOptions(NetworkOptions):
+    net_init: str = _field(
+        "identity",
+        "how the network starts: identity (output layer at zero) or uniform (every layer "
+        "U(+-1/sqrt(fan_in)), as PyTorch's Linear)",
+    )
+
+
+@dataclasses.dataclass
+class AffineNetworkOptions(ConditionerOptions):
     scale_bound: float = _field(3.0, "soft bound of the log-scale")
 
 
 @dataclasses.dataclass
-class SplineOptions(NetworkOptions):
+class SplineOptions(ConditionerOptions):
     bins: int = _field(8, "spline bins")
     bound: float = _field(4.0, "the spline acts on [-bound, bound]")
 
@@ -63,7 +72,7 @@ BIJECTORS = (
     ("diagonal-scale", "DiagonalScale", VectorOptions, "NICE's final diagonal scaling"),
     ("sinh-arcsinh", "SinhArcsinhLayer", VectorOptions,
      "elementwise sinh-arcsinh: learned skewness and tail weight per dimension"),
-    ("additive-coupling", "AdditiveCoupling", NetworkOptions,
+    ("additive-coupling", "AdditiveCoupling", ConditionerOptions,
      "NICE additive coupling: y2 = x2 + m(x1)"),
     ("affine-coupling", "AffineCoupling", AffineNetworkOptions,
      "RealNVP affine coupling: y2 = x2 * exp(s(x1)) + t(x1)"),

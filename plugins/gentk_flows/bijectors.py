@@ -183,17 +183,19 @@ class _Coupling(_VectorBijector):
 
     params_per_dim = 1
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", **kwargs):
+    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
+                 net_init="identity", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, **kwargs)
         if self.dim < 2:
             raise ValueError(f"a coupling layer needs dim >= 2. Received: dim={dim}")
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
-        self.kept = self.dim // 2
+        self.kept, self.net_init = self.dim // 2, net_init
         self.net = CouplingNet(
             (self.dim - self.kept) * self.params_per_dim,
             self.hidden,
             activation,
             condition_dim=self.condition_dim,
+            init=net_init,
         )
 
     def build(self, input_shape=None):
@@ -206,7 +208,8 @@ class _Coupling(_VectorBijector):
         return tf.reshape(out, shape)  # any batch shape: [..., D - kept, params]
 
     def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden, "activation": self.activation}
+        return {**super().get_config(), "hidden": self.hidden, "activation": self.activation,
+                "net_init": self.net_init}  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
@@ -229,8 +232,8 @@ class AffineCoupling(_Coupling):
     params_per_dim = 2
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, **kwargs):  # fmt: skip
-        super().__init__(dim, condition_dim, hidden, activation, **kwargs)
+                 scale_bound=3.0, net_init="identity", **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
         self.scale_bound = float(scale_bound)
 
     def call(self, condition=None):
@@ -253,10 +256,10 @@ class SplineCoupling(_Coupling):
     outside (Durkan et al., 2019)."""
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
-                 bound=4.0, **kwargs):  # fmt: skip
+                 bound=4.0, net_init="identity", **kwargs):  # fmt: skip
         self.bins, self.bound = int(bins), float(bound)
         self.params_per_dim = 3 * self.bins - 1
-        super().__init__(dim, condition_dim, hidden, activation, **kwargs)
+        super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
 
     def call(self, condition=None):
         condition = self._condition(condition)
@@ -294,11 +297,12 @@ class MaskedAutoregressive(_VectorBijector):
     2016): sampling in one pass, density in D passes."""
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, inverse=False, **kwargs):  # fmt: skip
+                 scale_bound=3.0, inverse=False, net_init="identity", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, **kwargs)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         self.scale_bound, self.inverse = float(scale_bound), bool(inverse)
-        self.made = MADE(self.dim, self.hidden, 2, activation, self.condition_dim)
+        self.net_init = net_init
+        self.made = MADE(self.dim, self.hidden, 2, activation, self.condition_dim, net_init)
 
     def build(self, input_shape=None):
         self.made.build((None, self.dim))
@@ -322,6 +326,7 @@ class MaskedAutoregressive(_VectorBijector):
             "activation": self.activation,
             "scale_bound": self.scale_bound,
             "inverse": self.inverse,
+            "net_init": self.net_init,
         }
 
 
@@ -330,8 +335,9 @@ class InverseAutoregressive(MaskedAutoregressive):
     """IAF: the inverse of a MAF layer (fast sampling, density in D passes)."""
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, inverse=True, **kwargs):  # fmt: skip
-        super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, **kwargs)
+                 scale_bound=3.0, inverse=True, net_init="identity", **kwargs):  # fmt: skip
+        super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, net_init,
+                         **kwargs)  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
@@ -341,11 +347,12 @@ class SplineAutoregressive(_VectorBijector):
     heights and slopes are a MADE's outputs for ``x_<d``. Density in one pass, sampling in D."""
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
-                 bound=4.0, **kwargs):  # fmt: skip
+                 bound=4.0, net_init="identity", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, **kwargs)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
-        self.bins, self.bound = int(bins), float(bound)
-        self.made = MADE(self.dim, self.hidden, 3 * self.bins - 1, activation, self.condition_dim)
+        self.bins, self.bound, self.net_init = int(bins), float(bound), net_init
+        self.made = MADE(self.dim, self.hidden, 3 * self.bins - 1, activation,
+                         self.condition_dim, net_init)  # fmt: skip
 
     def build(self, input_shape=None):
         self.made.build((None, self.dim))
@@ -366,6 +373,7 @@ class SplineAutoregressive(_VectorBijector):
             "activation": self.activation,
             "bins": self.bins,
             "bound": self.bound,
+            "net_init": self.net_init,
         }
 
 

@@ -5,8 +5,15 @@ nets) are Keras 2 objects that Keras 3 can neither train nor save (see ``../shar
   whose weights are multiplied by fixed 0/1 masks built from degrees, so output ``i`` depends
   only on inputs ``< i`` (in the flow's order); ``params`` outputs per dimension.
 - ``CouplingNet``: an MLP from the kept half (and an optional condition) to the parameters of
-  the transformed half, its last layer initialised at zero so every coupling starts as the
-  identity.
+  the transformed half.
+
+Both start in one of two ways (``init``): ``identity``, the output layer at zero, so every
+layer starts as the identity (what deep image flows and VAE posteriors want), or ``uniform``,
+every kernel and bias drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's ``Linear``
+does. On 2-D data the conditioner's input is one coordinate: with zero biases every first-layer
+ReLU bends at 0, and with a zero output layer no hidden layer gets a gradient at the first step;
+``uniform`` reached zuko's NLL on two moons in 20 epochs where ``identity`` stayed 0.6 nats
+behind (``benchmarks/flows_peer.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,35 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["MADE", "CouplingNet", "made_masks"]
+__all__ = ["MADE", "CouplingNet", "FanInUniform", "INITS", "made_masks"]
+
+INITS = ("identity", "uniform")
+
+
+@keras.saving.register_keras_serializable(package="gentk_flows")
+class FanInUniform(keras.initializers.Initializer):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for any shape (biases too, which carry no fan-in)."""
+
+    def __init__(self, fan_in: int, seed=None):
+        self.fan_in, self.seed = int(fan_in), seed
+
+    def __call__(self, shape, dtype=None):
+        bound = 1.0 / np.sqrt(max(1, self.fan_in))
+        return keras.random.uniform(shape, -bound, bound, dtype=dtype, seed=self.seed)
+
+    def get_config(self):
+        return {"fan_in": self.fan_in, "seed": self.seed}
+
+
+def _initializers(init: str, fan_in: int, output: bool) -> dict:
+    """Keras initializer arguments of one dense layer for ``init``."""
+    if init not in INITS:
+        raise ValueError(f"`net_init` must be one of {', '.join(INITS)}. Received: {init!r}")
+    if init == "uniform":
+        uniform = FanInUniform(fan_in)
+        return {"kernel_initializer": uniform, "bias_initializer": FanInUniform(fan_in)}
+    return {"kernel_initializer": "zeros" if output else "glorot_uniform",
+            "bias_initializer": "zeros"}  # fmt: skip
 
 
 def made_masks(dim: int, hidden: tuple[int, ...], params: int) -> list[np.ndarray]:
@@ -37,17 +72,21 @@ def made_masks(dim: int, hidden: tuple[int, ...], params: int) -> list[np.ndarra
 class MaskedDense(keras.layers.Layer):
     """``x @ (W * mask) + b``: a dense layer with a fixed connectivity mask (saved in config)."""
 
-    def __init__(self, mask, activation=None, zero_init=False, **kwargs):
+    def __init__(self, mask, activation=None, zero_init=False, init="identity", **kwargs):
         super().__init__(**kwargs)
         self.mask_value = np.asarray(mask, dtype="float32")
         self.activation = keras.activations.get(activation)
-        self.zero_init = bool(zero_init)
+        self.zero_init, self.init = bool(zero_init), init
 
     def build(self, input_shape):
         n_in, n_out = self.mask_value.shape
-        init = "zeros" if self.zero_init else "glorot_uniform"
-        self.kernel = self.add_weight(shape=(n_in, n_out), initializer=init, name="kernel")
-        self.bias = self.add_weight(shape=(n_out,), initializer="zeros", name="bias")
+        inits = _initializers(self.init, n_in, self.zero_init)
+        self.kernel = self.add_weight(
+            shape=(n_in, n_out), initializer=inits["kernel_initializer"], name="kernel"
+        )
+        self.bias = self.add_weight(
+            shape=(n_out,), initializer=inits["bias_initializer"], name="bias"
+        )
 
     def call(self, x):
         mask = ops.convert_to_tensor(self.mask_value, dtype=self.kernel.dtype)
@@ -59,6 +98,7 @@ class MaskedDense(keras.layers.Layer):
             "mask": self.mask_value.tolist(),
             "activation": keras.activations.serialize(self.activation),
             "zero_init": self.zero_init,
+            "init": self.init,
         }
 
 
@@ -76,13 +116,15 @@ class MADE(keras.layers.Layer):
     """
 
     def __init__(self, dim, hidden=(64, 64), params=2, activation="relu", conditional_dim=0,
-                 **kwargs):  # fmt: skip
+                 init="identity", **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.dim, self.hidden, self.params = int(dim), tuple(int(h) for h in hidden), int(params)
         self.activation, self.conditional_dim = activation, int(conditional_dim)
+        self.init = init
         masks = made_masks(self.dim, self.hidden, self.params)
+        last = len(masks) - 1
         self.layers_ = [
-            MaskedDense(m, activation if k < len(masks) - 1 else None, k == len(masks) - 1)
+            MaskedDense(m, activation if k < last else None, k == last, init=init)
             for k, m in enumerate(masks)
         ]
         self.condition_layers = [
@@ -116,27 +158,32 @@ class MADE(keras.layers.Layer):
             "params": self.params,
             "activation": self.activation,
             "conditional_dim": self.conditional_dim,
+            "init": self.init,
         }
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
 class CouplingNet(keras.layers.Layer):
-    """``CouplingNet(x_kept, condition=None) -> [B, out_dim]``: an MLP whose output layer starts
-    at zero (the coupling it drives starts as the identity)."""
+    """``CouplingNet(x_kept, condition=None) -> [B, out_dim]``: an MLP started as ``init`` says
+    (``identity``: its output layer at zero, the coupling it drives starts as the identity)."""
 
-    def __init__(self, out_dim, hidden=(64, 64), activation="relu", condition_dim=0, **kwargs):
+    def __init__(self, out_dim, hidden=(64, 64), activation="relu", condition_dim=0,
+                 init="identity", **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.out_dim, self.hidden, self.activation = int(out_dim), tuple(hidden), activation
-        self.condition_dim = int(condition_dim)
+        self.condition_dim, self.init = int(condition_dim), init
+        _initializers(init, 1, False)  # checks the name
         self.body = [keras.layers.Dense(int(h), activation=activation) for h in self.hidden]
-        self.head = keras.layers.Dense(self.out_dim, kernel_initializer="zeros")
+        self.head = keras.layers.Dense(self.out_dim)
 
     def build(self, input_shape):
         width = int(input_shape[-1]) + self.condition_dim
-        for layer in self.body:
+        for layer in [*self.body, self.head]:  # the fan-in is known here
+            inits = _initializers(self.init, width, layer is self.head)
+            layer.kernel_initializer = keras.initializers.get(inits["kernel_initializer"])
+            layer.bias_initializer = keras.initializers.get(inits["bias_initializer"])
             layer.build((None, width))
             width = layer.units
-        self.head.build((None, width))
 
     def call(self, x, condition=None):
         h = x if condition is None else ops.concatenate([x, condition], axis=-1)
@@ -151,4 +198,5 @@ class CouplingNet(keras.layers.Layer):
             "hidden": self.hidden,
             "activation": self.activation,
             "condition_dim": self.condition_dim,
+            "init": self.init,
         }

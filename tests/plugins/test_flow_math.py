@@ -377,3 +377,34 @@ def test_ffjord_hutchinson_trace_is_unbiased_for_the_exact_one():
     assert np.all(estimates.std(axis=1) > 0.05)  # a stochastic estimate, not the exact trace
     assert np.all(np.abs(mean - exact) < 4 * error), (mean, exact, error)
     assert np.abs(exact).max() > 10 * error.max()  # sharp enough to see a biased estimator
+
+
+def test_conditioner_nets_start_as_the_identity_or_uniform_like_pytorch():
+    """#23 item 3: net_init=identity starts every coupling and MAF layer as the identity (the
+    output layer at zero); uniform draws every kernel and bias from U(+-1/sqrt(fan_in)), as
+    PyTorch's Linear, so the first step already moves every layer; both save and load."""
+    AffineCoupling, MaskedAutoregressive = B.AffineCoupling, B.MaskedAutoregressive
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    keras.utils.set_random_seed(0)
+    for cls in (AffineCoupling, MaskedAutoregressive):
+        same = cls(dim=4, hidden=(8, 8), net_init="identity")
+        same.build()
+        np.testing.assert_allclose(same().forward(x).numpy(), x, atol=1e-6)
+        moved = cls(dim=4, hidden=(8, 8), net_init="uniform")
+        moved.build()
+        assert np.abs(moved().forward(x).numpy() - x).max() > 1e-3
+        net = moved.net if cls is AffineCoupling else moved.made
+        for w in net.weights:  # every kernel and bias within 1/sqrt(fan_in), none all zero
+            fan_in = w.shape[0] if len(w.shape) == 2 else None
+            assert np.any(w.numpy() != 0)
+            if fan_in:
+                assert np.abs(w.numpy()).max() <= 1 / np.sqrt(fan_in) + 1e-6
+        config = moved.get_config()
+        assert config["net_init"] == "uniform"
+        again = cls.from_config(config)
+        again.build()
+        again.set_weights(moved.get_weights())
+        np.testing.assert_allclose(again().forward(x).numpy(), moved().forward(x).numpy(),
+                                   atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="net_init"):
+        AffineCoupling(dim=4, net_init="zeros")
