@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import table
+from _common import epoch_timer, table
 
 STEPS = {"realnvp": 4, "maf": 5, "nsf": 4}
 
@@ -120,24 +120,11 @@ def peer(python, flow, splits, args, seed) -> dict:
 
 
 def ours(flow, x, args, seed) -> dict:
-    import keras
-
     import gentk
     from gentk.data.tabular import TabularData
     from gentk.plugins import get_registry
 
-    class Clock(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epochs = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epochs.append(time.perf_counter() - self.start)
-
-    clock = Clock()
+    clock = epoch_timer()
     recipe = get_registry().get("model", flow).factory
     overrides = [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
                  f"hidden={','.join(map(str, args.hidden))}", f"steps={STEPS[flow]}",
@@ -148,9 +135,9 @@ def ours(flow, x, args, seed) -> dict:
                            output=f"{tmp}/run", epochs=args.epochs, seed=seed,
                            overrides=overrides, callbacks=[clock])  # fmt: skip
         seconds = time.perf_counter() - started
-    steady = statistics.median(clock.epochs[1:])
+    steady = statistics.median(clock.seconds[1:])
     return {"test_nll": result.metrics["test_nll"], "seconds": seconds,
-            "first_epoch": clock.epochs[0], "steady_epoch": steady}  # fmt: skip
+            "first_epoch": clock.seconds[0], "steady_epoch": steady}  # fmt: skip
 
 
 def main() -> None:

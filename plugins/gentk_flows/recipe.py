@@ -266,9 +266,14 @@ class FlowRecipe(ImageRecipe):
         BestWeights.restore(model, run_dir)
 
     # -- results ----------------------------------------------------------------------------
+    def _nll(self, model, config, data, x, labels) -> float:
+        """Mean NLL of rows ``x`` through the model's own test step: the graph the validation
+        already traced, where a separate log-density function took NSF 7 s more to trace."""
+        batches = self.slices(x, labels, config).batch(self.eval_batch_size(config, data))
+        return float(model.evaluate(batches, verbose=0, return_dict=True)["nll"])
+
     def evaluate(self, model, config, data):
-        lp = self._log_prob(model, data.test, data.test_labels)
-        nll = float(-np.mean(lp))
+        nll = self._nll(model, config, data, data.test, data.test_labels)
         out = {
             "test_nll": nll,
             "test_nll_per_dim": nll / model.dim,
@@ -280,8 +285,7 @@ class FlowRecipe(ImageRecipe):
             out["test_bits_per_dim"] = float(model.nats_to_bits_per_dim(nll))
             out["dequantize_levels"] = model.dequantize
         labels = None if data.train_labels is None else data.train_labels[:2000]
-        train_lp = self._log_prob(model, data.train[:2000], labels)
-        out["train_nll"] = float(-np.mean(train_lp))
+        out["train_nll"] = self._nll(model, config, data, data.train[:2000], labels)
         return out
 
     def write_artifacts(self, model, config, data, run_dir: Path):

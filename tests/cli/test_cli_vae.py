@@ -75,7 +75,7 @@ def test_same_seed_same_metrics(tmp_path):
 def test_resume_after_sigkill_ends_with_the_same_number_of_epochs(tmp_path):
     out = tmp_path / "run"
     args = ["run", "autoencoder", "--epochs", "150", "-o", out, "-q", "--set", "hidden=16",
-            "--set", "checkpoint_every=1"]  # fmt: skip
+            "--set", "checkpoint_every=1", "--set", "validation_every=1"]  # fmt: skip
     state = out / "checkpoints" / "state.json"
     kill_at_epoch(args, state, 3)
     header = (out / "history.csv").read_text().splitlines()[0]
