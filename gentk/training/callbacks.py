@@ -354,7 +354,7 @@ def restore_best(model, run_dir) -> bool:
         if isinstance(entry, dict) and entry.get("file"):
             model.load_weights(checkpoints / entry["file"])
             return True
-    old = checkpoints / "best.weights.h5"  # runs written before gentk 0.2
+    old = checkpoints / "best.weights.h5"  # runs whose checkpoints did not name it yet
     if old.exists():
         model.load_weights(old)
         return True

@@ -258,8 +258,9 @@ def run(
         resume: continue the run in ``output`` from its last complete checkpoint.
         force: replace whatever ``output`` holds.
         verbose: Keras progress (1 bar, 2 a line per epoch, 0 none); default by terminal.
-        callbacks: more Keras callbacks, called after each epoch's checkpoint is written (so
-            one that stops the run, as ``gentk tune``'s pruning does, loses nothing).
+        callbacks: more Keras callbacks, called after each epoch's row (and its checkpoint,
+            when one is due) is written; a run one of them stops, as ``gentk tune``'s pruning
+            does, is checkpointed at its last epoch, so nothing is lost.
     """
     from gentk import progress
     from gentk.training.multiworker import (

@@ -1,5 +1,5 @@
-"""The GAN's progress pictures: samples of fixed noise drawn after each epoch (a grid of
-images, or a scatter of 2-D points over the data)."""
+"""The GAN's progress pictures: samples of fixed noise drawn on a cadence (a grid of images, or
+a scatter of 2-D points over the data)."""
 
 from __future__ import annotations
 
