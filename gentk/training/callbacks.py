@@ -23,6 +23,8 @@ from gentk.saving import (
 __all__ = [
     "AtomicCheckpoint",
     "BestWeights",
+    "Cadence",
+    "ValidationEpochs",
     "NanGuard",
     "read_checkpoint_state",
     "restore_best",
@@ -124,6 +126,40 @@ def write_history_csv(path, history: list[dict]) -> None:
     atomic_write_text(path, _csv_lines(_csv_columns(history), history, header=True))
 
 
+class Cadence:
+    """When work on a cadence (``gentk.config.parse_every``: ``"5"`` epochs or ``"60s"``) is due
+    at an epoch's end: every N epochs, or once that much time has passed since ``restart``
+    (the start of training, or the last time the work was done); always after the last epoch."""
+
+    def __init__(self, every: str, name: str):
+        from gentk.config import parse_every
+
+        self.unit, self.every = parse_every(every, name)
+        self.restart()
+
+    def restart(self) -> None:
+        self._clock = time.monotonic()
+
+    def due(self, epoch: int, epochs: int) -> bool:
+        if epoch + 1 >= epochs:
+            return True
+        if self.unit == "epochs":
+            return (epoch + 1) % int(self.every) == 0
+        return time.monotonic() - self._clock >= self.every
+
+
+class ValidationEpochs(list):
+    """Keras' ``validation_freq`` as a list: every ``every`` epochs and the last one (a list
+    whose ``in`` is arithmetic, so a million epochs cost nothing)."""
+
+    def __init__(self, every: int, epochs: int):
+        super().__init__()
+        self.every, self.epochs = int(every), int(epochs)
+
+    def __contains__(self, epoch) -> bool:
+        return epoch % self.every == 0 or epoch == self.epochs
+
+
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Checkpoints on a cadence: weights (with optimizer state) and ``state.json``, atomically.
 
@@ -162,21 +198,18 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         every: str = "1",
         variables=None,
     ):
-        from gentk.config import parse_every
-
         super().__init__()
         self.run_dir = Path(run_dir)
         self.dir = self.run_dir / "checkpoints"
         self.history = history
         self.guard = guard
         self.stateful = list(stateful)
-        self.unit, self.every = parse_every(every, "checkpoint_every")
+        self.cadence = Cadence(every, "checkpoint_every")
         self.variables = variables
         self.stop_requested: str | None = None
         self.saved_epoch: int | None = None
         self._csv_keys: list[str] | None = None
         self._started = False
-        self._clock = time.monotonic()
         self._snapshot = None
         self._read = None
 
@@ -195,14 +228,10 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self._started = True
 
     def on_train_begin(self, logs=None):
-        self._clock = time.monotonic()
+        self.cadence.restart()
 
     def _due(self, epoch: int) -> bool:
-        if self.stop_requested or epoch + 1 >= self.params.get("epochs", 0):
-            return True
-        if self.unit == "epochs":
-            return (epoch + 1) % int(self.every) == 0
-        return time.monotonic() - self._clock >= self.every
+        return bool(self.stop_requested) or self.cadence.due(epoch, self.params.get("epochs", 0))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.tripped:
@@ -274,7 +303,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             "callbacks": states,
         }
         atomic_write_json(self.dir / "state.json", state)
-        self.saved_epoch, self._snapshot, self._clock = epoch, None, time.monotonic()
+        self.saved_epoch, self._snapshot = epoch, None
+        self.cadence.restart()
         keep = {name} | {s.get("file") for s in states.values() if isinstance(s, dict)}
         # only now may older checkpoints go, and any left by a run killed mid-write
         for old in self.dir.iterdir():

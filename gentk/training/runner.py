@@ -32,7 +32,12 @@ from gentk.saving import (
     read_archive_config,
     unloadable_classes,
 )
-from gentk.training.callbacks import AtomicCheckpoint, NanGuard, read_checkpoint_state
+from gentk.training.callbacks import (
+    AtomicCheckpoint,
+    NanGuard,
+    ValidationEpochs,
+    read_checkpoint_state,
+)
 from gentk.training.rundir import RunLock, check_output_path, inspect_run_dir, set_aside
 
 __all__ = [
@@ -407,18 +412,6 @@ def _run_locked(
     if backup is not None and backup.exists():
         shutil.rmtree(backup)
     return result
-
-
-class ValidationEpochs(list):
-    """Keras' ``validation_freq`` as a list: every ``every`` epochs and the last one (a list
-    whose ``in`` is arithmetic, so a million epochs cost nothing)."""
-
-    def __init__(self, every: int, epochs: int):
-        super().__init__()
-        self.every, self.epochs = int(every), int(epochs)
-
-    def __contains__(self, epoch) -> bool:
-        return epoch % self.every == 0 or epoch == self.epochs
 
 
 @contextlib.contextmanager

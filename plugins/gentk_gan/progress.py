@@ -3,11 +3,12 @@ a scatter of 2-D points over the data)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from gentk.training.callbacks import Cadence
 
 __all__ = ["SampleGrid", "picture"]
 
@@ -18,29 +19,20 @@ class SampleGrid(keras.callbacks.Callback):
     ``progress/epoch-NNNN.png`` (a grid of images, or a scatter of 2-D points over the data)."""
 
     def __init__(self, run_dir, data, n: int = 64, seed: int = 0, every: str = "1"):
-        from gentk.config import parse_every
-
         super().__init__()
         self.dir = Path(run_dir) / "progress"
         self.data = data
         self.n = n
         self.seed = seed
-        self.unit, self.every = parse_every(every, "progress_every")
-        self._clock = None
+        self.cadence = Cadence(every, "progress_every")
 
-    def _due(self, epoch) -> bool:
-        if epoch + 1 >= self.params.get("epochs", 0):
-            return True
-        if self.unit == "epochs":
-            return (epoch + 1) % int(self.every) == 0
-        if self._clock is None:  # the first picture comes after `every` seconds
-            self._clock = time.monotonic()
-        return time.monotonic() - self._clock >= self.every
+    def on_train_begin(self, logs=None):
+        self.cadence.restart()  # the first picture comes after `every` of training
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._due(epoch):
+        if not self.cadence.due(epoch, self.params.get("epochs", 0)):
             return
-        self._clock = time.monotonic()
+        self.cadence.restart()
         samples = np.asarray(self.model.sample(self.n if self._images() else 500, seed=self.seed))
         if not np.all(np.isfinite(samples)):
             return  # a diverged epoch: the NaN guard reports it; nothing to draw

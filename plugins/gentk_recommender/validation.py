@@ -3,7 +3,7 @@ epoch, the best epoch's weights kept (``gentk.training.callbacks.BestWeights``).
 
 from __future__ import annotations
 
-from gentk.training.callbacks import BestWeights
+from gentk.training.callbacks import BestWeights, ValidationEpochs
 
 __all__ = ["ValidationNDCG"]
 
@@ -19,8 +19,7 @@ class ValidationNDCG(BestWeights):
         self.best_beta, self.last = None, None
 
     def value(self, epoch, logs):
-        last = epoch + 1 >= self.params.get("epochs", 0)
-        if (epoch + 1) % self.every and not last:
+        if epoch + 1 not in ValidationEpochs(self.every, self.params.get("epochs", 0)):
             return None
         from gentk_recommender.evaluation import model_scorer, ranking_metrics
 

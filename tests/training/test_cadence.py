@@ -17,8 +17,13 @@ import numpy as np
 import pytest
 
 from gentk.config import parse_every
-from gentk.training.callbacks import AtomicCheckpoint, BestWeights, NanGuard, restore_best
-from gentk.training.runner import ValidationEpochs
+from gentk.training.callbacks import (
+    AtomicCheckpoint,
+    BestWeights,
+    NanGuard,
+    ValidationEpochs,
+    restore_best,
+)
 
 
 class _Watch(keras.callbacks.Callback):
