@@ -127,6 +127,13 @@ class TrainConfig:
 
     epochs: int = option(20, "passes over the training set", ge=0, le=1_000_000)
     batch_size: int = option(128, "examples per update", ge=1)
+    steps_per_execution: int = option(
+        8,
+        "train steps per graph call (Keras' steps_per_execution): fewer Python round trips "
+        "on small models; callbacks and the NaN guard look after every call",
+        ge=1,
+        le=100_000,
+    )
     learning_rate: float = option(1e-3, "Adam step size", gt=0)
     weight_decay: float = option(0.0, "decoupled weight decay of Adam (AdamW); 0: none", ge=0)
     seed: int = option(0, "seed for splits, init and sampling", ge=0, data=True)

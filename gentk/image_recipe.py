@@ -28,6 +28,7 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logisti
 # as in gentk.layers.stacks, which imports Keras; this module stays light
 DOWNSAMPLE = ("stride", "max-pool", "avg-pool")
 UPSAMPLE = ("transpose", "avg-unpool")
+NET_INITS = ("glorot", "uniform")  # as gentk_autoencoders.components.INITS
 
 
 def in_batches(fn, *arrays, size: int = 512, what: str = "evaluating") -> np.ndarray:
@@ -85,9 +86,19 @@ class ImageConfig(ImageDataConfig):
     activation: str = option("relu", "hidden activation")
     downsample: str = option("stride", "conv encoder: stride, max-pool or avg-pool")
     upsample: str = option("transpose", "conv decoder: transpose or avg-unpool")
+    net_init: str = option(
+        "glorot",
+        "MLP components' starting weights: glorot (Keras) or uniform (PyTorch's nn.Linear: "
+        "weights and biases U(+-1/sqrt(fan_in)))",
+    )
 
     def validate(self):
         super().validate()
+        if self.net_init not in NET_INITS:
+            raise ValueError(
+                f"`net_init` must be one of {', '.join(NET_INITS)}. "
+                f"Received: net_init={self.net_init!r}"
+            )
         if self.latent_dim < 1:
             raise ValueError(
                 f"`latent_dim` must be a positive integer. Received: latent_dim={self.latent_dim}"
@@ -216,6 +227,7 @@ class ImageRecipe(Recipe):
             "hidden": config.hidden,
             "filters": config.filters,
             "downsample": config.downsample,
+            "init": config.net_init,
         }
         return self._supported("encoder", config.encoder, opts, config)
 
@@ -228,10 +240,13 @@ class ImageRecipe(Recipe):
             "hidden": tuple(reversed(config.hidden)),
             "filters": tuple(reversed(config.filters)),
             "upsample": config.upsample,
+            "init": config.net_init,
         }
         return self._supported("decoder", config.decoder, opts, config)
 
     REQUIRED = ("latent_dim", "output_shape")
+    #: component options set by a config field of another name
+    FIELDS = {"init": "net_init"}
 
     def _supported(self, kind, name, opts, config) -> dict:
         """``opts`` without the options a (third-party) component does not declare, as long as
@@ -246,12 +261,13 @@ class ImageRecipe(Recipe):
         defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
         out = {}
         for key, value in opts.items():
+            field = self.FIELDS.get(key, key)
             if key in known or key in self.REQUIRED:
                 out[key] = value
-            elif key in defaults and getattr(config, key) != defaults[key]:
+            elif field in defaults and getattr(config, field) != defaults[field]:
                 raise UserError(
-                    f"{key}={getattr(config, key)!r} was set, but {kind} {name!r} has no option "
-                    f"{key!r} and would ignore it; its options: {', '.join(sorted(known))}"
+                    f"{field}={getattr(config, field)!r} was set, but {kind} {name!r} has no "
+                    f"option {key!r} and would ignore it; its options: {', '.join(sorted(known))}"
                 )
         return out
 

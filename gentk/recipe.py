@@ -85,6 +85,7 @@ class Recipe:
         model.compile(
             optimizer=FusedAdam(config.learning_rate, weight_decay=config.weight_decay or None),
             jit_compile=jit_compile,
+            steps_per_execution=getattr(config, "steps_per_execution", 1),
         )
 
     def callbacks(self, model, config, data, run_dir: Path) -> list:

@@ -1,5 +1,5 @@
 """Runner callbacks: atomic checkpoints on a cadence with resume state, the NaN/inf guard, the
-best epoch on validation, and history.csv."""
+best epoch on validation, history.csv and the TensorBoard epoch scalars."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ __all__ = [
     "AtomicCheckpoint",
     "BestWeights",
     "Cadence",
+    "EpochSummaries",
     "ValidationEpochs",
     "NanGuard",
     "read_checkpoint_state",
@@ -59,6 +60,49 @@ class NanGuard(keras.callbacks.Callback):
                 self.tripped = (self._epoch + 1, batch + 1, key, float(value))
                 self.model.stop_training = True
                 return
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """Each epoch's logged values (and the learning rate) as TensorBoard scalars, laid out as
+    Keras' ``TensorBoard`` callback lays them out: runs ``train/`` and ``validation/``, tags
+    ``epoch_<name>``, the epoch as the step.
+
+    It writes through TensorBoard's framework-free ``tensorboard.summary.Writer`` (about 40 us
+    a value) instead of ``tf.summary`` ops (about 250 us a value, each a TensorFlow call): on
+    the digits VAE Keras' callback cost 6 ms an epoch, a fifth of the epoch's train steps.
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self._writers = {}
+
+    def _writer(self, run: str):
+        if run not in self._writers:
+            from tensorboard.summary import Writer
+
+            self._writers[run] = Writer(str(self.log_dir / run))
+        return self._writers[run]
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = dict(logs or {})
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and "learning_rate" not in values:
+            values["learning_rate"] = getattr(optimizer, "learning_rate", None)
+        for key, value in values.items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            run, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            self._writer(run).add_scalar(f"epoch_{name}", value, epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
 
 
 def read_checkpoint_state(run_dir) -> dict | None:

@@ -34,6 +34,7 @@ from gentk.saving import (
 )
 from gentk.training.callbacks import (
     AtomicCheckpoint,
+    EpochSummaries,
     NanGuard,
     ValidationEpochs,
     read_checkpoint_state,
@@ -225,6 +226,8 @@ def build_compiled_model(recipe, config, data, strategy=None):
         recipe.compile(model, config, jit_compile=jit and not several)
         if jit and several and isinstance(model, GenerativeModel):
             model.xla_per_replica = True
+        if several:  # Keras' multi-step loop fails under a mirrored strategy (TF 2.21)
+            model.steps_per_execution = 1
         batch = next(iter(recipe.train_dataset(config, data)))
         x = batch[0] if isinstance(batch, tuple) else batch
         model(x)  # builds every layer: an unbuilt subclassed model saves no weights
@@ -545,7 +548,7 @@ def _train(
         guard,
         *extra,
         checkpoint,
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        EpochSummaries(run_dir / "tensorboard"),
         *more_callbacks,
     ]
     if verbose is None:

@@ -92,6 +92,28 @@ def _flat_with_condition(x, condition):
     return h
 
 
+INITS = ("glorot", "uniform")
+
+
+def _check_init(init: str) -> str:
+    _check(init in INITS, f"`init` must be one of {', '.join(INITS)}. Received: init={init!r}")
+    return init
+
+
+def _start(layers, fan_in: int, init: str) -> None:
+    """Before the dense ``layers`` (each fed by the one before, the first by ``fan_in`` values)
+    are built: ``uniform`` starts every weight and bias at U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    PyTorch's ``nn.Linear`` default; ``glorot`` keeps Keras' (Glorot-uniform weights, zero
+    biases)."""
+    if init == "glorot":
+        return
+    for layer in layers:
+        bound = 1.0 / math.sqrt(max(1, fan_in))
+        layer.kernel_initializer = keras.initializers.RandomUniform(-bound, bound)
+        layer.bias_initializer = keras.initializers.RandomUniform(-bound, bound)
+        fan_in = layer.units
+
+
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
 class MLPEncoder(Encoder):
     """Flatten, an MLP, and a float32 head giving q(z|x[,c]).
@@ -101,12 +123,21 @@ class MLPEncoder(Encoder):
         hidden: widths of the hidden layers (empty for a linear encoder).
         activation: hidden activation.
         distribution: ``gaussian`` or ``deterministic``.
+        init: ``glorot`` (Keras' start) or ``uniform`` (PyTorch's: weights and biases
+            U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
     """
 
     def __init__(
-        self, latent_dim=2, hidden=(256, 128), activation="relu", distribution="gaussian", **kwargs
+        self,
+        latent_dim=2,
+        hidden=(256, 128),
+        activation="relu",
+        distribution="gaussian",
+        init="glorot",
+        **kwargs,
     ):
         super().__init__(**kwargs)
+        self.init = _check_init(init)
         _check(
             int(latent_dim) >= 1,
             f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim}",
@@ -126,6 +157,7 @@ class MLPEncoder(Encoder):
 
     def build(self, x_shape, condition_shape=None):
         shape = (None, int(np.prod(x_shape[1:])) + _width(condition_shape))
+        _start([*(self.body.layers if self.body else []), self.head], shape[1], self.init)
         if self.body is not None:
             self.body.build(shape)
             shape = (None, self.hidden[-1])
@@ -144,6 +176,7 @@ class MLPEncoder(Encoder):
             "hidden": self.hidden,
             "activation": self.activation,
             "distribution": self.distribution,
+            "init": self.init,
         }
 
 
@@ -236,9 +269,11 @@ class MLPDecoder(_PixelDecoder):
         activation="relu",
         likelihood="bernoulli",
         sigma=1.0,
+        init="glorot",
         **kwargs,
     ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
+        self.init = _check_init(init)
         self.hidden = tuple(int(h) for h in hidden)
         self.activation = activation
         self.body = dense_stack(self.hidden, activation, name="body") if self.hidden else None
@@ -246,6 +281,7 @@ class MLPDecoder(_PixelDecoder):
 
     def build(self, z_shape, condition_shape=None):
         shape = (None, int(z_shape[-1]) + _width(condition_shape))
+        _start([*(self.body.layers if self.body else []), self.head], shape[1], self.init)
         if self.body is not None:
             self.body.build(shape)
             shape = (None, self.hidden[-1])
@@ -259,7 +295,12 @@ class MLPDecoder(_PixelDecoder):
         return self._distribution(params)
 
     def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "init": self.init,
+        }
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
@@ -329,6 +370,7 @@ _ACTIVATION = (str, "relu", "hidden activation")
 _DISTRIBUTION = (str, "gaussian", "gaussian or deterministic", "the recipe")
 _LIKELIHOOD = (str, "bernoulli", ", ".join(LIKELIHOODS))
 _SIGMA = (float, 1.0, "sigma of the fixed-sigma Gaussian likelihood")
+_INIT = (str, "glorot", "start of the weights: glorot (Keras) or uniform (PyTorch)")
 
 EncoderOptions = _options(
     "EncoderOptions",
@@ -336,6 +378,7 @@ EncoderOptions = _options(
     hidden=(_INTS, (256, 128), "MLP widths"),
     activation=_ACTIVATION,
     distribution=_DISTRIBUTION,
+    init=_INIT,
 )
 ConvEncoderOptions = _options(
     "ConvEncoderOptions",
@@ -352,6 +395,7 @@ DecoderOptions = _options(
     activation=_ACTIVATION,
     likelihood=_LIKELIHOOD,
     sigma=_SIGMA,
+    init=_INIT,
 )
 ConvDecoderOptions = _options(
     "ConvDecoderOptions",

@@ -318,6 +318,7 @@ class GANRecipe(ImageRecipe):
             generator_optimizer=adam(config.learning_rate),
             critic_optimizer=adam(config.critic_learning_rate),
             jit_compile=jit_compile,
+            steps_per_execution=config.steps_per_execution,
         )
 
     def callbacks(self, model, config, data, run_dir):

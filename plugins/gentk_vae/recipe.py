@@ -60,6 +60,11 @@ class VAEConfig(ImageConfig):
         default=(64, 64), metadata={"help": "flow posterior: widths of its networks", "ge": 1}
     )
     epochs: int = dataclasses.field(default=60, metadata={"help": "passes over the data"})
+    net_init: str = option(
+        "uniform",
+        "MLP components' starting weights: uniform (PyTorch's nn.Linear: weights and biases "
+        "U(+-1/sqrt(fan_in)); 0.2 nats better test NLL on digits than glorot) or glorot (Keras)",
+    )
 
     def validate(self):
         super().validate()

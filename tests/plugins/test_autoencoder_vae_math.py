@@ -93,3 +93,29 @@ def test_iwae_bound_is_non_decreasing_in_k_and_tends_to_log_evidence():
     w, b = (v.numpy() for v in vae.decoder.head.weights)
     assert values[2] <= _exact_ppca_log_likelihood(x, w.T, b, 0.5).mean() + 0.05
     tf.debugging.assert_all_finite(tf.constant(values), "bounds")
+
+
+def test_uniform_start_is_pytorchs_linear_default_and_survives_its_config():
+    """init="uniform": every weight and bias of layer l ~ U(-1/sqrt(fan_in_l), 1/sqrt(fan_in_l))
+    (PyTorch's nn.Linear); "glorot" keeps Keras' zero biases."""
+    keras.utils.set_random_seed(0)
+    encoder = MLPEncoder(latent_dim=3, hidden=(400, 300), init="uniform")
+    encoder(np.zeros((2, 8, 8, 1), "float32"))
+    decoder = MLPDecoder.from_config(MLPDecoder(hidden=(300,), init="uniform").get_config())
+    assert decoder.init == "uniform"
+    decoder(np.zeros((2, 3), "float32"))
+    for layers, fan_in in ((encoder.body.layers + [encoder.head], 64), (
+            decoder.body.layers + [decoder.head], 3)):  # fmt: skip
+        for layer in layers:
+            bound = 1 / np.sqrt(fan_in)
+            for w in (layer.kernel.numpy(), layer.bias.numpy()):
+                assert np.abs(w).max() <= bound
+                if w.size >= 300:  # uniform on the interval: mean 0, variance bound^2 / 3
+                    assert abs(w.mean()) < 0.1 * bound
+                    assert abs(w.var() / (bound**2 / 3) - 1) < 0.15
+            fan_in = layer.units
+    glorot = MLPEncoder(latent_dim=3, hidden=(16,))
+    glorot(np.zeros((2, 4), "float32"))
+    assert not glorot.body.layers[0].bias.numpy().any()
+    with pytest.raises(ValueError, match="init"):
+        MLPEncoder(init="normal")
