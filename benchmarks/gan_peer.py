@@ -1,0 +1,210 @@
+"""gentk's ``gan`` recipe against a plain PyTorch GAN at equal architecture and budget, end to end
+(#23 item 4).
+
+On a 2-D mixture (the ring of 8 Gaussians, the recipe's default data, or the grid of 25), both
+sides train on the same rows of gentk's own split with the same model and schedule: an MLP
+generator (``--latent``-dim N(0, I) noise, ``--hidden`` ReLU layers, a linear output) and an
+MLP critic (``--hidden`` LeakyReLU(0.2) layers, one logit), both started as Keras starts them
+(Glorot-uniform weights, zero biases; ``--peer-init torch`` starts the script as PyTorch
+does), the non-saturating loss, one critic update then one generator update per batch of
+``--batch-size``, Adam(2e-4, beta_1=0.5) for each, ``--epochs`` passes, the validation
+losses every ``--validation-every`` epochs. Both are scored by the same function on 1,000
+samples: modes covered and the high-quality share (within 3 std of a mode).
+Each side's seconds are its whole run after imports and data loading: gentk's are
+``gentk.run`` (build, tracing, training, checkpoints, progress pictures, quality metrics,
+pictures, saved model), the script's are training, validation and sampling.
+
+torch is a benchmark-only dependency: install it into another environment
+(``python -m venv peer && peer/bin/pip install torch numpy``) and pass its interpreter. Torch
+gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
+
+    python benchmarks/gan_peer.py --peer-python ../peer/bin/python
+    python benchmarks/gan_peer.py --peer-python P --data grid-25 --seeds 1 2 3
+    python benchmarks/gan_peer.py --peer-python P --set steps_per_execution=1   # gentk options
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import epoch_timer, table
+
+PEER = r"""
+import json, statistics, sys, time
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+args = json.loads(sys.argv[1])
+torch.set_num_threads(args["threads"])
+torch.manual_seed(args["seed"])
+d = np.load(args["data"])
+train, valid = (torch.tensor(d[k], dtype=torch.float32) for k in ("train", "valid"))
+started = time.perf_counter()
+L, H = args["latent"], args["hidden"]
+
+def mlp(sizes, out, act):
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), act()]
+    layers.append(nn.Linear(sizes[-1], out))
+    for layer in layers:
+        if isinstance(layer, nn.Linear) and args["init"] == "keras":  # as Keras starts Dense
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers)
+
+G = mlp([L, *H], 2, nn.ReLU)
+D = mlp([2, *H], 1, lambda: nn.LeakyReLU(0.2))
+opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+def critic_loss(x):
+    fake = G(torch.randn(len(x), L)).detach()
+    return F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()
+
+def generator_loss(n):
+    return F.softplus(-D(G(torch.randn(n, L)))).mean()
+
+g = torch.Generator().manual_seed(args["seed"])
+epochs = []
+for epoch in range(args["epochs"]):
+    t0 = time.perf_counter()
+    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
+        loss = critic_loss(train[idx])
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+        loss = generator_loss(len(idx))
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    if (epoch + 1) % args["every"] == 0 or epoch + 1 == args["epochs"]:
+        with torch.no_grad():
+            val = (float(critic_loss(valid)), float(generator_loss(len(valid))))
+    epochs.append(time.perf_counter() - t0)
+with torch.no_grad():
+    samples = G(torch.randn(args["samples"], L)).numpy()
+seconds = time.perf_counter() - started
+np.save(args["out"], samples)
+print(json.dumps({"seconds": seconds, "first_epoch": epochs[0],
+                  "steady_epoch": statistics.median(epochs[1:])}))
+"""
+
+
+def mixture(name: str):
+    from gentk.data.builtin import gaussian_grid, gaussian_ring
+
+    return {"ring-8": gaussian_ring, "grid-25": gaussian_grid}[name]()
+
+
+def score(samples, data, labels):
+    """Modes covered and high-quality share by the recipe's own function and mode estimates."""
+    from gentk.metrics.sample_quality import mode_coverage
+
+    centers = np.stack([data[labels == k].mean(0) for k in np.unique(labels)])
+    stds = np.array([data[labels == k].std(0).mean() for k in np.unique(labels)])
+    return mode_coverage(samples, centers, stds)
+
+
+def peer(python, splits, args, seed) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "data.npz", Path(tmp) / "samples.npy"
+        np.savez(path, **splits)
+        spec = {"data": str(path), "out": str(out), "latent": args.latent,
+                "hidden": args.hidden, "batch": args.batch_size, "epochs": args.epochs,
+                "every": args.validation_every, "samples": 1000, "seed": seed,
+                "threads": args.torch_threads, "init": args.peer_init}  # fmt: skip
+        done = subprocess.run([python, "-c", PEER, json.dumps(spec)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"the PyTorch run failed:\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["samples"] = np.load(out)
+    return result
+
+
+def ours(data, args, seed) -> dict:
+    import gentk
+    from gentk.plugins import get_registry
+
+    clock = epoch_timer()
+    recipe = get_registry().get("model", "gan").factory
+    overrides = [f"batch_size={args.batch_size}", f"latent_dim={args.latent}",
+                 f"hidden={','.join(map(str, args.hidden))}", "divergence=nonsaturating",
+                 f"validation_every={args.validation_every}", "quality_samples=1000",
+                 *args.overrides]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = gentk.run(recipe, data=data, verbose=0, output=f"{tmp}/run",
+                           epochs=args.epochs, seed=seed, overrides=overrides,
+                           callbacks=[clock])  # fmt: skip
+        seconds = time.perf_counter() - started
+    samples = np.asarray(result.model.sample(1000, seed=seed + 1))
+    return {"seconds": seconds, "samples": samples, "first_epoch": clock.seconds[0],
+            "steady_epoch": float(np.median(clock.seconds[1:]))}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer-python", required=True, help="an interpreter with torch")
+    parser.add_argument("--data", choices=["ring-8", "grid-25"], default="ring-8")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--epochs", type=int, default=160)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
+    parser.add_argument("--latent", type=int, default=32)
+    parser.add_argument("--validation-every", type=int, default=5)
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--peer-init", choices=["keras", "torch"], default="keras",
+                        help="the script's start: Keras' (as gentk) or PyTorch's own")  # fmt: skip
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="a gentk option for every gentk run")  # fmt: skip
+    args = parser.parse_args()
+    from gentk.config import TrainConfig
+    from gentk.data import split_indices
+
+    data = mixture(args.data)
+    mine, theirs = [], []
+    for seed in args.seeds:
+        defaults = TrainConfig()  # the recipe's own split of the same rows
+        tr, va, te = split_indices(len(data.x), defaults.validation_fraction,
+                                   defaults.test_fraction, seed)  # fmt: skip
+        splits = {"train": data.x[tr], "valid": data.x[va]}
+        seen = np.concatenate([tr, te])  # the rows the recipe estimates the modes from
+        for runs, result in ((mine, ours(data, args, seed)),
+                             (theirs, peer(args.peer_python, splits, args, seed))):  # fmt: skip
+            result.update(score(result.pop("samples"), data.x[seen], data.labels[seen]))
+            runs.append(result)
+        print(args.data, seed, "gentk", mine[-1], "torch", theirs[-1], flush=True)
+
+    def mean(runs, key):
+        return float(np.mean([r[key] for r in runs]))
+
+    rows = [{
+        "side": name,
+        "modes covered": f"{mean(runs, 'modes_covered'):.2f} of {runs[0]['modes']}",
+        "high-quality share": f"{mean(runs, 'high_quality_share'):.3f}",
+        "seconds per run": f"{mean(runs, 'seconds'):.1f}",
+        "1st/steady epoch s": f"{mean(runs, 'first_epoch'):.2f}/{mean(runs, 'steady_epoch'):.3f}",
+        "time / torch": f"{mean(runs, 'seconds') / mean(theirs, 'seconds'):.2f}x",
+    } for name, runs in (("gentk gan", mine), ("PyTorch script", theirs))]  # fmt: skip
+    updates = args.epochs * int(np.ceil(len(data.x) * 0.8 / args.batch_size))
+    print()
+    print(f"{args.data}: {args.epochs} epochs (about {updates:,} updates of each network), batch "
+          f"{args.batch_size}, hidden {args.hidden}, latent {args.latent}; seeds {args.seeds} "
+          f"(mean); gentk options: {args.overrides or 'defaults'}; torch threads "
+          f"{args.torch_threads}, the script started as {args.peer_init} starts")  # fmt: skip
+    print(table(rows, list(rows[0])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
