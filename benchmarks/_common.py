@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: locating ../shared/data and printing tables."""
+"""Helpers shared by the benchmark scripts: locating ../shared/data, printing tables, timing
+epochs and running a peer library's script in its own environment."""
 
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def epoch_timer():
             self.seconds.append(time.perf_counter() - self.start)
 
     return EpochTimer()
+
+
+def run_peer(python: str, script: str, spec: dict, arrays: dict, what: str) -> dict:
+    """Run a peer's ``script`` under ``python`` (an interpreter of another environment, e.g.
+    with torch) as ``python -c script SPEC``: ``spec`` as JSON, with ``spec["data"]`` the path
+    of an NPZ file of ``arrays`` and ``spec["out"]`` a path the script may save one array to
+    (returned as ``result["out"]``). The script prints its JSON result on its last line."""
+    import json
+    import subprocess
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "data.npz", Path(tmp) / "out.npy"
+        np.savez(data, **arrays)
+        spec = {**spec, "data": str(data), "out": str(out)}
+        done = subprocess.run([python, "-c", script, json.dumps(spec)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"the {what} run failed:\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if out.exists():
+            result["out"] = np.load(out)
+    return result

@@ -24,16 +24,13 @@ zuko: NSF with passes=2, i.e. coupling).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import epoch_timer, table
+from _common import epoch_timer, run_peer, table
 
 STEPS = {"realnvp": 4, "maf": 5, "nsf": 4}
 
@@ -106,17 +103,10 @@ print(json.dumps({"test_nll": test_nll, "seconds": seconds, "first_epoch": epoch
 
 
 def peer(python, flow, splits, args, seed) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "data.npz"
-        np.savez(path, **splits)
-        spec = {"data": str(path), "flow": flow, "steps": STEPS[flow], "hidden": args.hidden,
-                "lr": args.learning_rate, "batch": args.batch_size, "epochs": args.epochs,
-                "seed": seed, "threads": args.torch_threads}  # fmt: skip
-        done = subprocess.run([python, "-c", PEER, json.dumps(spec)], capture_output=True,
-                              text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"the zuko run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    spec = {"flow": flow, "steps": STEPS[flow], "hidden": args.hidden,
+            "lr": args.learning_rate, "batch": args.batch_size, "epochs": args.epochs,
+            "seed": seed, "threads": args.torch_threads}  # fmt: skip
+    return run_peer(python, PEER, spec, splits, "zuko")
 
 
 def ours(flow, x, args, seed) -> dict:

@@ -26,15 +26,12 @@ gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import epoch_timer, table
+from _common import epoch_timer, run_peer, table
 
 PEER = r"""
 import json, statistics, sys, time
@@ -116,19 +113,11 @@ def score(samples, data, labels):
 
 
 def peer(python, splits, args, seed) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path, out = Path(tmp) / "data.npz", Path(tmp) / "samples.npy"
-        np.savez(path, **splits)
-        spec = {"data": str(path), "out": str(out), "latent": args.latent,
-                "hidden": args.hidden, "batch": args.batch_size, "epochs": args.epochs,
-                "every": args.validation_every, "samples": 1000, "seed": seed,
-                "threads": args.torch_threads, "init": args.peer_init}  # fmt: skip
-        done = subprocess.run([python, "-c", PEER, json.dumps(spec)], capture_output=True,
-                              text=True, check=False)  # fmt: skip
-        if done.returncode != 0:
-            raise SystemExit(f"the PyTorch run failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        result["samples"] = np.load(out)
+    spec = {"latent": args.latent, "hidden": args.hidden, "batch": args.batch_size,
+            "epochs": args.epochs, "every": args.validation_every, "samples": 1000,
+            "seed": seed, "threads": args.torch_threads, "init": args.peer_init}  # fmt: skip
+    result = run_peer(python, PEER, spec, splits, "PyTorch")
+    result["samples"] = result.pop("out")
     return result
 
 

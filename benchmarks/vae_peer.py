@@ -24,15 +24,13 @@ gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import epoch_timer, mnist_files, table
+from _common import epoch_timer, mnist_files, run_peer, table
 
 PEER = r"""
 import json, math, statistics, sys, time
@@ -121,19 +119,12 @@ def load(dataset: str):
 
 
 def peer(python, model, splits, args, seed) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "data.npz"
-        np.savez(path, **splits)
-        spec = {"data": str(path), "model": model, "k": args.k if model == "iwae" else 1,
-                "latent": args.latent, "hidden": args.hidden, "lr": args.learning_rate,
-                "batch": args.batch_size, "epochs": args.epochs, "every": args.validation_every,
-                "nll_samples": args.nll_samples, "seed": seed,
-                "threads": args.torch_threads}  # fmt: skip
-        done = subprocess.run([python, "-c", PEER, json.dumps(spec)], capture_output=True,
-                              text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"the PyTorch run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    spec = {"model": model, "k": args.k if model == "iwae" else 1, "latent": args.latent,
+            "hidden": args.hidden, "lr": args.learning_rate, "batch": args.batch_size,
+            "epochs": args.epochs, "every": args.validation_every,
+            "nll_samples": args.nll_samples, "seed": seed,
+            "threads": args.torch_threads}  # fmt: skip
+    return run_peer(python, PEER, spec, splits, "PyTorch")
 
 
 def ours(model, data, args, seed) -> dict:

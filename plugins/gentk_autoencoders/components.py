@@ -100,6 +100,16 @@ def _check_init(init: str) -> str:
     return init
 
 
+def _build_mlp(body, head, width: int, init: str) -> None:
+    """Build the dense ``body`` (a ``Sequential``, or None) and ``head`` on ``width`` inputs,
+    started as ``init`` says."""
+    _start([*(body.layers if body is not None else []), head], width, init)
+    if body is not None:
+        body.build((None, width))
+        width = body.layers[-1].units
+    head.build((None, width))
+
+
 def _start(layers, fan_in: int, init: str) -> None:
     """Before the dense ``layers`` (each fed by the one before, the first by ``fan_in`` values)
     are built: ``uniform`` starts every weight and bias at U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
@@ -156,12 +166,8 @@ class MLPEncoder(Encoder):
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
 
     def build(self, x_shape, condition_shape=None):
-        shape = (None, int(np.prod(x_shape[1:])) + _width(condition_shape))
-        _start([*(self.body.layers if self.body else []), self.head], shape[1], self.init)
-        if self.body is not None:
-            self.body.build(shape)
-            shape = (None, self.hidden[-1])
-        self.head.build(shape)
+        width = int(np.prod(x_shape[1:])) + _width(condition_shape)
+        _build_mlp(self.body, self.head, width, self.init)
 
     def call(self, x, condition=None, training=False):
         h = _flat_with_condition(x, condition)
@@ -280,12 +286,7 @@ class MLPDecoder(_PixelDecoder):
         self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32", name="head")
 
     def build(self, z_shape, condition_shape=None):
-        shape = (None, int(z_shape[-1]) + _width(condition_shape))
-        _start([*(self.body.layers if self.body else []), self.head], shape[1], self.init)
-        if self.body is not None:
-            self.body.build(shape)
-            shape = (None, self.hidden[-1])
-        self.head.build(shape)
+        _build_mlp(self.body, self.head, int(z_shape[-1]) + _width(condition_shape), self.init)
 
     def call(self, z, condition=None, training=False):
         h = _flat_with_condition(z, condition)
