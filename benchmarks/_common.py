@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts: locating ../shared/data, printing tables, timing
-epochs and running a peer library's script in its own environment."""
+epochs, a timed gentk run, and running a peer library's script in its own environment."""
 
 from __future__ import annotations
 
@@ -106,3 +106,25 @@ def run_peer(python: str, script: str, spec: dict, arrays: dict, what: str) -> d
         if out.exists():
             result["out"] = np.load(out)
     return result
+
+
+def run_gentk(model: str, data, epochs: int, seed: int, overrides: list[str]):
+    """``gentk.run`` of the registered ``model`` on ``data`` into a temporary folder, timed
+    whole: (its ``RunResult``, a dict of ``seconds``, ``first_epoch`` and ``steady_epoch``,
+    the median of the later epochs)."""
+    import statistics
+    import time
+
+    import gentk
+    from gentk.plugins import get_registry
+
+    clock = epoch_timer()
+    recipe = get_registry().get("model", model).factory
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = gentk.run(recipe, data=data, verbose=0, output=f"{tmp}/run", epochs=epochs,
+                           seed=seed, overrides=overrides, callbacks=[clock])  # fmt: skip
+        seconds = time.perf_counter() - started
+    later = clock.seconds[1:] or clock.seconds
+    return result, {"seconds": seconds, "first_epoch": clock.seconds[0],
+                    "steady_epoch": statistics.median(later)}  # fmt: skip

@@ -24,13 +24,10 @@ zuko: NSF with passes=2, i.e. coupling).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
-import time
 
 import numpy as np
-from _common import epoch_timer, run_peer, table
+from _common import run_gentk, run_peer, table
 
 STEPS = {"realnvp": 4, "maf": 5, "nsf": 4}
 
@@ -110,24 +107,14 @@ def peer(python, flow, splits, args, seed) -> dict:
 
 
 def ours(flow, x, args, seed) -> dict:
-    import gentk
     from gentk.data.tabular import TabularData
-    from gentk.plugins import get_registry
 
-    clock = epoch_timer()
-    recipe = get_registry().get("model", flow).factory
     overrides = [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
                  f"hidden={','.join(map(str, args.hidden))}", f"steps={STEPS[flow]}",
                  *args.overrides]  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        result = gentk.run(recipe, data=TabularData(x, None, None, "peer"), verbose=0,
-                           output=f"{tmp}/run", epochs=args.epochs, seed=seed,
-                           overrides=overrides, callbacks=[clock])  # fmt: skip
-        seconds = time.perf_counter() - started
-    steady = statistics.median(clock.seconds[1:])
-    return {"test_nll": result.metrics["test_nll"], "seconds": seconds,
-            "first_epoch": clock.seconds[0], "steady_epoch": steady}  # fmt: skip
+    data = TabularData(x, None, None, "peer")
+    result, times = run_gentk(flow, data, args.epochs, seed, overrides)
+    return {**times, "test_nll": result.metrics["test_nll"]}
 
 
 def main() -> None:

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 
 import numpy as np
-from _common import epoch_timer, run_peer, table
+from _common import run_gentk, run_peer, table
 
 PEER = r"""
 import json, statistics, sys, time
@@ -122,24 +120,12 @@ def peer(python, splits, args, seed) -> dict:
 
 
 def ours(data, args, seed) -> dict:
-    import gentk
-    from gentk.plugins import get_registry
-
-    clock = epoch_timer()
-    recipe = get_registry().get("model", "gan").factory
     overrides = [f"batch_size={args.batch_size}", f"latent_dim={args.latent}",
                  f"hidden={','.join(map(str, args.hidden))}", "divergence=nonsaturating",
                  f"validation_every={args.validation_every}", "quality_samples=1000",
                  *args.overrides]  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        result = gentk.run(recipe, data=data, verbose=0, output=f"{tmp}/run",
-                           epochs=args.epochs, seed=seed, overrides=overrides,
-                           callbacks=[clock])  # fmt: skip
-        seconds = time.perf_counter() - started
-    samples = np.asarray(result.model.sample(1000, seed=seed + 1))
-    return {"seconds": seconds, "samples": samples, "first_epoch": clock.seconds[0],
-            "steady_epoch": float(np.median(clock.seconds[1:]))}  # fmt: skip
+    result, times = run_gentk("gan", data, args.epochs, seed, overrides)
+    return {**times, "samples": np.asarray(result.model.sample(1000, seed=seed + 1))}
 
 
 def main() -> None:

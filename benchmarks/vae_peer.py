@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
-from _common import epoch_timer, mnist_files, run_peer, table
+from _common import mnist_files, run_gentk, run_peer, table
 
 PEER = r"""
 import json, math, statistics, sys, time
@@ -128,29 +125,15 @@ def peer(python, model, splits, args, seed) -> dict:
 
 
 def ours(model, data, args, seed) -> dict:
-    import gentk
-    from gentk.plugins import get_registry
-
-    clock = epoch_timer()
-    recipe = get_registry().get("model", model).factory
     overrides = [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
                  f"hidden={','.join(map(str, args.hidden))}", f"latent_dim={args.latent}",
                  f"nll_samples={args.nll_samples}", f"validation_every={args.validation_every}",
                  "likelihood=bernoulli", "encoder=mlp", "decoder=mlp", "activation=relu",
                  *([f"n_samples={args.k}"] if model == "iwae" else []),
                  *args.overrides]  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        result = gentk.run(recipe, data=data, verbose=0, output=f"{tmp}/run",
-                           epochs=args.epochs, seed=seed, overrides=overrides,
-                           callbacks=[clock])  # fmt: skip
-        seconds = time.perf_counter() - started
-        history = (Path(tmp) / "run" / "history.csv").read_text().splitlines()
-    header, last = history[0].split(","), history[-1].split(",")
-    val = float(last[header.index("val_loss")]) if "val_loss" in header else float("nan")
-    return {"test_nll": result.metrics["test_nll"], "val_loss": val, "seconds": seconds,
-            "first_epoch": clock.seconds[0],
-            "steady_epoch": float(np.median(clock.seconds[1:]))}  # fmt: skip
+    result, times = run_gentk(model, data, args.epochs, seed, overrides)
+    val = result.history[-1].get("val_loss", float("nan"))
+    return {**times, "test_nll": result.metrics["test_nll"], "val_loss": val}
 
 
 def main() -> None:
