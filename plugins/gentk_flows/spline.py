@@ -63,10 +63,6 @@ class RQSpline(tfp.bijectors.Bijector):
                 name=name,
             )
 
-    @property
-    def _is_permutation(self):
-        return False
-
     def _knots(self, sizes):
         """``[..., K + 1]`` knot positions from ``[..., K]`` bin sizes."""
         start = tf.fill(tf.shape(sizes[..., :1]), tf.cast(-self.bound, sizes.dtype))

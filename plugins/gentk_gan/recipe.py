@@ -518,7 +518,7 @@ RECIPES = {
             toy=True,
             learning_rate=1e-3,  # the 2-D toys: 2e-4 had not left its first blob after 5k steps
             critic_learning_rate=1e-3,
-            # 8,000 updates: 8 of 8 modes, 83-88% high-quality samples over seeds 1-3 in 18 s
+            # 8,000 updates: 8 of 8 modes, 83-88% high-quality samples over seeds 1-3 in 10 s
             # of training here (30 epochs, 1,500 updates, covered 0.3 modes)
             epochs=160,
         ),
