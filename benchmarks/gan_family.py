@@ -4,6 +4,10 @@
 several seeds: modes covered and the high-quality share (within 3 std of a mode), mean +- sd,
 beside the same figures for real data (the ceiling).
 
+``variants``: every GAN recipe on the ring of 8 with its own defaults, as ``gentk run NAME --data
+gaussian-ring`` trains it (the defaults for 2-D points, ``Recipe.data_defaults``): modes covered,
+high-quality share and seconds per run over several seeds, beside real data.
+
 ``images``: digits (or MNIST from ../shared/data): Fréchet distance and k-NN precision/recall in
 the feature space of a classifier trained on the held-out rows of the same data, for DCGAN
 (non-saturating), WGAN-GP and hinge + spectral norm, beside the real-vs-real floor (two disjoint
@@ -17,6 +21,7 @@ critic trained on the labelled examples alone in the same run, over several seed
     python benchmarks/gan_family.py toy --epochs 160 --seeds 1 2 3
     python benchmarks/gan_family.py toy --data grid-25 --n 40000 --batch-size 256 --epochs 100 \
         --set "hidden=(256,256,256)"        # the grid at a budget where the losses learn it
+    python benchmarks/gan_family.py variants --seeds 1 2 3
     python benchmarks/gan_family.py images --dataset digits --epochs 60
     python benchmarks/gan_family.py ssgan --labelled 100 --epochs 60 --seeds 1 2 3
 """
@@ -67,6 +72,38 @@ def _run(name, overrides, epochs, seed, data=None):
             overrides=overrides,
         )
         return result.metrics, time.perf_counter() - started, len(result.data.train)
+
+
+VARIANTS = ("gan", "dcgan", "wgan", "wgan-gp", "sngan", "lsgan", "fgan", "cgan", "acgan", "ssgan")
+
+
+def variants(args):
+    """Each recipe with no option set, on the ring every run of it would read."""
+    from gentk.data import gaussian_ring
+
+    rows, real = [], None
+    for name in args.only or VARIANTS:
+        covered, quality, seconds = [], [], []
+        for seed in args.seeds:
+            metrics, took, _ = _run(name, [], None, seed, gaussian_ring())
+            covered.append(metrics["modes_covered"])
+            quality.append(metrics["high_quality_share"])
+            seconds.append(took)
+            real = (metrics["real_modes_covered"], metrics["real_high_quality_share"])
+        rows.append(
+            {
+                "recipe": name,
+                "modes covered": _mean_sd(covered),
+                "high-quality share": _mean_sd(quality),
+                "seconds per run": f"{np.mean(seconds):.1f}",
+            }
+        )
+        print(rows[-1], flush=True)
+    rows.append({"recipe": "real data (ceiling)", "modes covered": f"{real[0]}",
+                 "high-quality share": f"{real[1]:.2f}"})  # fmt: skip
+    print(f"\nthe ring of 8 (gentk.data.gaussian_ring()), each recipe's defaults, seeds "
+          f"{args.seeds}")  # fmt: skip
+    print(table(rows, ["recipe", "modes covered", "high-quality share", "seconds per run"]))
 
 
 def _mean_sd(values):
@@ -209,6 +246,9 @@ def main():
     t.add_argument("--only", nargs="+", help=f"some of: {', '.join(TOY)}")
     t.add_argument("--n", type=int, default=4000, help="points per data set (80%% train)")
     t.add_argument("--set", nargs="+", default=[], help="options for every run: KEY=VALUE")
+    v = sub.add_parser("variants", help="every GAN recipe on the ring with its defaults")
+    v.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    v.add_argument("--only", nargs="+", help=f"some of: {', '.join(VARIANTS)}")
     i = sub.add_parser("images", help="FD / precision / recall on digits or MNIST")
     i.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
     i.add_argument("--epochs", type=int, default=60)
@@ -219,7 +259,7 @@ def main():
     s.add_argument("--epochs", type=int, default=60)
     s.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
-    {"toy": toy, "images": images, "ssgan": ssgan}[args.what](args)
+    {"toy": toy, "variants": variants, "images": images, "ssgan": ssgan}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -290,8 +290,9 @@ def parse_value(name: str, tp, value: Any) -> Any:
     raise UserError(f"option {name!r} expects {type_name}. Received: {name}={value!r}")
 
 
-def resolve_config(cls, toml_path=None, overrides=(), **direct):
-    """Defaults <- TOML file <- ``key=value`` overrides <- ``direct`` (CLI flags that are not None).
+def resolve_config(cls, toml_path=None, overrides=(), defaults=None, **direct):
+    """Defaults <- ``defaults`` (a recipe's defaults for the data's shape, ``Recipe.data_defaults``)
+    <- TOML file <- ``key=value`` overrides <- ``direct`` (CLI flags that are not None).
 
     Raises:
         UserError: an unknown key (with the known ones), a value of the wrong type, a TOML file
@@ -310,6 +311,8 @@ def resolve_config(cls, toml_path=None, overrides=(), **direct):
             )
         values[key] = parse_value(key, hints[key], value)
 
+    for key, value in (defaults or {}).items():
+        put(key, value, "the recipe's defaults for these data")
     if toml_path is not None:
         path = Path(toml_path)
         try:

@@ -32,6 +32,8 @@ class Recipe:
             a trial by that epoch, else by the last).
         supports_mixed_precision: whether ``precision=mixed_*`` works (its layers keep the
             distributions' parameters, losses and any log-determinant in float32).
+        shaped_defaults: ``{"images": {...}, "vectors": {...}}``, option defaults by the kind
+            of data (see ``data_defaults``); ``gentk info`` lists them.
     """
 
     name: str = ""
@@ -43,6 +45,7 @@ class Recipe:
     tune_metric: tuple[str, str] | None = ("val_loss", "minimize")
     keeps_best_epoch: bool = False
     supports_mixed_precision: bool = True
+    shaped_defaults: dict[str, dict[str, Any]] = {}
 
     def inactive_options(self, config) -> dict[str, str]:
         """Options of ``config`` that do nothing for this recipe with these values (an option
@@ -65,6 +68,18 @@ class Recipe:
     def load_data(self, config, path: str | None) -> Any:
         """Read ``path`` (or the embedded default when None), validate and split it."""
         raise NotImplementedError
+
+    def data_defaults(self, shape) -> dict[str, Any]:
+        """Option defaults for data of this ``shape`` (one example's shape): by default those
+        of ``shaped_defaults`` for ``"images"`` (``(H, W, C)``) or ``"vectors"``, for recipes
+        whose class defaults suit only their default data (the GAN variants' step sizes and
+        budget on 2-D points versus images). ``gentk run`` resolves the options again over them
+        (under the TOML file, ``--set`` and flags: what a user sets wins) once the data are
+        loaded, before ``config.toml`` is written; a resumed run or a config passed in whole
+        keeps its values. They may not hold data options (``option(data=True)``)."""
+        if not self.shaped_defaults or not isinstance(shape, tuple):
+            return {}
+        return dict(self.shaped_defaults.get("images" if len(shape) == 3 else "vectors", {}))
 
     def train_dataset(self, config, data):
         """The ``tf.data.Dataset`` that ``fit`` consumes (batched, shuffled with the seed)."""

@@ -40,6 +40,22 @@ def _inactive(entry) -> dict[str, str]:
     return recipe.inactive_options(entry.config())
 
 
+def _shaped(entry) -> dict[str, dict]:
+    """The defaults a model takes on another kind of data (``Recipe.shaped_defaults``), where
+    they differ from those listed."""
+    recipe = entry.factory
+    shaped = getattr(recipe, "shaped_defaults", None) or {}
+    if entry.config is None or not shaped:
+        return {}
+    own = entry.config()
+    out = {}
+    for kind, values in shaped.items():
+        changed = {k: v for k, v in values.items() if getattr(own, k, v) != v}
+        if changed:
+            out[kind] = changed
+    return out
+
+
 @click.command("info")
 @click.argument("name")
 @click.option("--kind", help="Disambiguate when several kinds share NAME (e.g. decoder).")
@@ -64,6 +80,9 @@ def command(name, kind):
             for opt, default, text in options:
                 if opt not in inactive:
                     click.echo(f"  {f'--set {opt}={_shown(default)}':<44} {text}")
+            for kind, changed in _shaped(e).items():
+                shown = ", ".join(f"{k}={_shown(v)}" for k, v in changed.items())
+                click.echo(f"  defaults on {kind} (unless set): {shown}")
             continue
         if options:
             click.echo(

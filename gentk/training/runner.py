@@ -354,6 +354,7 @@ def _run_locked(
             raise UserError(f"--resume: {source} is a {meta['model']!r} run, not {recipe.name!r}")
         data = _resume_data(source, meta, data)
     saved_config = None
+    resolved_here = config is None
     if config is None:
         if state is not None:
             config_path = source / "config.toml"
@@ -368,6 +369,8 @@ def _run_locked(
 
         check_input(data)  # a FIFO or a device would block the loader
     data_obj = recipe.load_data(config, data)
+    if resolved_here and state is None:
+        config = _with_data_defaults(recipe, config, data_obj, config_path, overrides, direct)
     backup = None
     if action == "replace":
         backup = set_aside(run_dir)
@@ -415,6 +418,25 @@ def _run_locked(
     if backup is not None and backup.exists():
         shutil.rmtree(backup)
     return result
+
+
+def _with_data_defaults(recipe, config, data_obj, config_path, overrides, direct):
+    """``config`` resolved again over the recipe's defaults for the loaded data's shape
+    (``Recipe.data_defaults``); the same ``config`` when the recipe has none."""
+    from gentk.config import data_options
+
+    shape = getattr(data_obj, "shape", None)
+    shaped = recipe.data_defaults(tuple(shape)) if isinstance(shape, (tuple, list)) else {}
+    if not shaped:
+        return config
+    touched = sorted(set(shaped) & set(data_options(config)))
+    if touched:  # the data were loaded with these: they cannot change now
+        raise PluginError(
+            f"model {recipe.name!r}: data_defaults may not set data options ({', '.join(touched)})"
+        )
+    config = resolve_config(recipe.config, config_path, overrides, defaults=shaped, **direct)
+    check_active_options(recipe, config)
+    return config
 
 
 @contextlib.contextmanager

@@ -214,3 +214,45 @@ def test_components_follow_the_datas_shape(tmp_path, model):
     metrics = json.loads((out / "metrics.json").read_text())
     assert "modes_covered" in metrics
     assert not any(k.endswith("_pixels") for k in metrics), metrics  # vectors have no pixels
+
+
+def test_every_variant_declares_defaults_for_images_and_vectors_that_it_acts_on():
+    """A variant's own config defaults are its defaults for its default data, and its defaults
+    for the other kind only set options that act there (#23 item 4: defaults that learn)."""
+    import dataclasses
+
+    from gentk.config import resolve_config
+    from gentk.recipe import check_active_options
+
+    for name in ("gan", "dcgan", "wgan", "wgan-gp", "sngan", "lsgan", "fgan", "cgan", "acgan",
+                 "ssgan"):  # fmt: skip
+        recipe = get_registry().get("model", name).factory
+        own_shape = (2,) if recipe.toy else (8, 8, 1)
+        assert resolve_config(recipe.config, defaults=recipe.data_defaults(own_shape)) == (
+            recipe.config()
+        ), name
+        for shape in ((2,), (8, 8, 1)):
+            config = resolve_config(recipe.config, defaults=recipe.data_defaults(shape))
+            check_active_options(recipe, recipe.with_components(config, shape))
+            assert not {f.name for f in dataclasses.fields(config) if f.metadata.get("data")} & (
+                set(recipe.data_defaults(shape))
+            ), name
+
+
+def test_a_digits_variant_on_points_takes_its_vector_defaults_under_what_the_user_set(tmp_path):
+    from gentk.data import gaussian_ring
+
+    recipe = get_registry().get("model", "wgan-gp").factory
+    assert recipe.config().gradient_penalty == 10.0  # digits
+    result = gentk.run(recipe, data=gaussian_ring(n=400), output=tmp_path / "r", verbose=0,
+                       epochs=1,
+                       overrides=["hidden=8", "beta_2=0.99", "quality_samples=20"])  # fmt: skip
+    config = result.config
+    # the ring's defaults (benchmarks/gan_family.py variants) ...
+    assert (config.gradient_penalty, config.learning_rate, config.ema_decay) == (0.1, 1e-3, 0.999)
+    # ... under the options set: --epochs and --set win
+    assert (config.epochs, config.beta_2, config.hidden) == (1, 0.99, (8,))
+    saved = (tmp_path / "r" / "config.toml").read_text()
+    assert "gradient_penalty = 0.1" in saved and "epochs = 1" in saved
+    info = run_cli("info", "wgan-gp")
+    assert "defaults on vectors (unless set): learning_rate=0.001" in info.stdout

@@ -65,6 +65,21 @@ def test_kernel_distance_is_the_unbiased_mmd_of_the_cubic_kernel():
     assert kernel_distance(rng.normal(size=(200, 4)), rng.normal(0.5, 1, size=(200, 4))) > 0.1
 
 
+def test_the_bootstrap_error_of_kid_weighs_the_kernels_by_draw_counts_as_redrawn_rows_would():
+    from gentk.metrics.sample_quality import bootstrap_se, kernel_distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(40, 5)), rng.normal(0.2, 1.1, size=(30, 5))
+    draws = np.random.default_rng(7)
+    redrawn = [
+        kernel_distance(a[draws.integers(0, 40, 40)], b[draws.integers(0, 30, 30)])
+        for _ in range(25)
+    ]
+    assert bootstrap_se(kernel_distance, a, b, rounds=25, seed=7) == pytest.approx(
+        np.std(redrawn, ddof=1), rel=1e-9
+    )
+
+
 def test_the_bootstrap_error_of_fd_matches_its_spread_over_fresh_samples():
     from gentk.metrics.sample_quality import bootstrap_se, frechet_distance
 
