@@ -109,7 +109,7 @@ class VQVAERecipe(ImageRecipe):
     def write_artifacts(self, model, config, data, run_dir):
         from gentk import plots
 
-        recon = np.asarray(model.predict(data.test[:8], verbose=0))
+        recon = np.asarray(model(data.test[:8]))
         plots.reconstructions(data.test[:8], recon, run_dir / "reconstructions.png")
         samples = np.asarray(model.sample(64, seed=config.seed))
         plots.image_grid(samples, run_dir / "samples.png", title="VQ-VAE samples (PixelCNN prior)")
