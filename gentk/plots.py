@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.saving import atomic_path
+from gentk.atomic import atomic_path
 
 __all__ = [
     "image_grid",

@@ -129,8 +129,8 @@ class Recipe:
         """
         import numpy as np
 
+        from gentk.atomic import atomic_path
         from gentk.errors import UserError
-        from gentk.saving import atomic_path
 
         suffix = Path(path).suffix.lower()
         if suffix not in (".npz", ".csv"):

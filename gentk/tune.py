@@ -350,7 +350,7 @@ def _write_outputs(study, study_dir: Path, dims, metric) -> None:
     import io
 
     from gentk import plots
-    from gentk.saving import atomic_write_json, atomic_write_text
+    from gentk.atomic import atomic_write_json, atomic_write_text
 
     rows, points = [], []
     for t in study.trials:

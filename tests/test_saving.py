@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import gentk
+from gentk.atomic import atomic_write_text, keras_state_writer, save_weights
 from gentk.errors import DiskFullError, PluginError, UserError
 from gentk.image_recipe import ImageRecipe
 from gentk.plugins import get_registry
-from gentk.saving import atomic_write_text, save_weights
 
 
 def test_atomic_writes_fsync_the_file_and_its_directory(tmp_path, monkeypatch):
@@ -47,6 +47,65 @@ def test_a_full_disk_is_one_error_naming_the_file_and_the_old_file_stays(tmp_pat
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left
+
+
+def test_the_pinned_keras_still_has_the_private_in_memory_weights_writer():
+    """``save_weights`` uses ``keras.src.saving.saving_lib``'s ``H5IOStore`` and
+    ``_save_state`` (private names); this fails when a Keras upgrade moves them, rather than
+    letting every checkpoint silently take the fallback."""
+    assert keras_state_writer() is not None, f"Keras {keras.__version__} moved saving_lib names"
+
+
+def test_save_weights_falls_back_to_keras_own_writer_atomically(tmp_path, monkeypatch):
+    import gentk.atomic
+
+    monkeypatch.setattr(gentk.atomic, "keras_state_writer", lambda: None)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    save_weights(model, tmp_path / "w.weights.h5")
+    clone = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    clone.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(model.get_weights()[0], clone.get_weights()[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["w.weights.h5"]
+
+
+def test_the_core_modules_import_no_circle():
+    """Module-level and function-level imports between gentk's core modules form no cycle
+    (the atomic writers are a leaf: loading models needs the plugins, writing files does not)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(gentk.__file__).parent
+    modules = {
+        ".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in root.rglob("*.py")
+    }
+    edges = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # ``from pkg import submodule`` depends on the submodule, not on the package
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+                if any(t not in modules for t in targets):
+                    targets.append(node.module)
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            edges[name] |= {t for t in targets if t in modules and t != name and t != "gentk"}
+
+    def cycle_from(start, node, seen):
+        for nxt in edges[node]:
+            if nxt == start:
+                return [node, nxt]
+            if nxt not in seen:
+                seen.add(nxt)
+                rest = cycle_from(start, nxt, seen)
+                if rest:
+                    return [node, *rest]
+        return None
+
+    cycles = {name: cycle_from(name, name, {name}) for name in edges}
+    assert not {k: v for k, v in cycles.items() if v}, cycles
 
 
 def test_save_weights_writes_what_keras_loads(tmp_path):

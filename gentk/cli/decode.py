@@ -20,9 +20,9 @@ def command(run_dir, codes_file, output):
 
     import numpy as np
 
+    from gentk.atomic import atomic_path
     from gentk.cli.common import open_run
     from gentk.errors import UserError
-    from gentk.saving import atomic_path
 
     info = open_run(run_dir)
     try:

@@ -43,9 +43,9 @@ def command(run_dir, data, output):
     (``codes``, and ``labels`` when the data have them)."""
     import numpy as np
 
+    from gentk.atomic import atomic_path
     from gentk.cli.common import open_run
     from gentk.errors import UserError
-    from gentk.saving import atomic_path
 
     info = open_run(run_dir)
     x, labels, source = read_rows_for(info, data)

@@ -25,8 +25,8 @@ __all__ = ["command"]
 )
 def command(run_dir, data, output):
     """Evaluate the model trained in RUN_DIR and print its metrics."""
+    from gentk.atomic import atomic_write_json
     from gentk.cli.common import open_run
-    from gentk.saving import atomic_write_json
     from gentk.training.runner import seed_everything
 
     info = open_run(run_dir)

@@ -19,10 +19,10 @@ def command(run_dir, data, output):
     models, the exact negative log-likelihood for flows, the reconstruction error for
     autoencoders. Columns: row, then the score named by what it holds (negative_elbo,
     negative_log_likelihood, reconstruction_error, ...), then label when the data have one."""
+    from gentk.atomic import atomic_path
     from gentk.cli.common import open_run
     from gentk.cli.encode import read_rows_for
     from gentk.errors import UserError
-    from gentk.saving import atomic_path
     from gentk.training.runner import seed_everything
 
     info = open_run(run_dir)

@@ -184,7 +184,7 @@ class FeatureExtractor:
     def _train(self, x, labels, seed, epochs):
         import keras
 
-        from gentk.saving import atomic_path
+        from gentk.atomic import atomic_path
 
         keras.utils.set_random_seed(seed)
         inputs = keras.Input((x.shape[1],))

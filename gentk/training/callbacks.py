@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from gentk.saving import (
+from gentk.atomic import (
     append_text,
     atomic_write_json,
     atomic_write_text,

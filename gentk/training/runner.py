@@ -22,16 +22,11 @@ import threading
 import time
 from pathlib import Path
 
+from gentk.atomic import atomic_path, atomic_write_json, atomic_write_text
 from gentk.config import config_to_dict, config_to_toml, resolve_config
 from gentk.errors import DiskFullError, Interrupted, PluginError, TrainingError, UserError
 from gentk.recipe import check_active_options
-from gentk.saving import (
-    atomic_path,
-    atomic_write_json,
-    atomic_write_text,
-    read_archive_config,
-    unloadable_classes,
-)
+from gentk.saving import read_archive_config, unloadable_classes
 from gentk.training.callbacks import (
     AtomicCheckpoint,
     EpochSummaries,

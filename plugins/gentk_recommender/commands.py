@@ -167,8 +167,8 @@ def export(run_dir, output, top, exclude, force):
     """
     from pathlib import Path
 
+    from gentk.atomic import disk_full
     from gentk.errors import UserError
-    from gentk.saving import disk_full
     from gentk.training.rundir import RunLock, check_output_path
     from gentk_recommender.serving import export_saved_model, read_items, read_popularity
 

@@ -361,8 +361,8 @@ def _rated(group: _Group, item_vocab) -> sp.csr_matrix:
 def write_split(data: RecData, path) -> None:
     """The split as ``user,item,set`` rows in original identifiers (to repeat a run), streamed
     into a temporary file renamed onto ``path`` when complete."""
+    from gentk.atomic import atomic_path
     from gentk.progress import task
-    from gentk.saving import atomic_path
 
     parts = (
         ("train", data.train_users, data.train),

@@ -183,8 +183,8 @@ def use_dense(recipe, config, n_items: int) -> bool:
 def write_recommendations(path, users, item_ids, indices, scores, sources=None) -> None:
     """``user,item,rank,score,source`` rows (``source``: ``model``, or ``popularity`` for a
     user the model could not score); items excluded for a user (score -inf) are left out."""
+    from gentk.atomic import atomic_path
     from gentk.progress import task
-    from gentk.saving import atomic_path
 
     if sources is None:
         sources = np.full(len(users), "model", dtype=object)

@@ -399,8 +399,8 @@ def test_a_full_disk_during_export_is_exit_3_and_keeps_the_old_export(trained_ru
 
     import tensorflow as tf
 
+    from gentk.atomic import disk_full
     from gentk.errors import DiskFullError
-    from gentk.saving import disk_full
 
     with pytest.raises(DiskFullError, match="^no space left on"):
         with disk_full(tmp_path / "x"):
