@@ -5,16 +5,12 @@ The import is light: TensorFlow loads on first use of a model, so ``gentk --help
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from gentk.config import TrainConfig, resolve_config  # noqa: E402
-from gentk.errors import DataError, GentkError, PluginError, TrainingError, UserError  # noqa: E402
-from gentk.hookspecs import hookimpl  # noqa: E402
-from gentk.plugins import get_registry  # noqa: E402
-from gentk.recipe import Recipe  # noqa: E402
-from gentk.saving import load_model  # noqa: E402
+from gentk.config import TrainConfig, resolve_config
+from gentk.errors import DataError, GentkError, PluginError, TrainingError, UserError
+from gentk.hookspecs import hookimpl
+from gentk.plugins import get_registry
+from gentk.recipe import Recipe
+from gentk.saving import load_model
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
-"""The exceptions gentk raises; user-fixable ones become one-line CLI errors with exit code 2."""
+"""The exceptions gentk raises, plain Python exceptions with an ``exit_code`` that the CLI
+(``gentk.cli``) maps to one ``Error: ...`` line and that exit status; user-fixable ones exit
+with 2. The library itself does not depend on the CLI's ``click``."""
 
 from __future__ import annotations
-
-import click
 
 __all__ = [
     "printable",
@@ -26,16 +26,14 @@ class GentkError(Exception):
     """Base class of every error gentk raises on purpose."""
 
 
-class UserError(click.UsageError, GentkError):
+class UserError(GentkError):
     """A problem the user can fix (bad option, unknown name, existing output): exit code 2."""
 
     exit_code = 2
 
     def __init__(self, message: str):
-        click.UsageError.__init__(self, message)
-
-    def show(self, file=None) -> None:
-        click.echo(f"Error: {printable(self.format_message())}", file=file, err=True)
+        super().__init__(message)
+        self.message = message
 
 
 class DataError(UserError):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-import click
+# the command line keeps TensorFlow's C++ INFO lines off the terminal (read when TensorFlow
+# loads, on first use of a model); the library leaves the environment to its caller
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import click  # noqa: E402
 
 from gentk.errors import GentkError, printable
 
