@@ -39,7 +39,11 @@ import sys
 import numpy as np
 from _common import run_gentk, run_peer, table
 
-PEER = r"""
+# The peer scripts: a shared start (arguments, threads, seed, data), the models, and a shared
+# loop (Adam 2e-4/0.5 for each network, one critic then one generator update per batch, the
+# validation losses on a cadence, samples at the end); the loop's train()/eval() switches act on
+# the DCGAN's batch norms and on nothing in the MLPs.
+_START = r"""
 import json, statistics, sys, time
 import numpy as np
 import torch
@@ -50,6 +54,46 @@ args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 torch.manual_seed(args["seed"])
 d = np.load(args["data"])
+"""
+_LOOP = r"""
+opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+def critic_loss(x):
+    fake = G(torch.randn(len(x), L)).detach()
+    return F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()
+
+def generator_loss(n):
+    return F.softplus(-D(G(torch.randn(n, L)))).mean()
+
+g = torch.Generator().manual_seed(args["seed"])
+epochs = []
+for epoch in range(args["epochs"]):
+    t0 = time.perf_counter()
+    G.train(); D.train()
+    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
+        loss = critic_loss(train[idx])
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+        loss = generator_loss(len(idx))
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    if (epoch + 1) % args["every"] == 0 or epoch + 1 == args["epochs"]:
+        G.eval(); D.eval()
+        with torch.no_grad():
+            val = (float(critic_loss(valid)), float(generator_loss(len(valid))))
+    epochs.append(time.perf_counter() - t0)
+G.eval()
+with torch.no_grad():
+    samples = to_numpy(G(torch.randn(args["samples"], L)))
+seconds = time.perf_counter() - started
+np.save(args["out"], samples)
+print(json.dumps({"seconds": seconds, "first_epoch": epochs[0],
+                  "steady_epoch": statistics.median(epochs[1:])}))
+"""
+PEER = _START + r"""
 train, valid = (torch.tensor(d[k], dtype=torch.float32) for k in ("train", "valid"))
 started = time.perf_counter()
 L, H = args["latent"], args["hidden"]
@@ -67,65 +111,22 @@ def mlp(sizes, out, act):
 
 G = mlp([L, *H], 2, nn.ReLU)
 D = mlp([2, *H], 1, lambda: nn.LeakyReLU(0.2))
-opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-def critic_loss(x):
-    fake = G(torch.randn(len(x), L)).detach()
-    return F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()
-
-def generator_loss(n):
-    return F.softplus(-D(G(torch.randn(n, L)))).mean()
-
-g = torch.Generator().manual_seed(args["seed"])
-epochs = []
-for epoch in range(args["epochs"]):
-    t0 = time.perf_counter()
-    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
-        loss = critic_loss(train[idx])
-        opt_d.zero_grad()
-        loss.backward()
-        opt_d.step()
-        loss = generator_loss(len(idx))
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-    if (epoch + 1) % args["every"] == 0 or epoch + 1 == args["epochs"]:
-        with torch.no_grad():
-            val = (float(critic_loss(valid)), float(generator_loss(len(valid))))
-    epochs.append(time.perf_counter() - t0)
-with torch.no_grad():
-    samples = G(torch.randn(args["samples"], L)).numpy()
-seconds = time.perf_counter() - started
-np.save(args["out"], samples)
-print(json.dumps({"seconds": seconds, "first_epoch": epochs[0],
-                  "steady_epoch": statistics.median(epochs[1:])}))
-"""
-
+to_numpy = lambda t: t.numpy()
+""" + _LOOP
 
 # DCGAN on digits, as the ``dcgan`` recipe builds it with its defaults: z (32) -> dense 2x2x64
 # (no bias) -> batch norm -> ReLU -> 4x4 transposed conv to 32 (stride 2, no bias) -> batch norm
 # -> ReLU -> 4x4 transposed conv to 1 channel, sigmoid; critic: 4x4 stride-2 convs of 32 and 64
 # (batch norm on the second) with LeakyReLU(0.2) -> one logit. Keras' starts (Glorot-uniform
 # kernels, zero biases) and Keras' batch norm (momentum 0.99, epsilon 1e-3).
-PEER_DCGAN = r"""
-import json, statistics, sys, time
-import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-args = json.loads(sys.argv[1])
-torch.set_num_threads(args["threads"])
-torch.manual_seed(args["seed"])
-d = np.load(args["data"])
+PEER_DCGAN = _START + r"""
 train, valid = (torch.tensor(d[k], dtype=torch.float32).permute(0, 3, 1, 2)
                 for k in ("train", "valid"))
 started = time.perf_counter()
 L = args["latent"]
 
-def bn(c, dims=2):
-    return (nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(c, eps=1e-3, momentum=0.01)
+def bn(c):
+    return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
 
 class Generator(nn.Module):
     def __init__(self):
@@ -159,43 +160,8 @@ for module in (*G.modules(), *D.modules()):  # Keras' start
         nn.init.xavier_uniform_(module.weight)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-def critic_loss(x):
-    fake = G(torch.randn(len(x), L)).detach()
-    return F.softplus(-D(x)).mean() + F.softplus(D(fake)).mean()
-
-def generator_loss(n):
-    return F.softplus(-D(G(torch.randn(n, L)))).mean()
-
-g = torch.Generator().manual_seed(args["seed"])
-epochs = []
-for epoch in range(args["epochs"]):
-    t0 = time.perf_counter()
-    G.train(); D.train()
-    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
-        loss = critic_loss(train[idx])
-        opt_d.zero_grad()
-        loss.backward()
-        opt_d.step()
-        loss = generator_loss(len(idx))
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-    if (epoch + 1) % args["every"] == 0 or epoch + 1 == args["epochs"]:
-        G.eval(); D.eval()
-        with torch.no_grad():
-            val = (float(critic_loss(valid)), float(generator_loss(len(valid))))
-    epochs.append(time.perf_counter() - t0)
-G.eval()
-with torch.no_grad():
-    samples = G(torch.randn(args["samples"], L)).permute(0, 2, 3, 1).numpy()
-seconds = time.perf_counter() - started
-np.save(args["out"], samples)
-print(json.dumps({"seconds": seconds, "first_epoch": epochs[0],
-                  "steady_epoch": statistics.median(epochs[1:])}))
-"""
+to_numpy = lambda t: t.permute(0, 2, 3, 1).numpy()  # NHWC, as gentk's
+""" + _LOOP
 
 
 def mixture(name: str):
