@@ -313,7 +313,7 @@ def workers_table(args) -> None:
 
 def planted_quality_child(args) -> None:
     import keras
-    from gentk_recommender.data import _fold_in_split, sparse_batches
+    from gentk_recommender.data import fold_in_split, sparse_batches
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
     from gentk_recommender.model import MultVAE
     from gentk_recommender.recipe import RecommenderConfig, item_log_prior, proposal
@@ -321,7 +321,7 @@ def planted_quality_child(args) -> None:
     keras.utils.set_random_seed(0)
     matrix = planted(args.n_users + args.test_users, args.items, sharpness=args.sharpness)
     train, test = matrix[: args.n_users], matrix[args.n_users :]
-    fold_in, targets = _fold_in_split(test, 0.8, np.random.default_rng(0))
+    fold_in, targets = fold_in_split(test, 0.8, np.random.default_rng(0))
     prior = item_log_prior(
         RecommenderConfig(sampled_softmax=args.sampled, item_bias=args.item_bias), train
     )

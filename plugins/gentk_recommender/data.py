@@ -26,6 +26,7 @@ __all__ = [
     "RecData",
     "Rows",
     "DEFAULT_DATA",
+    "fold_in_split",
     "load_interactions",
     "prepare",
     "sparse_batches",
@@ -206,7 +207,7 @@ def _columns(rows: Rows, item_vocab: np.ndarray) -> np.ndarray:
     return np.fromiter((column.get(i, -1) for i in rows.item_ids), np.int64, len(rows.item_ids))
 
 
-def _fold_in_split(full: sp.csr_matrix, fraction: float, rng):
+def fold_in_split(full: sp.csr_matrix, fraction: float, rng):
     """Each row's items split at random: ``ceil(fraction * n)`` fold-in items (at least one
     kept back as target when there are two or more), the rest targets."""
     fold_in = sp.lil_matrix(full.shape, dtype=np.float32)
@@ -318,7 +319,7 @@ def prepare(config, path) -> RecData:
     item_vocab = rows.item_ids[_codes_by_id(np.unique(pair_items[in_train]), rows.item_ids)]
     train_matrix = train.matrix(item_vocab)
     folds = {
-        name: _fold_in_split(group.matrix(item_vocab), config.fold_in_fraction, rng)
+        name: fold_in_split(group.matrix(item_vocab), config.fold_in_fraction, rng)
         for name, group in held.items()
     }
     groups = [train, held["validation"], held["test"]]
