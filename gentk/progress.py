@@ -1,14 +1,27 @@
-"""Progress on long phases outside ``fit`` (reading a large file, scoring every user, writing
-recommendations): a ``rich`` bar on stderr that appears only once a phase has run for
-``DELAY`` seconds, so short phases print nothing. ``quiet()`` (``gentk run -q``) turns it off.
+"""What a run tells its user outside ``fit``: progress on long phases (reading a large file,
+scoring every user, writing recommendations), a ``rich`` bar on stderr that appears only once a
+phase has run for ``DELAY`` seconds, so short phases print nothing (``quiet()``, ``gentk run
+-q``, turns it off); and ``note``s, one-line messages through ``logging`` (``gentk.notes``)
+that the ``gentk`` command prints on stderr and every run's ``run.log`` keeps.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 
-__all__ = ["DELAY", "quiet", "task"]
+__all__ = ["DELAY", "NOTES", "note", "quiet", "task"]
+
+NOTES = "gentk.notes"
+
+
+def note(message: str) -> None:
+    """Tell the user one line about what the run did with their data or options (a summary
+    of what was read, a step skipped and why). Library code never prints: the ``gentk``
+    command shows these on stderr; a Python caller sees them through ``logging``."""
+    logging.getLogger(NOTES).info(message)
+
 
 DELAY = 2.0
 _enabled = True

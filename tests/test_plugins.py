@@ -204,3 +204,30 @@ def test_an_option_the_chosen_encoder_or_decoder_would_ignore_is_refused(options
     config = resolve_config(vae.config, None, options)
     with pytest.raises(UserError, match=named + ".*would ignore it"):
         vae.build(config, vae.load_data(config, None))
+
+
+def test_no_plugin_imports_another_plugin():
+    """Plugins share code through the core only (#24 item 3): helpers two plugins need, such
+    as the pixel likelihoods, live in ``gentk``."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    packages = [p for p in (root / "plugins").glob("gentk_*") if p.is_dir()]
+    packages += [p for p in (root / "examples").glob("*/gentk_*") if p.is_dir()]
+    names = {p.name for p in packages}
+    found = []
+    for package in packages:
+        for path in package.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                elif isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                else:
+                    continue
+                for module in modules:
+                    top = module.split(".")[0]
+                    if top in names and top != package.name:
+                        found.append(f"{path.relative_to(root)} imports {module}")
+    assert len(names) >= 7 and not found, found

@@ -138,8 +138,24 @@ def _show_plugin_warnings():
 _add_commands()
 
 
+def _show_notes() -> None:
+    """The library's notes (``gentk.progress.note``) as lines on stderr."""
+    import logging
+
+    from gentk.progress import NOTES
+
+    logger = logging.getLogger(NOTES)
+    if not any(getattr(h, "gentk_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.gentk_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv=None):
     """Console entry point."""
+    _show_notes()
     if "--debug" not in (sys.argv[1:] if argv is None else argv):
         from gentk.cli.native_log import filter_fd2, quiet_deprecations
 

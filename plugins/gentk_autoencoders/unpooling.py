@@ -21,9 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gentk.distributions import LIKELIHOODS, pixel_likelihood
 from gentk.layers import AverageUnpooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
 from gentk.models import GenerativeModel, unpack_x
-from gentk_autoencoders.components import LIKELIHOODS, pixel_likelihood
 
 __all__ = ["UnpoolingAutoencoder"]
 

@@ -7,12 +7,12 @@ import csv
 import dataclasses
 from pathlib import Path
 
-import click
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.config import TrainConfig, option
 from gentk.errors import printable
+from gentk.progress import note
 from gentk.recipe import Recipe
 
 __all__ = [
@@ -266,7 +266,7 @@ class RecommenderRecipe(Recipe):
         from gentk_recommender.data import prepare
 
         data = prepare(config, path)
-        click.echo(printable(data.stats["summary"]), err=True)
+        note(printable(data.stats["summary"]))
         return data
 
     def callbacks(self, model, config, data, run_dir):
@@ -302,7 +302,7 @@ class RecommenderRecipe(Recipe):
         dense = self._dense(config, data)
         out = {}
         if len(data.test_users) == 0:
-            click.echo("No test users (test_users=0): metrics.json has no test metrics.", err=True)
+            note("No test users (test_users=0): metrics.json has no test metrics.")
         else:
             for prefix, scorer in (
                 ("test_", model_scorer(model, dense)),
@@ -313,11 +313,10 @@ class RecommenderRecipe(Recipe):
             if 0 < data.train.shape[1] <= config.ease_max_items:
                 out.update(ease_baseline(data))
             elif config.ease_max_items:
-                click.echo(
+                note(
                     f"EASE baseline skipped: {data.train.shape[1]:,} items > ease_max_items="
                     f"{config.ease_max_items:,} (its item-item matrix grows with items squared; "
-                    "raise ease_max_items to compute it)",
-                    err=True,
+                    "raise ease_max_items to compute it)"
                 )
         val = getattr(self, "_validation", None)
         if val is not None and val.best_epoch:

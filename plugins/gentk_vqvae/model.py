@@ -20,8 +20,8 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
-from gentk_autoencoders.components import pixel_likelihood
 
+from gentk.distributions import pixel_likelihood
 from gentk.layers import conv_down, conv_up
 from gentk.models import GenerativeModel, unpack_x
 from gentk_vqvae.layers import MaskedConv2D, VectorQuantizer, code_statistics

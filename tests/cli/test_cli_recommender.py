@@ -419,4 +419,6 @@ def test_a_skipped_ease_baseline_is_said(movielens_sample, tmp_path):
                      "--set", "ease_max_items=10")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "EASE baseline skipped: " in result.stderr and "> ease_max_items=10" in result.stderr
+    # a note (gentk.progress.note, through logging): on the terminal and in the run's log
+    assert "EASE baseline skipped: " in (out / "run.log").read_text()
     assert not any(k.startswith("ease") for k in json.loads((out / "metrics.json").read_text()))

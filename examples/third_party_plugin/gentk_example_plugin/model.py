@@ -3,24 +3,58 @@
 This module is imported only when the recipe builds a model, not when the plugin's hooks run:
 the usual layout of a plugin with several models. ``gentk.load_model`` imports it itself when
 a saved model names it, so a ``model.keras`` written by ``gentk run`` loads in a new process.
+It builds on the core's ``GenerativeModel`` (the train/test steps, loss trackers and the
+multi-worker contract) and on no other plugin.
 """
 
 from __future__ import annotations
 
 import keras
-from gentk_autoencoders.model import Autoencoder
+import tensorflow as tf
+
+from gentk.models import GenerativeModel, unpack_x
 
 __all__ = ["LinearAutoencoder"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_example_plugin")
-class LinearAutoencoder(Autoencoder):
-    """An ``Autoencoder`` that also reports the code's share of the input variance.
+class LinearAutoencoder(GenerativeModel):
+    """An encoder and decoder trained to reconstruct (the encoder's point mass is the code),
+    reporting the code's share of the input variance.
 
     Args:
         encoder: a linear ``Encoder`` (or its serialized config).
         decoder: a ``Decoder`` (or its serialized config).
     """
+
+    loss_names = ("loss", "mse")
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = (
+            keras.saving.deserialize_keras_object(encoder) if isinstance(encoder, dict) else encoder
+        )
+        self.decoder = (
+            keras.saving.deserialize_keras_object(decoder) if isinstance(decoder, dict) else decoder
+        )
+
+    def encode(self, x):
+        return self.encoder(x).mean()
+
+    def decode(self, z):
+        return self.decoder(z).mean()
+
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
+
+    def compute_losses(self, data, training=False):
+        """-log p(x | code) (the decoder's likelihood) and the reconstruction's squared error."""
+        x = tf.cast(unpack_x(data), tf.float32)
+        px = self.decoder(self.encoder(x, training=training).mean(), training=training)
+        return {
+            "loss": -tf.reduce_mean(px.log_prob(x)),
+            "mse": tf.reduce_mean(tf.square(x - px.mean())),
+        }
 
     def explained_variance(self, x):
         """Variance of the reconstruction over variance of ``x`` (1.0: nothing lost)."""
@@ -29,3 +63,10 @@ class LinearAutoencoder(Autoencoder):
         x = np.asarray(x, dtype="float32")
         recon = np.asarray(self(x))
         return float(np.var(recon) / max(float(np.var(x)), 1e-12))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
