@@ -117,7 +117,6 @@ class GANRecipe(ImageRecipe):
     config = GANConfig
     mode = "unconditional"
     toy = True
-    defaults: dict = {}
     smoke = {"epochs": 1, "hidden": (16,), "filters": (8, 4), "critic_filters": (4, 8),
              "batch_size": 64, "latent_dim": 4, "quality_samples": 50}  # fmt: skip
     tune_metric = None  # GAN losses say little: tune on metrics.json (fd_*, high_quality_share)
@@ -503,7 +502,7 @@ def _variant(name, mode="unconditional", toy=False, vectors=None, images=None, *
     cls = type(
         name.replace("-", "_").upper() + "Recipe",
         (GANRecipe,),
-        {"name": name, "help": RECIPE_HELP[name], "mode": mode, "toy": toy, "defaults": own,
+        {"name": name, "help": RECIPE_HELP[name], "mode": mode, "toy": toy,
          "shaped_defaults": shaped},
     )  # fmt: skip
     cls.config = with_defaults(GANConfig, f"{cls.__name__[:-6]}Config", __name__, **own)
