@@ -62,9 +62,25 @@ class Bijector(_Component):
 
     ``Bijector(condition=None) -> tfb.Bijector``; flows are
     ``tfd.TransformedDistribution(base, tfb.Chain([...]))`` rebuilt on every call, never stored.
+    ``inverse_and_log_det`` gives the normalising direction and its log-determinant in one
+    call, which is what a density needs.
     """
 
     contract = "Bijector"
+    uses_training = False  # True: ``call`` takes ``training`` (its Jacobian differs in training)
+
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+        """``(x, log|det dx/dy|)`` of a data-side ``y``, the log-determinant summed over the
+        last ``event_ndims`` axes. This default asks the ``tfb.Bijector`` for its inverse and
+        its inverse log-determinant: TFP caches the inverse, but a coupling's or an
+        autoregressive layer's network runs once for each of the two (and is traced and
+        differentiated twice), so layers with a network override it to run it once."""
+        bijector = (
+            self(condition=condition, training=training)
+            if self.uses_training
+            else (self(condition=condition))
+        )
+        return bijector.inverse(y), bijector.inverse_log_det_jacobian(y, event_ndims=event_ndims)
 
 
 class Prior(_Component):

@@ -178,6 +178,9 @@ class Reverse(_VectorBijector):
     def call(self, condition=None):
         return tfb.Permute(permutation=list(range(self.dim - 1, -1, -1)))
 
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+        return tf.reverse(y, [-1]), tf.zeros(tf.shape(y)[:-1], y.dtype)
+
 
 class _Coupling(_VectorBijector):
     """``tfb.RealNVP`` on the first ``D // 2`` dimensions, driven by a ``CouplingNet``."""
@@ -208,6 +211,17 @@ class _Coupling(_VectorBijector):
         shape = tf.concat([tf.shape(out)[:-1], [self.dim - self.kept, self.params_per_dim]], 0)
         return tf.reshape(out, shape)  # any batch shape: [..., D - kept, params]
 
+    def _normalize(self, params, y1):
+        """``(x1, log|det dx1/dy1|)`` of the transformed half given the network's output."""
+        raise NotImplementedError
+
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+        """The kept half unchanged, the other normalised with one run of the network (TFP's
+        ``RealNVP`` runs it for the inverse and again for the log-determinant)."""
+        y0, y1 = y[..., : self.kept], y[..., self.kept :]
+        x1, log_det = self._normalize(self._params(y0, self._condition(condition)), y1)
+        return tf.concat([y0, x1], axis=-1), log_det
+
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, "activation": self.activation,
                 "net_init": self.net_init}  # fmt: skip
@@ -225,30 +239,58 @@ class AdditiveCoupling(_Coupling):
 
         return tfb.RealNVP(num_masked=self.kept, shift_and_log_scale_fn=fn)
 
+    def _normalize(self, params, y1):
+        return y1 - params[..., 0], tf.zeros(tf.shape(y1)[:-1], y1.dtype)
+
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
 class AffineCoupling(_Coupling):
-    """RealNVP: ``y2 = x2 * exp(s(x1)) + t(x1)``, ``s`` soft-clamped to ``+-scale_bound``."""
+    """RealNVP's affine coupling: the half ``x2`` moved by a scale and shift of ``x1``, the
+    log-scale ``a`` soft-clamped to ``+-scale_bound``.
+
+    ``form="base"`` (the default): ``z2 = x2 * exp(a(x1)) + b(x1)``, the base point from the
+    data, as zuko writes it (and as gentk's MAF does); ``form="data"`` (layers saved before
+    it): ``x2 = z2 * exp(s(z1)) + t(z1)``, the data from the base point, as TFP's ``RealNVP``
+    and Dinh et al. write it. The same family; the forms differ in what the network's output
+    scales at the start and so in how training goes."""
 
     params_per_dim = 2
+    FORMS = ("base", "data")
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, net_init="identity", **kwargs):  # fmt: skip
+                 scale_bound=3.0, net_init="identity", form="base", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
-        self.scale_bound = float(scale_bound)
+        if form not in self.FORMS:
+            raise ValueError(f"`form` must be base or data. Received: form={form!r}")
+        self.scale_bound, self.form = float(scale_bound), form
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config({"form": "data", **config})  # saved before `form`
+
+    def _log_scale(self, params):
+        return self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
 
     def call(self, condition=None):
         condition = self._condition(condition)
-        bound = self.scale_bound
 
         def fn(x0, units):
             params = self._params(x0, condition)
-            return params[..., 0], bound * tf.tanh(params[..., 1] / bound)
+            a = self._log_scale(params)
+            if self.form == "base":  # x2 = (z2 - b) exp(-a): TFP's shift -b exp(-a), scale -a
+                return -params[..., 0] * tf.exp(-a), -a
+            return params[..., 0], a
 
         return tfb.RealNVP(num_masked=self.kept, shift_and_log_scale_fn=fn)
 
+    def _normalize(self, params, y1):
+        a = self._log_scale(params)
+        if self.form == "base":
+            return y1 * tf.exp(a) + params[..., 0], tf.reduce_sum(a, axis=-1)
+        return (y1 - params[..., 0]) * tf.exp(-a), -tf.reduce_sum(a, axis=-1)
+
     def get_config(self):
-        return {**super().get_config(), "scale_bound": self.scale_bound}
+        return {**super().get_config(), "scale_bound": self.scale_bound, "form": self.form}
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
@@ -271,6 +313,10 @@ class SplineCoupling(_Coupling):
             return _spline(params, k, bound)
 
         return tfb.RealNVP(num_masked=self.kept, bijector_fn=fn)
+
+    def _normalize(self, params, y1):
+        x1, log_det = _spline(params, self.bins, self.bound).inverse_and_log_det(y1)
+        return x1, tf.reduce_sum(log_det, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "bins": self.bins, "bound": self.bound}
@@ -339,6 +385,17 @@ class MaskedAutoregressive(_VectorBijector):
         maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=fn)
         return tfb.Invert(maf) if self.inverse else maf
 
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+        """MAF's density direction with one run of the MADE (TFP's runs it twice); IAF's
+        needs ``D`` runs (TFP's)."""
+        if self.inverse:
+            return super().inverse_and_log_det(y, condition, training, event_ndims)
+        params = self.made(y, self._condition(condition))
+        a = self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
+        if self.form == "base":  # z = x exp(a) + b
+            return y * tf.exp(a) + params[..., 0], tf.reduce_sum(a, axis=-1)
+        return (y - params[..., 0]) * tf.exp(-a), -tf.reduce_sum(a, axis=-1)
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -387,6 +444,12 @@ class SplineAutoregressive(_VectorBijector):
             return _spline(self.made(x, condition), self.bins, self.bound)
 
         return tfb.MaskedAutoregressiveFlow(bijector_fn=fn)
+
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+        """The density direction with one run of the MADE (TFP's runs it twice)."""
+        params = self.made(y, self._condition(condition))
+        x, log_det = _spline(params, self.bins, self.bound).inverse_and_log_det(y)
+        return x, tf.reduce_sum(log_det, axis=-1)
 
     def get_config(self):
         return {

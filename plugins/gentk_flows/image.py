@@ -74,6 +74,13 @@ class _MaskedAffine(tfb.Bijector):
         s, _ = self._params(y * self._mask)
         return -tf.reduce_sum(s, axis=[-3, -2, -1])
 
+    def inverse_and_log_det(self, y):
+        """Both from one run of the net (TFP asks ``_inverse`` and ``_inverse_log_det_jacobian``
+        apart, two runs)."""
+        s, t = self._params(y * self._mask)
+        x = y * self._mask + (1.0 - self._mask) * ((y - t) * tf.exp(-s))
+        return x, -tf.reduce_sum(s, axis=[-3, -2, -1])
+
 
 class _FirstChannels(tfb.Bijector):
     """``inner`` on the first ``k`` channels, identity on the rest (the factored-out half)."""
@@ -241,6 +248,28 @@ class MultiscaleFlow(Bijector):
             raise ValueError("this MultiscaleFlow is conditional: call it with condition=")
         condition = tf.cast(condition, tf.float32) if self.condition_dim else None
         return self._chain(self._plan, condition)
+
+    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=3):
+        """The pieces in the normalising direction, each coupling's net run once."""
+        if self.condition_dim and condition is None:
+            raise ValueError("this MultiscaleFlow is conditional: call it with condition=")
+        condition = tf.cast(condition, tf.float32) if self.condition_dim else None
+        return self._normalize(self._plan, y, condition)
+
+    def _normalize(self, plan, h, condition):
+        total = tf.zeros(tf.shape(h)[:-3], h.dtype)
+        for piece in plan:
+            if piece[0] == "first":
+                k = piece[1]
+                inner, log_det = self._normalize(piece[2], h[..., :k], condition)
+                h = tf.concat([inner, h[..., k:]], -1)
+            elif piece[0] == "coupling":
+                h, log_det = self._piece(piece, condition).inverse_and_log_det(h)
+            else:
+                bijector = self._piece(piece, condition)
+                h, log_det = bijector.inverse(h), bijector.inverse_log_det_jacobian(h, 3)
+            total += log_det
+        return h, total
 
     def initialize(self, x) -> None:
         """Glow's data-dependent initialisation: each actnorm, in the normalising direction,

@@ -98,7 +98,10 @@ class RQSpline(tfp.bijectors.Bijector):
     def _forward_log_det_jacobian(self, x):
         return self._forward_and_log_det(x)[1]
 
-    def _inverse(self, y):
+    def inverse_and_log_det(self, y):
+        """``(x, log|dx/dy|)`` elementwise, from one bin lookup: the inverse, and the
+        derivative at ``x`` from the same bin's values (TFP's ``inverse`` then
+        ``inverse_log_det_jacobian`` looks the bin up again for ``x``)."""
         y_in, inside, one_hot = self._bin(y, self._y_knots)
         xk, w, yk, h, dk, dk1 = self._values(one_hot)
         s = h / w
@@ -108,6 +111,13 @@ class RQSpline(tfp.bijectors.Bijector):
         b = h * dk - dy * delta
         c = -s * dy
         xi = 2 * c / (-b - tf.sqrt(tf.maximum(b**2 - 4 * a * c, 0.0)))
-        return tf.where(inside, xi * w + xk, y)
+        mix = xi * (1 - xi)
+        numerator = s**2 * (dk1 * xi**2 + 2 * s * mix + dk * (1 - xi) ** 2)
+        log_det = 2 * tf.math.log(s + delta * mix) - tf.math.log(numerator)
+        return (tf.where(inside, xi * w + xk, y),
+                tf.where(inside, log_det, tf.zeros_like(log_det)))  # fmt: skip
+
+    def _inverse(self, y):
+        return self.inverse_and_log_det(y)[0]
 
     # the inverse's log-determinant is TFP's -log|f'(x)| at the cached x = f^{-1}(y)
