@@ -369,15 +369,16 @@ class MaskedAutoregressive(_VectorBijector):
         self.made.build((None, self.dim))
         self.built = True
 
+    def _log_scale(self, params):
+        return self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
+
     def call(self, condition=None):
         condition = self._condition(condition)
-        bound = self.scale_bound
-
         base = self.form == "base"
 
         def fn(x):
             params = self.made(x, condition)
-            log_scale = bound * tf.tanh(params[..., 1] / bound)
+            log_scale = self._log_scale(params)
             if base:  # x = (z - b) exp(-a): TFP's shift -b exp(-a), log-scale -a
                 return -params[..., 0] * tf.exp(-log_scale), -log_scale
             return params[..., 0], log_scale
@@ -391,7 +392,7 @@ class MaskedAutoregressive(_VectorBijector):
         if self.inverse:
             return super().inverse_and_log_det(y, condition, training, event_ndims)
         params = self.made(y, self._condition(condition))
-        a = self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
+        a = self._log_scale(params)
         if self.form == "base":  # z = x exp(a) + b
             return y * tf.exp(a) + params[..., 0], tf.reduce_sum(a, axis=-1)
         return (y - params[..., 0]) * tf.exp(-a), -tf.reduce_sum(a, axis=-1)
