@@ -254,7 +254,13 @@ def check_component(entry) -> None:
 
 
 def _optimizers(model):
-    return list(getattr(model, "optimizers", None) or [model.optimizer])
+    from gentk.training.contract import training_contract
+
+    out = []
+    for part in training_contract(model):
+        if all(part.optimizer is not o for o in out):
+            out.append(part.optimizer)
+    return out
 
 
 def check_model(entry, workdir) -> Path:
@@ -268,6 +274,7 @@ def check_model(entry, workdir) -> Path:
     from gentk.errors import UserError
     from gentk.recipe import check_active_options
     from gentk.saving import unloadable_classes
+    from gentk.training.contract import training_contract
     from gentk.training.runner import build_compiled_model, seed_everything
 
     recipe = entry.factory
@@ -292,14 +299,13 @@ def check_model(entry, workdir) -> Path:
     )
     for key, values in history.history.items():
         _require(np.all(np.isfinite(values)), f"{key} is not finite after 3 steps")
-    objectives = getattr(model, "objectives", None) or {model.loss_names[0]: None}
     covered = set()
-    for name, part in objectives.items():
-        variables = (getattr(model, part) if part else model).trainable_variables
+    for part in training_contract(model):  # what each optimizer minimises, and updates
+        variables = list(part.variables)
         with tf.GradientTape() as tape:
-            loss = model.compute_losses(batch, training=True)[name]
+            loss = model.compute_losses(batch, training=True)[part.loss]
         for w, g in zip(variables, tape.gradient(loss, variables)):
-            _require(_nonzero(g), f"{name} does not reach {w.path}")
+            _require(_nonzero(g), f"{part.loss} does not reach {w.path}")
             covered.add(id(w))
     _require(
         covered == {id(w) for w in model.trainable_variables},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-TEST_PLUGINS = "autoencoders,vae,vqvae,recommender,gan,flows,example"
+TEST_PLUGINS = "core,autoencoders,vae,vqvae,recommender,gan,flows,example"
 os.environ["GENTK_PLUGINS"] = TEST_PLUGINS
 os.environ.pop("GENTK_DISABLE_PLUGINS", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -143,7 +143,9 @@ def test_example_third_party_plugin_is_found_through_its_entry_point():
 
 def test_builtins_register_through_entry_points_like_third_parties():
     by_plugin = {e.plugin for e in get_registry().entries()}
-    assert {"autoencoders", "vae", "vqvae", "recommender", "example"} <= by_plugin
+    assert {"core", "autoencoders", "vae", "vqvae", "recommender", "example"} <= by_plugin
+    for name in ("digits", "gaussian-ring", "gaussian-grid"):  # the core's, not a family's
+        assert get_registry().get("dataset", name).plugin == "core"
     for e in get_registry().entries():
         assert e.version != "?", e
 
@@ -206,28 +208,59 @@ def test_an_option_the_chosen_encoder_or_decoder_would_ignore_is_refused(options
         vae.build(config, vae.load_data(config, None))
 
 
-def test_no_plugin_imports_another_plugin():
-    """Plugins share code through the core only (#24 item 3): helpers two plugins need, such
-    as the pixel likelihoods, live in ``gentk``."""
+def _plugin_imports():
+    """``(path, module, names)`` of every absolute import in the built-in plugins and the
+    example plugin, and the set of their package names."""
     import ast
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     packages = [p for p in (root / "plugins").glob("gentk_*") if p.is_dir()]
     packages += [p for p in (root / "examples").glob("*/gentk_*") if p.is_dir()]
-    names = {p.name for p in packages}
-    found = []
+    rows = []
     for package in packages:
         for path in package.rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    modules = [node.module]
+                    rows.append((package, path.relative_to(root), node.module,
+                                 [a.name for a in node.names]))  # fmt: skip
                 elif isinstance(node, ast.Import):
-                    modules = [a.name for a in node.names]
-                else:
-                    continue
-                for module in modules:
-                    top = module.split(".")[0]
-                    if top in names and top != package.name:
-                        found.append(f"{path.relative_to(root)} imports {module}")
+                    rows += [(package, path.relative_to(root), a.name, []) for a in node.names]
+    return rows, {p.name for p in packages}
+
+
+def test_no_plugin_imports_another_plugin():
+    """Plugins share code through the core only (#24 item 3): helpers two plugins need, such
+    as the pixel likelihoods, live in ``gentk``."""
+    rows, names = _plugin_imports()
+    found = [
+        f"{path} imports {module}"
+        for package, path, module, _ in rows
+        if module.split(".")[0] in names and module.split(".")[0] != package.name
+    ]
     assert len(names) >= 7 and not found, found
+
+
+def test_plugins_import_only_the_declared_api_from_gentk():
+    """Built-in and example plugins import from ``gentk.api`` (and ``gentk``'s own
+    ``__all__``) only, so the core's modules can move without breaking a plugin; every name
+    of the API resolves."""
+    import gentk
+    import gentk.api
+
+    rows, _ = _plugin_imports()
+    found = []
+    for _, path, module, imported in rows:
+        if module == "gentk.api":
+            found += [f"{path}: {n} is not in gentk.api" for n in imported
+                      if n not in gentk.api.__all__]  # fmt: skip
+        elif module == "gentk":
+            found += [f"{path}: gentk.{n} is not public" for n in imported
+                      if n not in gentk.__all__]  # fmt: skip
+        elif module.startswith("gentk."):
+            found.append(f"{path} imports {module} (use gentk.api)")
+    assert not found, found
+    for name in gentk.api.__all__:
+        assert getattr(gentk.api, name) is not None, name
+    with pytest.raises(AttributeError, match="has no attribute"):
+        gentk.api.no_such_name  # noqa: B018

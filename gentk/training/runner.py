@@ -34,6 +34,7 @@ from gentk.training.callbacks import (
     ValidationEpochs,
     read_checkpoint_state,
 )
+from gentk.training.contract import optimizer_variables, training_contract
 from gentk.training.rundir import RunLock, check_output_path, inspect_run_dir, set_aside
 
 __all__ = [
@@ -226,10 +227,8 @@ def build_compiled_model(recipe, config, data, strategy=None):
         batch = next(iter(recipe.train_dataset(config, data)))
         x = batch[0] if isinstance(batch, tuple) else batch
         model(x)  # builds every layer: an unbuilt subclassed model saves no weights
-        if hasattr(model, "build_optimizers"):  # several optimizers, each on its variables
-            model.build_optimizers()
-        else:
-            model.optimizer.build(model.trainable_variables)
+        for part in training_contract(model):  # each optimizer's state on its variables
+            part.optimizer.build(part.variables)
     return model
 
 
@@ -466,9 +465,8 @@ def stop_on_signals(checkpoint):
 
 
 def _optimizer_variables(model) -> list:
-    """The state of the model's optimizers (``model.optimizers`` for models with several)."""
-    optimizers = list(getattr(model, "optimizers", None) or [model.optimizer])
-    return [v for opt in optimizers for v in opt.variables]
+    """The state of the model's optimizers (its training contract's)."""
+    return optimizer_variables(model)
 
 
 def _detach_log(handler) -> None:
@@ -544,10 +542,9 @@ def _train(
         if meta is not None and state_dir in (None, run_dir):
             atomic_write_json(run_dir / "run.json", {**meta, "config": config_to_dict(config)})
         # the optimizer state holds the learning rate; the (possibly overridden) config wins
-        if hasattr(config, "learning_rate"):
-            model.optimizer.learning_rate = config.learning_rate
-        if hasattr(config, "critic_learning_rate") and hasattr(model, "critic_optimizer"):
-            model.critic_optimizer.learning_rate = config.critic_learning_rate
+        for part in training_contract(model):
+            if part.learning_rate and hasattr(config, part.learning_rate):
+                part.optimizer.learning_rate = getattr(config, part.learning_rate)
         initial_epoch = int(state["epoch"])
         history = list(state["history"])
         for cb in stateful:

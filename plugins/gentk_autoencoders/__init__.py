@@ -10,7 +10,7 @@ import numpy as np
 
 from gentk import hookimpl
 
-__all__ = ["register_components", "register_datasets", "register_models"]
+__all__ = ["register_components", "register_models"]
 
 MODELS = (
     (
@@ -100,12 +100,3 @@ def register_components(register):
 def register_models(register):
     for name, ref, text in MODELS:
         register(ref, name=name, help=text)
-
-
-@hookimpl
-def register_datasets(register):
-    from gentk.data import digits, gaussian_grid, gaussian_ring
-
-    register("digits", digits, help="scikit-learn's 1,797 8x8 digits with labels")
-    register("gaussian-ring", gaussian_ring, help="2-D: 8 Gaussians on a circle")
-    register("gaussian-grid", gaussian_grid, help="2-D: 5x5 grid of Gaussians")

@@ -14,14 +14,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.distributions.heads import (  # re-exported: plugins imported them from here
+from gentk.api import (  # re-exported: plugins imported them from here
     LEARNED_SCALE,
     LIKELIHOODS,
+    Decoder,
+    Encoder,
+    conv_down,
+    conv_up,
+    dense_stack,
     latent_distribution,
     pixel_likelihood,
 )
-from gentk.interfaces import Decoder, Encoder
-from gentk.layers import conv_down, conv_up, dense_stack
 
 tfd = tfp.distributions
 

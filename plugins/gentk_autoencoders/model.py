@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.models import GenerativeModel, unpack_x
+from gentk.api import GenerativeModel, unpack_x
 from gentk_autoencoders.recipe import NOISES
 
 __all__ = [

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gentk.config import option, with_defaults
-from gentk.image_recipe import ImageConfig, ImageDataConfig, ImageRecipe
+from gentk.api import ImageConfig, ImageDataConfig, ImageRecipe, option, with_defaults
 
 __all__ = [
     "NOISES",

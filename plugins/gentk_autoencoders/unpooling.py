@@ -21,9 +21,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.distributions import LIKELIHOODS, pixel_likelihood
-from gentk.layers import AverageUnpooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
-from gentk.models import GenerativeModel, unpack_x
+from gentk.api import (
+    LIKELIHOODS,
+    AverageUnpooling2D,
+    GenerativeModel,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+    pixel_likelihood,
+    unpack_x,
+)
 
 __all__ = ["UnpoolingAutoencoder"]
 

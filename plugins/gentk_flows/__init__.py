@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from gentk import hookimpl
-from gentk.config import option as _field
+from gentk.api import option as _field
 
 __all__ = ["register_components", "register_datasets", "register_models"]
 

@@ -35,8 +35,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Bijector
-from gentk.replicas import global_moments
+from gentk.api import Bijector, global_moments
 from gentk_flows.networks import MADE, CouplingNet
 from gentk_flows.spline import RQSpline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gentk.data.tabular import TabularData
+from gentk.api import TabularData
 
 __all__ = ["checkerboard", "rings", "two_moons"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Bijector
+from gentk.api import Bijector
 
 tfb = tfp.bijectors
 

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.models import GenerativeModel, unpack_x
+from gentk.api import GenerativeModel, unpack_x
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Prior
+from gentk.api import Prior
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 
@@ -51,7 +51,7 @@ class FlowPrior(Prior):
         self.built = True
 
     def _from_registry(self):
-        from gentk.flow_layout import build_layers, parse_step
+        from gentk.api import build_layers, parse_step
 
         names = parse_step(self.bijectors) * self.steps
         return build_layers(names, {"dim": self.latent_dim, "hidden": self.hidden})

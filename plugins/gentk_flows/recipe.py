@@ -16,10 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.config import option, with_defaults
-from gentk.errors import UserError
-from gentk.flow_layout import parse_step, validate_step
-from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
+from gentk.api import (
+    ImageDataConfig,
+    ImageRecipe,
+    UserError,
+    in_batches,
+    option,
+    parse_step,
+    validate_step,
+    with_defaults,
+)
 
 __all__ = ["FlowConfig", "FlowRecipe", "RECIPES", "detect_levels"]
 
@@ -173,7 +179,7 @@ class FlowRecipe(ImageRecipe):
         return names
 
     def build(self, config, data):
-        from gentk.flow_layout import build_layers
+        from gentk.api import build_layers
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
             return self._finish(self._multiscale(config, data), config, data, flatten=False)
@@ -194,7 +200,7 @@ class FlowRecipe(ImageRecipe):
         return self._finish(layers, config, data, flatten=True)
 
     def _multiscale(self, config, data) -> list:
-        from gentk.plugins import get_registry
+        from gentk.api import get_registry
 
         default = dataclasses.fields(type(config))
         default = next(f.default for f in default if f.name == "bijectors")
@@ -253,7 +259,7 @@ class FlowRecipe(ImageRecipe):
         return in_batches(lambda b: model.compiled_log_prob(b), x, size=512)
 
     def callbacks(self, model, config, data, run_dir):
-        from gentk.training.callbacks import BestWeights
+        from gentk.api import BestWeights
 
         if len(data.validation) == 0:
             return []  # no model selection: the last epoch is the model
@@ -261,7 +267,7 @@ class FlowRecipe(ImageRecipe):
 
     def finish_training(self, model, config, data, run_dir):
         """Keep the epoch with the best validation NLL (a late unstable epoch is not kept)."""
-        from gentk.training.callbacks import BestWeights
+        from gentk.api import BestWeights
 
         BestWeights.restore(model, run_dir)
 
@@ -289,7 +295,7 @@ class FlowRecipe(ImageRecipe):
         return out
 
     def write_artifacts(self, model, config, data, run_dir: Path):
-        from gentk import plots
+        from gentk.api import plots
 
         run_dir = Path(run_dir)
         samples = self.sample(model, 64 if len(data.shape) >= 2 else 2000, config, seed=config.seed)

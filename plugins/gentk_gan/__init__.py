@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from gentk import hookimpl
-from gentk.config import option as _field
+from gentk.api import option as _field
 from gentk_gan.catalogue import F_NAMES, HELP, LOSS_PAIRS, RECIPE_HELP
 
 __all__ = ["register_components", "register_models"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.interfaces import Critic, Generator
+from gentk.api import Critic, Generator
 
 __all__ = [
     "MLPGenerator",

@@ -4,14 +4,14 @@ loss pairs of ``gentk.objectives.adversarial``, so a recipe picks one by name
 
 from __future__ import annotations
 
-from gentk.interfaces import Divergence
+from gentk.api import Divergence
 from gentk_gan.catalogue import F_NAMES, LOSS_PAIRS
 
 __all__ = ["AdversarialDivergence", "LOSS_PAIRS", "F_NAMES"]
 
 
 def _pairs():
-    from gentk.objectives import adversarial as a
+    from gentk.api import adversarial as a
 
     return {
         "minimax": (a.minimax_critic_loss, a.minimax_generator_loss),
@@ -47,14 +47,14 @@ class AdversarialDivergence(Divergence):
 
     def critic_loss(self, real_scores, fake_scores):
         if self.name.startswith("f-"):
-            from gentk.objectives.adversarial import f_critic_loss
+            from gentk.api import f_critic_loss
 
             return f_critic_loss(self.name[2:], real_scores, fake_scores)
         return _pairs()[self.name][0](real_scores, fake_scores)
 
     def generator_loss(self, fake_scores):
         if self.name.startswith("f-"):
-            from gentk.objectives.adversarial import f_generator_loss
+            from gentk.api import f_generator_loss
 
             return f_generator_loss(self.name[2:], fake_scores)
         return _pairs()[self.name][1](fake_scores)

@@ -29,8 +29,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.models import batch_rows, record_weighted
-from gentk.replicas import run_if
+from gentk.api import batch_rows, record_weighted, run_if
 from gentk_gan.catalogue import SCHEDULES
 
 __all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
@@ -91,7 +90,7 @@ def diff_augment(x, policy: tuple[str, ...], seed):
 
 
 def _losses(name):
-    from gentk.plugins import get_registry
+    from gentk.api import get_registry
 
     divergence = get_registry().get("divergence", name).create()
     if "adversarial" not in getattr(divergence, "supports", ()):
@@ -249,8 +248,6 @@ class AdversarialModel(keras.Model):
         self.critic_updates = keras.Variable(
             0, dtype="int64", trainable=False, name="critic_updates"
         )
-        # what each optimizer minimises, and the sub-model whose variables it updates
-        self.objectives = {"critic_loss": "critic", "generator_loss": "generator"}
         names = ["critic_loss", "generator_loss"]
         if self.gradient_penalty:
             names.append("gradient_penalty")
@@ -296,11 +293,23 @@ class AdversarialModel(keras.Model):
         if self.built:
             self.build_optimizers()
 
+    def training_contract(self):
+        """The generator's optimizer on the generator (``generator_loss``, ``learning_rate``)
+        and the critic's on the critic (``critic_loss``, ``critic_learning_rate``)."""
+        from gentk.api import Optimized
+
+        return [
+            Optimized("generator", self.generator_optimizer, self.generator.trainable_variables,
+                      "generator_loss", "learning_rate"),
+            Optimized("critic", self.critic_optimizer, self.critic.trainable_variables,
+                      "critic_loss", "critic_learning_rate"),
+        ]  # fmt: skip
+
     def build_optimizers(self):
         """Create both optimizers' state on their own variables (before ``load_weights``, or
         Keras skips the saved optimizer state)."""
-        self.generator_optimizer.build(self.generator.trainable_variables)
-        self.critic_optimizer.build(self.critic.trainable_variables)
+        for part in self.training_contract():
+            part.optimizer.build(part.variables)
 
     def build(self, input_shape):
         x_shape = input_shape["x"] if isinstance(input_shape, dict) else input_shape

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gentk.training.callbacks import Cadence
+from gentk.api import Cadence
 
 __all__ = ["SampleGrid", "picture"]
 
@@ -43,7 +43,7 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 def picture(samples, data, path, title):
-    from gentk import plots
+    from gentk.api import plots
 
     if samples.ndim >= 3:
         plots.image_grid(samples[:64], path, title=title)

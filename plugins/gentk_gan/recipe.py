@@ -19,10 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.config import TrainConfig, option, parse_every, with_defaults
-from gentk.errors import UserError
-from gentk.image_recipe import ImageRecipe
-from gentk.recipe import Recipe, check_active_options
+from gentk.api import (
+    ImageRecipe,
+    Recipe,
+    TrainConfig,
+    UserError,
+    check_active_options,
+    option,
+    parse_every,
+    with_defaults,
+)
 from gentk_gan.catalogue import RECIPE_HELP, SCHEDULES
 
 __all__ = ["GANConfig", "GANRecipe", "RECIPES"]
@@ -94,6 +100,12 @@ class GANConfig(TrainConfig):
         "without it, benchmarks/gan_family.py images), true or false",
     )
     label_column: str | None = option(None, "label column of a CSV input", data=True)
+    validation_data: str | None = option(
+        None, "file of validation rows (--validation) instead of a validation split", data=True
+    )
+    test_data: str | None = option(
+        None, "file of test rows (--test) instead of a test split", data=True
+    )
 
     def validate(self):
         parse_every(self.progress_every, "progress_every")
@@ -128,7 +140,7 @@ class GANRecipe(ImageRecipe):
     # -- data ---------------------------------------------------------------------------
     def read_rows(self, config, path):
         if path is None and self.toy:
-            from gentk.data import gaussian_ring
+            from gentk.api import gaussian_ring
 
             return gaussian_ring()
         return super().read_rows(config, path)
@@ -214,7 +226,7 @@ class GANRecipe(ImageRecipe):
 
     # -- model --------------------------------------------------------------------------
     def build(self, config, data):
-        from gentk.plugins import get_registry
+        from gentk.api import get_registry
         from gentk_gan.model import AdversarialModel
 
         divergence = config.divergence
@@ -289,7 +301,7 @@ class GANRecipe(ImageRecipe):
     def component(self, kind, name, **options):
         """The registered component with the options it declares (a third-party critic need
         not take every option gentk passes); a bad combination is a one-line UserError."""
-        from gentk.plugins import get_registry
+        from gentk.api import get_registry
 
         entry = get_registry().get(kind, name)
         try:
@@ -303,7 +315,7 @@ class GANRecipe(ImageRecipe):
     scores = Recipe.scores
 
     def compile(self, model, config, *, jit_compile):
-        from gentk.training.optimizers import FusedAdam
+        from gentk.api import FusedAdam
 
         def adam(lr):
             return FusedAdam(
@@ -330,7 +342,7 @@ class GANRecipe(ImageRecipe):
         out = {"n_train": len(data.train), "n_test": len(data.test)}
         fake = np.asarray(model.sample(config.quality_samples, seed=config.seed + 1))
         if len(data.shape) == 1 and data.shape[0] == 2 and data.test_labels is not None:
-            from gentk.metrics.sample_quality import mode_coverage
+            from gentk.api import mode_coverage
 
             centers, stds = _modes(data)
             out.update(mode_coverage(fake, centers, stds))
@@ -352,7 +364,7 @@ class GANRecipe(ImageRecipe):
         real-vs-real floor), all at one sample size: n = min(quality_samples, half the training
         split). The features come from a classifier trained on the held-out rows (validation
         and test splits), so the rows compared were never its training images."""
-        from gentk.metrics.sample_quality import (
+        from gentk.api import (
             FeatureExtractor,
             bootstrap_se,
             frechet_distance,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from gentk import hookimpl
-from gentk.config import option as _field
+from gentk.api import option as _field
 
 __all__ = ["register_components", "register_models", "register_commands", "register_datasets"]
 

@@ -9,8 +9,7 @@ __all__ = ["recommend", "export"]
 
 
 def _open(run_dir):
-    from gentk.cli.common import open_run
-    from gentk.errors import UserError
+    from gentk.api import UserError, open_run
     from gentk_recommender.recipe import RecommenderRecipe
 
     info = open_run(run_dir)
@@ -52,7 +51,7 @@ def recommend(run_dir, data, top, exclude, output):
     at any rating, is left out. Users the model cannot score (no known positive item) get the
     training popularity ranking, marked 'popularity' in the source column.
     """
-    from gentk.errors import printable
+    from gentk.api import printable
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, top_n
     from gentk_recommender.recipe import exclusion, use_dense, write_recommendations
     from gentk_recommender.serving import (
@@ -102,7 +101,7 @@ def recommend(run_dir, data, top, exclude, output):
 
 def _report_short_lists(users, got, top, exclude, n_items) -> None:
     """Name the users who got no recommendation, or fewer than asked, and why."""
-    from gentk.errors import printable
+    from gentk.api import printable
 
     def names(which):
         shown = ", ".join(printable(str(u)) for u in users[which][:5])
@@ -167,9 +166,7 @@ def export(run_dir, output, top, exclude, force):
     """
     from pathlib import Path
 
-    from gentk.atomic import disk_full
-    from gentk.errors import UserError
-    from gentk.training.rundir import RunLock, check_output_path
+    from gentk.api import RunLock, UserError, check_output_path, disk_full
     from gentk_recommender.serving import export_saved_model, read_items, read_popularity
 
     out = check_output_path(output, "--output")
@@ -218,7 +215,7 @@ def _restore_stranded(out) -> None:
 
 
 def _check_replaceable(out, output, force) -> None:
-    from gentk.errors import UserError
+    from gentk.api import UserError
 
     if not out.exists():
         return

@@ -18,9 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.data import read_interactions
-from gentk.data.interactions import EncodedRows
-from gentk.errors import DataError, UserError
+from gentk.api import DataError, EncodedRows, UserError, read_interactions
 
 __all__ = [
     "RecData",
@@ -362,8 +360,7 @@ def _rated(group: _Group, item_vocab) -> sp.csr_matrix:
 def write_split(data: RecData, path) -> None:
     """The split as ``user,item,set`` rows in original identifiers (to repeat a run), streamed
     into a temporary file renamed onto ``path`` when complete."""
-    from gentk.atomic import atomic_path
-    from gentk.progress import task
+    from gentk.api import atomic_path, task
 
     parts = (
         ("train", data.train_users, data.train),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.metrics.ranking import rank_top_k, top_k_metrics
+from gentk.api import rank_top_k, top_k_metrics
 
 MAX_SCORES = 1 << 24  # scores held at once (64 MB of float32): bounds a batch of users
 
@@ -94,7 +94,7 @@ def pick_ease(data, lambdas, dtype=np.float64):
     """``(lambda, scorer)``: EASE fitted for each of ``lambdas`` and kept where the validation
     users' NDCG@100 is best (the first of ``lambdas`` when there are no validation users).
     One progress bar for the whole search."""
-    from gentk.progress import quiet, task
+    from gentk.api import quiet, task
 
     candidates = tuple(lambdas) if len(data.validation_users) else tuple(lambdas)[:1]
     best = None  # (validation NDCG@100, lambda, scorer)
@@ -124,7 +124,7 @@ def ranking_metrics(
 
     With ``per_user`` the values are arrays with one entry per user (for standard errors and
     paired comparisons between models on the same users)."""
-    from gentk.progress import task
+    from gentk.api import task
 
     parts = {"recall@20": [], "recall@50": [], "ndcg@100": []}
     batch_size = _rows_per_batch(batch_size, fold_in.shape[1])
@@ -150,7 +150,7 @@ def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None
     """``(indices [U, n], scores [U, n])`` of the best items per row of ``x``, leaving out the
     items of ``exclude`` (default: those of ``x``) with score -inf."""
     exclude = x if exclude is None else exclude
-    from gentk.progress import task
+    from gentk.api import task
 
     idx, val = [], []
     batch_size = _rows_per_batch(batch_size, x.shape[1])

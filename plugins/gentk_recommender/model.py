@@ -27,13 +27,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Decoder, Encoder
-from gentk.models import GenerativeModel, unpack_x
-from gentk.objectives import (
+from gentk.api import (
+    Decoder,
+    Encoder,
+    GenerativeModel,
     kl_divergence,
     multinomial_log_likelihood,
     sampled_multinomial_log_likelihood,
     standard_normal,
+    unpack_x,
 )
 
 tfd = tfp.distributions

@@ -10,10 +10,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.config import TrainConfig, option
-from gentk.errors import printable
-from gentk.progress import note
-from gentk.recipe import Recipe
+from gentk.api import Recipe, TrainConfig, note, option, printable
 
 __all__ = [
     "RecommenderConfig",
@@ -174,7 +171,7 @@ def use_dense(recipe, config, n_items: int) -> bool:
     layer runs on TensorFlow's CSR kernels: on CPU they measured faster than dense batches at
     every catalogue size from 500 items up (``benchmarks/recommender_speed.py crossover``)."""
     if config.input_mode == "auto":
-        from gentk.training.runner import use_xla
+        from gentk.api import use_xla
 
         return use_xla(recipe, config) and n_items <= config.dense_max_items
     return config.input_mode == "dense"
@@ -183,8 +180,7 @@ def use_dense(recipe, config, n_items: int) -> bool:
 def write_recommendations(path, users, item_ids, indices, scores, sources=None) -> None:
     """``user,item,rank,score,source`` rows (``source``: ``model``, or ``popularity`` for a
     user the model could not score); items excluded for a user (score -inf) are left out."""
-    from gentk.atomic import atomic_path
-    from gentk.progress import task
+    from gentk.api import atomic_path, task
 
     if sources is None:
         sources = np.full(len(users), "model", dtype=object)
@@ -286,7 +282,7 @@ class RecommenderRecipe(Recipe):
         return [self._validation]
 
     def finish_training(self, model, config, data, run_dir):
-        from gentk.training.callbacks import restore_best
+        from gentk.api import restore_best
 
         restore_best(model, run_dir)
 
@@ -393,7 +389,7 @@ def ease_baseline(data) -> dict:
 
 
 def _ease_baseline(data) -> dict:
-    from gentk.progress import quiet
+    from gentk.api import quiet
     from gentk_recommender.evaluation import pick_ease, ranking_metrics
 
     lambdas = EASE_LAMBDAS if len(data.validation_users) else (300.0,)

@@ -27,10 +27,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Encoder, Prior
-from gentk.models import GenerativeModel, batch_rows, record_weighted, unpack_x
-from gentk.objectives import multinomial_log_likelihood
-from gentk.replicas import run_if
+from gentk.api import (
+    Encoder,
+    GenerativeModel,
+    Prior,
+    batch_rows,
+    multinomial_log_likelihood,
+    record_weighted,
+    run_if,
+    unpack_x,
+)
 from gentk_recommender.model import MultinomialDecoder, first_layer
 
 tfd = tfp.distributions

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.errors import DataError
+from gentk.api import DataError
 
 __all__ = [
     "write_items",
@@ -33,7 +33,7 @@ def write_items(run_dir, item_ids, stats: dict) -> None:
     string: ids with line or paragraph separators, form feeds or quotes round-trip) and the
     feedback rule the run trained with (implicit, or ratings >= ``min_rating``), which fold-in
     files follow."""
-    from gentk.atomic import atomic_write_text
+    from gentk.api import atomic_write_text
 
     record = {
         "items": [str(i) for i in item_ids],

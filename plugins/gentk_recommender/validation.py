@@ -3,7 +3,7 @@ epoch, the best epoch's weights kept (``gentk.training.callbacks.BestWeights``).
 
 from __future__ import annotations
 
-from gentk.training.callbacks import BestWeights, ValidationEpochs
+from gentk.api import BestWeights, ValidationEpochs
 
 __all__ = ["ValidationNDCG"]
 

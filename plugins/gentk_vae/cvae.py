@@ -23,8 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.layers import dense_stack
-from gentk.objectives import elbo, kl_divergence
+from gentk.api import dense_stack, elbo, kl_divergence
 from gentk_vae.model import VAE
 
 __all__ = ["CVAE"]

@@ -17,8 +17,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.models import unpack_x
-from gentk.objectives import iwae_bound, kl_divergence
+from gentk.api import iwae_bound, kl_divergence, unpack_x
 from gentk_vae.model import VAE
 
 __all__ = ["IWAE"]

@@ -44,9 +44,16 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Divergence, Prior
-from gentk.models import GenerativeModel, unpack_x
-from gentk.objectives import elbo, iwae_bound, kl_divergence, standard_normal
+from gentk.api import (
+    Divergence,
+    GenerativeModel,
+    Prior,
+    elbo,
+    iwae_bound,
+    kl_divergence,
+    standard_normal,
+    unpack_x,
+)
 from gentk_vae.recipe import ESTIMATORS
 
 tfd = tfp.distributions

@@ -9,9 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from gentk.config import option
-from gentk.errors import UserError
-from gentk.image_recipe import ImageConfig, ImageRecipe, in_batches
+from gentk.api import ImageConfig, ImageRecipe, UserError, in_batches, option
 
 __all__ = [
     "ESTIMATORS",
@@ -69,7 +67,7 @@ class VAEConfig(ImageConfig):
     def validate(self):
         super().validate()
         if self.posterior != "gaussian":
-            from gentk.flow_layout import validate_step
+            from gentk.api import validate_step
 
             validate_step(self.posterior, "posterior")
         if self.gradient_estimator not in ESTIMATORS:
@@ -118,7 +116,7 @@ class VAERecipe(ImageRecipe):
         on q's mean and log-scale (``2 * latent_dim`` values)."""
         if config.posterior == "gaussian":
             return []
-        from gentk.flow_layout import build_layers, parse_step
+        from gentk.api import build_layers, parse_step
 
         options = {
             "dim": config.latent_dim,
@@ -270,7 +268,7 @@ class CVAERecipe(VAERecipe):
         return out
 
     def write_artifacts(self, model, config, data, run_dir):
-        from gentk import plots
+        from gentk.api import plots
 
         written = []
         if len(data.shape) >= 2:

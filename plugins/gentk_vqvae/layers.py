@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.replicas import from_first_replica, replica_sum
+from gentk.api import from_first_replica, replica_sum
 
 __all__ = ["VectorQuantizer", "MaskedConv2D", "code_statistics"]
 

@@ -21,9 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.distributions import pixel_likelihood
-from gentk.layers import conv_down, conv_up
-from gentk.models import GenerativeModel, unpack_x
+from gentk.api import GenerativeModel, conv_down, conv_up, pixel_likelihood, unpack_x
 from gentk_vqvae.layers import MaskedConv2D, VectorQuantizer, code_statistics
 
 __all__ = ["VQVAE"]

@@ -8,8 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from gentk.config import option
-from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
+from gentk.api import ImageDataConfig, ImageRecipe, in_batches, option
 
 __all__ = ["VQVAEConfig", "VQVAERecipe"]
 
@@ -107,7 +106,7 @@ class VQVAERecipe(ImageRecipe):
         return out
 
     def write_artifacts(self, model, config, data, run_dir):
-        from gentk import plots
+        from gentk.api import plots
 
         recon = np.asarray(model(data.test[:8]))
         plots.reconstructions(data.test[:8], recon, run_dir / "reconstructions.png")

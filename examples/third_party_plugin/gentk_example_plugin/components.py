@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from gentk.interfaces import Bijector, Decoder, Divergence
+from gentk.api import Bijector, Decoder, Divergence
 
 __all__ = ["Householder", "SymmetricLeastSquares", "TanhMLPDecoder"]
 

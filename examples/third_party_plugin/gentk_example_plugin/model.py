@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.models import GenerativeModel, unpack_x
+from gentk.api import GenerativeModel, unpack_x
 
 __all__ = ["LinearAutoencoder"]
 

@@ -6,7 +6,7 @@ model is first used. It reuses the built-in ``mlp`` encoder by name through the 
 
 from __future__ import annotations
 
-from gentk.image_recipe import ImageRecipe
+from gentk.api import ImageRecipe
 
 __all__ = ["LinearAutoencoderRecipe"]
 
