@@ -57,6 +57,17 @@ class ImageDataConfig(TrainConfig):
     label_column: str | None = option(
         None, "label column of a CSV input (coloured latent plot)", data=True
     )
+    validation_data: str | None = option(
+        None,
+        "file of validation rows (--validation), read as the data are: used instead of a "
+        "validation split of them",
+        data=True,
+    )
+    test_data: str | None = option(
+        None,
+        "file of test rows (--test), read as the data are: used instead of a test split of them",
+        data=True,
+    )
     validation_every: int = option(
         5,
         "validate every N epochs and after the last (the validation loss is logged, not used "
@@ -146,29 +157,61 @@ class ImageRecipe(Recipe):
         return load_images(path)
 
     def load_data(self, config, path):
+        """The data split into train, validation and test rows (seeded), or, where
+        ``validation_data`` / ``test_data`` name files (``--validation`` / ``--test``), those
+        files' rows as that split and the data's rows for the others."""
         from gentk.data import split_indices
+        from gentk.errors import UserError
 
         data = self.read_rows(config, path)
+        held_out = {  # recipes whose config declares no such option take none
+            "validation": getattr(config, "validation_data", None),
+            "test": getattr(config, "test_data", None),
+        }
         tr, va, te = split_indices(
-            len(data.x), config.validation_fraction, config.test_fraction, config.seed
+            len(data.x),
+            0.0 if held_out["validation"] else config.validation_fraction,
+            0.0 if held_out["test"] else config.test_fraction,
+            config.seed,
         )
-        if len(te) == 0:
-            from gentk.errors import UserError
-
+        if len(te) == 0 and not held_out["test"]:
             raise UserError(
                 f"the test split of {len(data.x)} examples is empty (test_fraction="
-                f"{config.test_fraction}); the run reports test metrics: give more data or a "
-                "larger test_fraction"
+                f"{config.test_fraction}); the run reports test metrics: give more data, a "
+                "larger test_fraction or a --test file"
             )
         labels = data.labels
+
+        def part(index):
+            return data.x[index], None if labels is None else labels[index]
+
+        held = {"validation": part(va), "test": part(te)}
+        for split, file in held_out.items():
+            if not file:
+                continue
+            rows = self.read_rows(config, file)
+            if rows.x.shape[1:] != data.x.shape[1:]:
+                raise UserError(
+                    f"{file}: {split} rows of shape {rows.x.shape[1:]} do not match the "
+                    f"training data's {data.x.shape[1:]} ({data.source})"
+                )
+            if len(rows.x) == 0:
+                raise UserError(f"{file}: the {split} file holds no rows")
+            if (rows.labels is None) != (labels is None):
+                has = "has" if labels is not None else "has no"
+                raise UserError(
+                    f"{file}: the training data {has} labels and the {split} rows must match "
+                    "(the same label_column, or images saved with or without their labels)"
+                )
+            held[split] = (rows.x.astype(data.x.dtype, copy=False), rows.labels)
         return ImageSplits(
             data.x[tr],
-            data.x[va],
-            data.x[te],
+            held["validation"][0],
+            held["test"][0],
             None if labels is None else labels[tr],
-            None if labels is None else labels[te],
+            held["test"][1],
             data.source,
-            None if labels is None else labels[va],
+            held["validation"][1],
         )
 
     def slices(self, x, labels, config):

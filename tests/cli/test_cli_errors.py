@@ -23,7 +23,7 @@ def test_an_empty_test_split_is_refused_before_training(tmp_path):
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
         "Error: the test split of 3 examples is empty (test_fraction=0.1); the run reports "
-        "test metrics: give more data or a larger test_fraction"
+        "test metrics: give more data, a larger test_fraction or a --test file"
     ]
     assert not (tmp_path / "r" / "checkpoints").exists()
     with pytest.raises(UserError, match="test split of 1797 examples is empty"):

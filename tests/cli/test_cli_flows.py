@@ -81,6 +81,34 @@ def test_bad_data_and_options_are_one_line_errors(tmp_path, content, options, ne
     assert not (tmp_path / "r").exists()
 
 
+def test_held_out_validation_and_test_files_replace_the_splits(tmp_path):
+    """--validation/--test work for flows as for recommenders (#24 item 2): the files' rows
+    are the validation and test rows, every row of --data trains; a file whose rows do not
+    match the data's is a one-line error naming it, before the run directory exists."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for name, n in (("train", 300), ("valid", 37), ("test", 41)):
+        files[name] = tmp_path / f"{name}.csv"
+        np.savetxt(files[name], rng.normal(size=(n, 2)), delimiter=",", header="a,b", comments="")
+    out = tmp_path / "r"
+    result = run_cli("run", "realnvp", "--data", files["train"], "--validation", files["valid"],
+                     "--test", files["test"], "-o", out, "--epochs", "2", *FAST)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == 41 and metrics["n_train"] == 300
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["test_data"] == str(files["test"].resolve())
+    assert "val_nll" in (out / "history.csv").read_text().splitlines()[0]  # validated
+    wide = tmp_path / "wide.csv"
+    np.savetxt(wide, rng.normal(size=(9, 3)), delimiter=",", header="a,b,c", comments="")
+    bad = run_cli("run", "realnvp", "--data", files["train"], "--test", wide,
+                  "-o", tmp_path / "bad", *FAST)  # fmt: skip
+    lines = error_lines(bad.stderr)
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr[-2000:]
+    assert "wide.csv: test rows of shape (3,) do not match" in lines[0]
+    assert not (tmp_path / "bad").exists()
+
+
 def test_sigkill_and_resume(tmp_path):
     out = tmp_path / "killed"
     args = ["-o", out, "--epochs", "40", "--set", "hidden=16", "--set", "steps=2", "-q",
