@@ -17,8 +17,8 @@ Groups (see docs/plugins.md for what each is for):
   ``ImageDataConfig``, ``in_batches``, ``use_xla``;
 - models and training: ``GenerativeModel``, ``unpack_x``, ``batch_rows``, ``record_weighted``,
   ``FusedAdam``, ``Optimized`` and ``training_contract`` (a model with several optimizers
-  declares what each trains), ``BestWeights``, ``restore_best``, ``Cadence``,
-  ``ValidationEpochs``, and under ``tf.distribute`` ``run_if``, ``replica_sum``,
+  declares what each trains), ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
+  ``Cadence``, ``ValidationEpochs``, and under ``tf.distribute`` ``run_if``, ``replica_sum``,
   ``global_moments``, ``from_first_replica``;
 - likelihoods and objectives: ``pixel_likelihood``, ``latent_distribution``, ``LIKELIHOODS``,
   ``LEARNED_SCALE``, ``elbo``, ``iwae_bound``, ``kl_divergence``, ``standard_normal``,
@@ -72,6 +72,7 @@ _WHERE = {
     "training_contract": "gentk.training.contract",
     "BestWeights": "gentk.training.callbacks",
     "restore_best": "gentk.training.callbacks",
+    "read_checkpoint_state": "gentk.training.callbacks",
     "Cadence": "gentk.training.callbacks",
     "ValidationEpochs": "gentk.training.callbacks",
     "run_if": "gentk.replicas",

@@ -53,6 +53,8 @@ class RecData:
     test_users: np.ndarray
     stats: dict
     rated: sp.csr_matrix | None = None
+    #: the validation callback's checkpointed state once training ended (best epoch, NDCG)
+    selection: dict | None = None
 
     @property
     def n_items(self) -> int:

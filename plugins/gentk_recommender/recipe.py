@@ -272,19 +272,21 @@ class RecommenderRecipe(Recipe):
         write_split(data, Path(run_dir) / "split.csv")
         write_items(run_dir, data.item_ids, data.stats)
         if len(data.validation_users) == 0:
-            self._validation = None  # no model selection: the last epoch is the model
-            return []
+            return []  # no model selection: the last epoch is the model
         from gentk_recommender.validation import ValidationNDCG
 
-        self._validation = ValidationNDCG(
-            data, run_dir, self._dense(config, data), every=config.validation_every
-        )
-        return [self._validation]
+        return [
+            ValidationNDCG(data, run_dir, self._dense(config, data), every=config.validation_every)
+        ]
 
     def finish_training(self, model, config, data, run_dir):
-        from gentk.api import restore_best
+        """The best validated epoch's weights, and what picked it on ``data.selection``
+        (this run's data: the recipe object is shared by every run of the process)."""
+        from gentk.api import read_checkpoint_state, restore_best
 
         restore_best(model, run_dir)
+        state = (read_checkpoint_state(run_dir) or {}).get("callbacks", {})
+        data.selection = state.get("ValidationNDCG")
 
     def sample(self, model, n: int, config, *, seed: int = 0, **options):
         raise NotImplementedError(
@@ -314,12 +316,12 @@ class RecommenderRecipe(Recipe):
                     f"{config.ease_max_items:,} (its item-item matrix grows with items squared; "
                     "raise ease_max_items to compute it)"
                 )
-        val = getattr(self, "_validation", None)
-        if val is not None and val.best_epoch:
-            out["best_epoch"] = val.best_epoch
-            out["best_val_ndcg@100"] = val.best
-            if config.select_beta and val.best_beta is not None:
-                out["best_beta"] = val.best_beta
+        picked = data.selection or {}
+        if picked.get("epoch"):
+            out["best_epoch"] = picked["epoch"]
+            out["best_val_ndcg@100"] = picked["best"]
+            if config.select_beta and picked.get("best_beta") is not None:
+                out["best_beta"] = picked["best_beta"]
         out["data"] = data.stats
         out["input_mode"] = "dense" if dense else "sparse"
         return out

@@ -426,3 +426,27 @@ def test_evaluation_holds_a_bounded_number_of_scores_and_gives_the_same_metrics(
         np.testing.assert_array_equal(batched[name], whole[name])
     for a, b in zip(evaluation.top_n(scorer, fold_in, 10), whole_top):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_best_epoch_is_the_runs_own_and_not_kept_on_the_shared_recipe(tmp_path):
+    """metrics.json reports the epoch validation picked (as its checkpoint recorded it); the
+    registry's recipe object keeps nothing of the run, so evaluating other data with it in the
+    same process reports no best epoch (#24 item 1: per-run state off the shared recipe)."""
+    import json
+
+    import gentk
+    from gentk.plugins import get_registry
+    from gentk.training.callbacks import read_checkpoint_state
+
+    path = _planted_file(tmp_path / "r.csv", n_users=300, n_items=60)
+    recipe = get_registry().get("model", "recommender-vae").factory
+    result = gentk.run(recipe, data=str(path), output=tmp_path / "run", verbose=0, epochs=3,
+                       overrides=["validation_users=50", "test_users=50", "hidden=16",
+                                  "latent_dim=8", "batch_size=50"])  # fmt: skip
+    picked = read_checkpoint_state(tmp_path / "run")["callbacks"]["ValidationNDCG"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 1 <= metrics["best_epoch"] == picked["epoch"] <= 3
+    assert metrics["best_val_ndcg@100"] == pytest.approx(picked["best"])
+    assert set(vars(recipe)) <= {"help"}, vars(recipe)  # what the registry sets, nothing more
+    again = recipe.evaluate(result.model, result.config, prepare(result.config, str(path)))
+    assert "best_epoch" not in again and "test_ndcg@100" in again
