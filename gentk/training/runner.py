@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from gentk.atomic import atomic_path, atomic_write_json, atomic_write_text
 from gentk.config import config_to_dict, config_to_toml, resolve_config
@@ -474,6 +475,24 @@ def _detach_log(handler) -> None:
     handler.close()
 
 
+@dataclasses.dataclass
+class _Run:
+    """One run's own state while it trains (never kept on the recipe the registry shares)."""
+
+    recipe: Any
+    config: Any
+    data_obj: Any
+    run_dir: Path
+    model: Any = None
+    strategy: Any = None
+    history: list = dataclasses.field(default_factory=list)
+    initial_epoch: int = 0
+    guard: Any = None
+    checkpoint: Any = None
+    callbacks: list = dataclasses.field(default_factory=list)
+    train_seconds: float = 0.0
+
+
 def _train(
     recipe,
     config,
@@ -488,103 +507,139 @@ def _train(
     more_callbacks=(),
     state_dir=None,
 ) -> RunResult:
-    import keras
-    import tensorflow as tf
-
-    from gentk import plots
-    from gentk.training import multiworker
-    from gentk.training.strategy import select_strategy
-
+    """The life of a run: its files, the model, its checkpoint (on --resume), the fit, then
+    the model, metrics and pictures."""
     log.info("run %s into %s (resume=%s)", recipe.name, run_dir, state is not None)
     if state is None:
-        from gentk import __version__
-
-        atomic_write_text(run_dir / "config.toml", config_to_toml(config))
-        meta = {
-            "model": recipe.name,
-            "data": data_label
-            if data_label is not None
-            else (str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None),
-            "data_sha256": data_fingerprint(data),
-            "gentk_version": __version__,
-            "config": config_to_dict(config),
-        }
-        shape = getattr(data_obj, "shape", None)
-        if isinstance(shape, tuple):
-            meta["data_shape"] = list(shape)
-        atomic_write_json(run_dir / "run.json", meta)
-    strategy = select_strategy(getattr(config, "distribute", "auto"), recipe, config)
-    model = build_compiled_model(recipe, config, data_obj, strategy)
-    _check_loadable(recipe, keras.saving.serialize_keras_object(model), "its model.keras")
-    log.info(
-        "model %s with %d parameters, %d replica(s)",
-        type(model).__name__,
-        model.count_params(),
-        strategy.num_replicas_in_sync,
-    )
-    history: list[dict] = []
-    initial_epoch = 0
-    guard = NanGuard()
-    extra = recipe.callbacks(model, config, data_obj, run_dir)
+        meta = _write_run_files(recipe, config, data, data_obj, run_dir, data_label)
+    run = _Run(recipe, config, data_obj, run_dir)
+    _build(run)
+    extra = recipe.callbacks(run.model, config, data_obj, run_dir)
     stateful = [cb for cb in extra if hasattr(cb, "get_state")]
     if state is not None:
-        try:
-            model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
-        except (ValueError, KeyError) as err:
-            changed = _changed_options(_started_options(meta, saved_config), config)
-            raise UserError(
-                f"--resume: checkpoint {state['weights']} does not fit the model built from "
-                f"the current options (changed: {', '.join(changed) or 'none'}); resume with "
-                "the run's own options or start a new run"
-            ) from err
-        # only a config that fits the checkpoint replaces the run's own
-        atomic_write_text(run_dir / "config.toml", config_to_toml(config))
-        if meta is not None and state_dir in (None, run_dir):
-            atomic_write_json(run_dir / "run.json", {**meta, "config": config_to_dict(config)})
-        # the optimizer state holds the learning rate; the (possibly overridden) config wins
-        for part in training_contract(model):
-            if part.learning_rate and hasattr(config, part.learning_rate):
-                part.optimizer.learning_rate = getattr(config, part.learning_rate)
-        initial_epoch = int(state["epoch"])
-        history = list(state["history"])
-        for cb in stateful:
-            cb.set_state(state.get("callbacks", {}).get(type(cb).__name__, {}))
-        log.info("resumed after epoch %d", initial_epoch)
-    checkpoint = AtomicCheckpoint(
-        run_dir,
-        history,
-        guard,
+        _restore(run, state, state_dir, meta, saved_config, stateful)
+    _set_callbacks(run, extra, stateful, more_callbacks)
+    _fit(run, verbose)
+    return _finish(run)
+
+
+def _write_run_files(recipe, config, data, data_obj, run_dir, data_label) -> dict:
+    """``config.toml`` and ``run.json`` (what was trained on what) of a new run."""
+    from gentk import __version__
+
+    atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+    meta = {
+        "model": recipe.name,
+        "data": data_label
+        if data_label is not None
+        else (str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None),
+        "data_sha256": data_fingerprint(data),
+        "gentk_version": __version__,
+        "config": config_to_dict(config),
+    }
+    shape = getattr(data_obj, "shape", None)
+    if isinstance(shape, tuple):
+        meta["data_shape"] = list(shape)
+    atomic_write_json(run_dir / "run.json", meta)
+    return meta
+
+
+def _build(run: _Run) -> None:
+    """The compiled, built model under the run's strategy, checked loadable before training."""
+    import keras
+
+    from gentk.training.strategy import select_strategy
+
+    config = run.config
+    run.strategy = select_strategy(getattr(config, "distribute", "auto"), run.recipe, config)
+    run.model = build_compiled_model(run.recipe, config, run.data_obj, run.strategy)
+    _check_loadable(run.recipe, keras.saving.serialize_keras_object(run.model), "its model.keras")
+    log.info(
+        "model %s with %d parameters, %d replica(s)",
+        type(run.model).__name__,
+        run.model.count_params(),
+        run.strategy.num_replicas_in_sync,
+    )
+
+
+def _restore(run: _Run, state, state_dir, meta, saved_config, stateful) -> None:
+    """--resume: the checkpoint's weights and optimizer state, epoch, history and callback
+    states; the config (options that fit the checkpoint) replaces the run's own."""
+    model, config, run_dir = run.model, run.config, run.run_dir
+    try:
+        model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
+    except (ValueError, KeyError) as err:
+        changed = _changed_options(_started_options(meta, saved_config), config)
+        raise UserError(
+            f"--resume: checkpoint {state['weights']} does not fit the model built from "
+            f"the current options (changed: {', '.join(changed) or 'none'}); resume with "
+            "the run's own options or start a new run"
+        ) from err
+    # only a config that fits the checkpoint replaces the run's own
+    atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+    if meta is not None and state_dir in (None, run_dir):
+        atomic_write_json(run_dir / "run.json", {**meta, "config": config_to_dict(config)})
+    # the optimizer state holds the learning rate; the (possibly overridden) config wins
+    for part in training_contract(model):
+        if part.learning_rate and hasattr(config, part.learning_rate):
+            part.optimizer.learning_rate = getattr(config, part.learning_rate)
+    run.initial_epoch = int(state["epoch"])
+    run.history = list(state["history"])
+    for cb in stateful:
+        cb.set_state(state.get("callbacks", {}).get(type(cb).__name__, {}))
+    log.info("resumed after epoch %d", run.initial_epoch)
+
+
+def _set_callbacks(run: _Run, extra, stateful, more_callbacks) -> None:
+    """The NaN guard, the recipe's callbacks, the atomic checkpoint and TensorBoard's."""
+    model = run.model
+    run.guard = NanGuard()
+    run.checkpoint = AtomicCheckpoint(
+        run.run_dir,
+        run.history,
+        run.guard,
         stateful,
-        every=config.checkpoint_every,
+        every=run.config.checkpoint_every,
         variables=lambda: [*model.weights, *_optimizer_variables(model)],
     )
-    callbacks = [
-        guard,
+    run.callbacks = [
+        run.guard,
         *extra,
-        checkpoint,
-        EpochSummaries(run_dir / "tensorboard"),
+        run.checkpoint,
+        EpochSummaries(run.run_dir / "tensorboard"),
         *more_callbacks,
     ]
+
+
+def _fit(run: _Run, verbose) -> None:
+    """Train from the run's epoch to ``epochs`` (Keras' fit, or gentk's loop on several
+    workers); a signal or the NaN guard ends it with the last checkpoint kept."""
+    import tensorflow as tf
+
+    from gentk.training import multiworker
+
+    model, config, strategy = run.model, run.config, run.strategy
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.perf_counter()
     several = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    chief = multiworker.is_chief()
     if several:  # every worker starts from the chief's epoch and weights
-        initial_epoch = multiworker.broadcast_int(strategy, initial_epoch, chief)
+        chief = multiworker.is_chief()
+        run.initial_epoch = multiworker.broadcast_int(strategy, run.initial_epoch, chief)
         variables = [*model.weights, *_optimizer_variables(model)]
         multiworker.broadcast_from_chief(strategy, variables, chief)
     # Keras' fit fails under MultiWorkerMirroredStrategy: gentk's loop takes its arguments
     fit = functools.partial(multiworker.fit_distributed, model, strategy) if several else model.fit
-    if initial_epoch < config.epochs:
+    checkpoint, guard, run_dir = run.checkpoint, run.guard, run.run_dir
+    if run.initial_epoch < config.epochs:
         with stop_on_signals(checkpoint):
             fit(
-                recipe.train_dataset(config, data_obj),
-                validation_data=recipe.validation_dataset(config, data_obj),
+                run.recipe.train_dataset(config, run.data_obj),
+                validation_data=run.recipe.validation_dataset(config, run.data_obj),
                 validation_freq=ValidationEpochs(config.validation_every, config.epochs),
                 epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                callbacks=callbacks,
+                initial_epoch=run.initial_epoch,
+                callbacks=run.callbacks,
                 verbose=verbose,
                 shuffle=False,  # tf.data pipelines shuffle themselves, with the seed
             )
@@ -603,9 +658,21 @@ def _train(
             f"last good checkpoint ({kept}) is kept in {run_dir / 'checkpoints'}; lower "
             "learning_rate or check the data, then --resume or rerun"
         )
-    train_seconds = time.perf_counter() - started
-    if several:
-        if not chief:
+    run.train_seconds = time.perf_counter() - started
+
+
+def _finish(run: _Run) -> RunResult:
+    """The recipe's last word on the weights, then ``model.keras``, ``metrics.json``, the
+    training curves and the recipe's pictures (the chief's alone on several workers)."""
+    import tensorflow as tf
+
+    from gentk import plots
+    from gentk.training import multiworker
+
+    recipe, config, data_obj, run_dir = run.recipe, run.config, run.data_obj, run.run_dir
+    model, history = run.model, run.history
+    if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        if not multiworker.is_chief():
             log.info("worker done; the chief writes the model and metrics")
             return RunResult(run_dir, model, {}, history, config, data_obj)
         # evaluation, export and artifacts on a model outside the strategy (Keras' predict
@@ -620,7 +687,7 @@ def _train(
         _check_loadable(recipe, read_archive_config(tmp), "model.keras")
     metrics = dict(recipe.evaluate(model, config, data_obj))
     metrics.setdefault("epochs", len(history))
-    metrics["train_seconds_this_session"] = round(train_seconds, 3)
+    metrics["train_seconds_this_session"] = round(run.train_seconds, 3)
     atomic_write_json(run_dir / "metrics.json", metrics)
     if history:
         plots.training_curves(history, run_dir / "training_curves.png")
