@@ -458,22 +458,34 @@ def test_maf_forms_base_and_data_and_layers_saved_before_the_form_keep_theirs():
     a = 3.0 * np.tanh(params[..., 1] / 3.0)
     z_base = layer().inverse(x).numpy()  # x -> base point
     np.testing.assert_allclose(z_base, x.numpy() * np.exp(a) + params[..., 0], atol=1e-5)
-    old = layer.get_config()
-    del old["form"]
-    data_form = B.MaskedAutoregressive.from_config(old)
-    data_form.build()
-    data_form.set_weights(layer.get_weights())
-    assert data_form.form == "data"
+    data_form = _saved_before_the_form(layer)
     np.testing.assert_allclose(data_form().inverse(x).numpy(),
                                (x.numpy() - params[..., 0]) * np.exp(-a), atol=1e-5)  # fmt: skip
-    for flow in (layer, data_form):
+    _assert_exact_log_dets((layer, data_form), x)
+
+
+def _saved_before_the_form(layer):
+    """``layer`` loaded from its config without ``form`` (as saved before it), same weights."""
+    old = layer.get_config()
+    del old["form"]
+    loaded = type(layer).from_config(old)
+    loaded.build()
+    loaded.set_weights(layer.get_weights())
+    assert loaded.form == "data"
+    return loaded
+
+
+def _assert_exact_log_dets(layers, x):
+    """Each layer's inverse log-det, by TFP and in one call, is log|det| of the autodiff
+    Jacobian of its inverse."""
+    for flow in layers:
         with tf.GradientTape() as tape:
             tape.watch(x)
             z = flow().inverse(x)
-        jac = tape.batch_jacobian(z, x).numpy()
-        logdet = np.linalg.slogdet(jac)[1]
+        logdet = np.linalg.slogdet(tape.batch_jacobian(z, x).numpy())[1]
         np.testing.assert_allclose(flow().inverse_log_det_jacobian(x, 1).numpy(), logdet,
                                    atol=1e-4)  # fmt: skip
+        np.testing.assert_allclose(flow.inverse_and_log_det(x)[1].numpy(), logdet, atol=1e-4)
 
 
 def test_affine_coupling_forms_base_and_data_and_layers_saved_before_the_form_keep_theirs():
@@ -490,22 +502,10 @@ def test_affine_coupling_forms_base_and_data_and_layers_saved_before_the_form_ke
     np.testing.assert_allclose(z_base[:, :2], x.numpy()[:, :2])
     np.testing.assert_allclose(z_base[:, 2:], x.numpy()[:, 2:] * np.exp(a) + params[..., 0],
                                atol=1e-5)  # fmt: skip
-    old = layer.get_config()
-    del old["form"]
-    data_form = B.AffineCoupling.from_config(old)
-    data_form.build()
-    data_form.set_weights(layer.get_weights())
-    assert data_form.form == "data"
+    data_form = _saved_before_the_form(layer)
     expected = (x.numpy()[:, 2:] - params[..., 0]) * np.exp(-a)
     np.testing.assert_allclose(data_form().inverse(x).numpy()[:, 2:], expected, atol=1e-5)
-    for flow in (layer, data_form):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            z = flow().inverse(x)
-        logdet = np.linalg.slogdet(tape.batch_jacobian(z, x).numpy())[1]
-        np.testing.assert_allclose(flow().inverse_log_det_jacobian(x, 1).numpy(), logdet,
-                                   atol=1e-4)  # fmt: skip
-        np.testing.assert_allclose(flow.inverse_and_log_det(x)[1].numpy(), logdet, atol=1e-4)
+    _assert_exact_log_dets((layer, data_form), x)
 
 
 def test_the_lean_spline_is_tfps_rational_quadratic_spline():
