@@ -13,8 +13,10 @@ Groups (see docs/plugins.md for what each is for):
 - interfaces: ``Encoder``, ``Decoder``, ``Generator``, ``Critic``, ``Bijector``, ``Prior``,
   ``Divergence``;
 - recipes and options: ``Recipe``, ``TrainConfig``, ``option``, ``with_defaults``,
-  ``parse_every``, ``check_active_options``, ``ImageRecipe``, ``ImageConfig``,
-  ``ImageDataConfig``, ``in_batches``, ``use_xla``;
+  ``parse_every``, ``check_active_options``, ``ImageRecipe`` and ``ImageDataConfig`` (data
+  of images or vectors), ``EncoderDecoderRecipe`` and ``EncoderDecoderConfig`` (models of a
+  registered encoder and decoder; ``ImageConfig`` is the config's former name),
+  ``in_batches``, ``use_xla``;
 - models and training: ``GenerativeModel``, ``unpack_x``, ``batch_rows``, ``record_weighted``,
   ``FusedAdam``, ``Optimized`` and ``training_contract`` (a model with several optimizers
   declares what each trains), ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
@@ -58,7 +60,9 @@ _WHERE = {
     "with_defaults": "gentk.config",
     "parse_every": "gentk.config",
     "ImageRecipe": "gentk.image_recipe",
-    "ImageConfig": "gentk.image_recipe",
+    "ImageConfig": "gentk.encoder_decoder",
+    "EncoderDecoderConfig": "gentk.encoder_decoder",
+    "EncoderDecoderRecipe": "gentk.encoder_decoder",
     "ImageDataConfig": "gentk.image_recipe",
     "in_batches": "gentk.image_recipe",
     "use_xla": "gentk.training.runner",

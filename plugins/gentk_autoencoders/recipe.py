@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gentk.api import ImageConfig, ImageDataConfig, ImageRecipe, option, with_defaults
+from gentk.api import EncoderDecoderRecipe, ImageConfig, ImageDataConfig, option, with_defaults
 
 __all__ = [
     "NOISES",
@@ -45,7 +45,7 @@ class AutoencoderConfig(ImageConfig):
             raise ValueError("`pretrain_epochs` (stacked training) needs encoder=decoder=mlp")
 
 
-class AutoencoderRecipe(ImageRecipe):
+class AutoencoderRecipe(EncoderDecoderRecipe):
     name = "autoencoder"
     config = AutoencoderConfig
     defaults: dict = {}
@@ -133,7 +133,7 @@ class UnpoolingConfig(ImageDataConfig):
             raise ValueError("the unpooling autoencoder takes likelihood=bernoulli or gaussian")
 
 
-class UnpoolingRecipe(ImageRecipe):
+class UnpoolingRecipe(EncoderDecoderRecipe):
     name = "unpooling-autoencoder"
     config = UnpoolingConfig
     smoke = {"epochs": 1, "batch_size": 64, "filters": (4,)}

@@ -345,6 +345,10 @@ class FlowRecipe(ImageRecipe):
             raise UserError("this flow is class-conditional: the rows need labels")
         return np.asarray(labels)[:n]
 
+    def codes(self, model, x, labels=None):
+        """What ``gentk encode`` writes: the rows mapped to the base space."""
+        return self.latents(model, x, labels)
+
     def latents(self, model, x, labels=None):
         y = self._labels(model, labels, len(x))
         return in_batches(model.encode, x, y).reshape(len(x), -1)

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from gentk.api import ImageConfig, ImageRecipe, UserError, in_batches, option
+from gentk.api import EncoderDecoderRecipe, ImageConfig, UserError, in_batches, option
 
 __all__ = [
     "ESTIMATORS",
@@ -83,10 +83,10 @@ class VAEConfig(ImageConfig):
             )
 
 
-class VAERecipe(ImageRecipe):
+class VAERecipe(EncoderDecoderRecipe):
     name = "vae"
     config = VAEConfig
-    smoke = {**ImageRecipe.smoke, "nll_samples": 20}
+    smoke = {**EncoderDecoderRecipe.smoke, "nll_samples": 20}
 
     def build(self, config, data):
         from gentk_vae.model import VAE

@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from gentk.api import ImageDataConfig, ImageRecipe, in_batches, option
+from gentk.api import EncoderDecoderRecipe, ImageDataConfig, in_batches, option
 
 __all__ = ["VQVAEConfig", "VQVAERecipe"]
 
@@ -39,7 +39,7 @@ class VQVAEConfig(ImageDataConfig):
             raise ValueError("the VQ-VAE takes likelihood=bernoulli or gaussian")
 
 
-class VQVAERecipe(ImageRecipe):
+class VQVAERecipe(EncoderDecoderRecipe):
     name = "vq-vae"
     config = VQVAEConfig
     smoke = {

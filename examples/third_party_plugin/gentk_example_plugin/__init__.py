@@ -1,10 +1,11 @@
 """An example third-party gentk plugin: a decoder, an adversarial divergence, a flow bijector
 and a model recipe.
 
-Everything here uses gentk's public API only: ``gentk.hookimpl``, the interfaces, the
-``ImageRecipe`` base and the registry (to reuse the built-in ``mlp`` encoder by name). The hooks
-name their factories as ``"module:attribute"`` strings, so this module imports nothing heavy and
-``gentk plugins`` lists the entries without importing TensorFlow.
+Everything here uses gentk's declared plugin API only (``gentk.hookimpl`` and ``gentk.api``):
+the interfaces, the ``EncoderDecoderRecipe`` base and the registry (to reuse the built-in
+``mlp`` encoder by name). The hooks name their factories as ``"module:attribute"`` strings, so
+this module imports nothing heavy and ``gentk plugins`` lists the entries without importing
+TensorFlow.
 """
 
 from __future__ import annotations

@@ -6,12 +6,12 @@ model is first used. It reuses the built-in ``mlp`` encoder by name through the 
 
 from __future__ import annotations
 
-from gentk.api import ImageRecipe
+from gentk.api import EncoderDecoderRecipe
 
 __all__ = ["LinearAutoencoderRecipe"]
 
 
-class LinearAutoencoderRecipe(ImageRecipe):
+class LinearAutoencoderRecipe(EncoderDecoderRecipe):
     name = "linear-autoencoder"
 
     def build(self, config, data):
