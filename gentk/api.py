@@ -17,9 +17,10 @@ Groups (see docs/plugins.md for what each is for):
   of images or vectors), ``EncoderDecoderRecipe`` and ``EncoderDecoderConfig`` (models of a
   registered encoder and decoder; ``ImageConfig`` is the config's former name),
   ``in_batches``, ``use_xla``;
-- models and training: ``GenerativeModel``, ``unpack_x``, ``batch_rows``, ``record_weighted``,
-  ``FusedAdam``, ``Optimized`` and ``training_contract`` (a model with several optimizers
-  declares what each trains), ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
+- models and training: ``GenerativeModel``, ``EncoderDecoderModel``, ``unpack_x``,
+  ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``Optimized`` and
+  ``training_contract`` (a model with several optimizers declares what each trains),
+  ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
   ``Cadence``, ``ValidationEpochs``, and under ``tf.distribute`` ``run_if``, ``replica_sum``,
   ``global_moments``, ``from_first_replica``;
 - likelihoods and objectives: ``pixel_likelihood``, ``latent_distribution``, ``LIKELIHOODS``,
@@ -68,6 +69,7 @@ _WHERE = {
     "use_xla": "gentk.training.runner",
     # models and training
     "GenerativeModel": "gentk.models",
+    "EncoderDecoderModel": "gentk.models",
     "unpack_x": "gentk.models",
     "batch_rows": "gentk.models",
     "record_weighted": "gentk.models",

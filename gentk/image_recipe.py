@@ -148,6 +148,7 @@ class ImageRecipe(Recipe):
         def part(index):
             return data.x[index], None if labels is None else labels[index]
 
+        train = part(tr)
         held = {"validation": part(va), "test": part(te)}
         for split, file in held_out.items():
             if not file:
@@ -168,10 +169,10 @@ class ImageRecipe(Recipe):
                 )
             held[split] = (rows.x.astype(data.x.dtype, copy=False), rows.labels)
         return ImageSplits(
-            data.x[tr],
+            train[0],
             held["validation"][0],
             held["test"][0],
-            None if labels is None else labels[tr],
+            train[1],
             held["test"][1],
             data.source,
             held["validation"][1],

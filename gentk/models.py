@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["GenerativeModel", "unpack_x", "batch_rows", "record_weighted"]
+__all__ = ["EncoderDecoderModel", "GenerativeModel", "unpack_x", "batch_rows", "record_weighted"]
 
 
 def unpack_x(data):
@@ -105,3 +105,35 @@ class GenerativeModel(keras.Model):
 
     def test_step(self, data):
         return self._record(self.compute_losses(data, training=False), data)
+
+
+class EncoderDecoderModel(GenerativeModel):
+    """A ``GenerativeModel`` of an ``Encoder`` and a ``Decoder`` (layers, or their serialized
+    configs): the code of ``x`` is the encoder's mean and its reconstruction the decoder's mean
+    at that code. Subclasses implement ``compute_losses``; the built-in autoencoders and the
+    example plugin's linear autoencoder share it."""
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = _deserialized(encoder)
+        self.decoder = _deserialized(decoder)
+
+    def encode(self, x):
+        return self.encoder(x).mean()
+
+    def decode(self, z):
+        return self.decoder(z).mean()
+
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
+
+
+def _deserialized(layer):
+    return keras.saving.deserialize_keras_object(layer) if isinstance(layer, dict) else layer

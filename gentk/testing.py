@@ -253,16 +253,6 @@ def check_component(entry) -> None:
         _require(_close(a, b), "a serialization round trip changes the outputs")
 
 
-def _optimizers(model):
-    from gentk.training.contract import training_contract
-
-    out = []
-    for part in training_contract(model):
-        if all(part.optimizer is not o for o in out):
-            out.append(part.optimizer)
-    return out
-
-
 def check_model(entry, workdir) -> Path:
     """The checks of one registered model recipe; returns the saved ``.keras`` file (with an
     ``.npz`` of inputs and outputs beside it) for ``check_fresh_load``."""
@@ -274,7 +264,7 @@ def check_model(entry, workdir) -> Path:
     from gentk.errors import UserError
     from gentk.recipe import check_active_options
     from gentk.saving import unloadable_classes
-    from gentk.training.contract import training_contract
+    from gentk.training.contract import optimizers, training_contract
     from gentk.training.runner import build_compiled_model, seed_everything
 
     recipe = entry.factory
@@ -320,7 +310,7 @@ def check_model(entry, workdir) -> Path:
     loaded = gentk.load_model(path)
     x = batch[0] if isinstance(batch, tuple) else batch
     _require(_close(model(x), loaded(x), atol=1e-5), "the loaded model's outputs differ")
-    mine, theirs = _optimizers(model), _optimizers(loaded)
+    mine, theirs = optimizers(model), optimizers(loaded)
     _require(int(mine[-1].iterations) == 3, "three batches must make three optimizer steps")
     _require(len(theirs) == len(mine), "an optimizer was not restored by load_model")
     for a, b in zip(mine, theirs):
@@ -433,12 +423,9 @@ def multi_worker_steps(labels, steps: int = 2) -> dict:
 
     from gentk.config import resolve_config
     from gentk.plugins import get_registry
+    from gentk.training.contract import optimizer_variables, optimizers
     from gentk.training.multiworker import fit_distributed
-    from gentk.training.runner import (
-        _optimizer_variables,
-        build_compiled_model,
-        seed_everything,
-    )
+    from gentk.training.runner import build_compiled_model, seed_everything
 
     registry, out = get_registry(), {}
     for label in labels:
@@ -463,12 +450,12 @@ def multi_worker_steps(labels, steps: int = 2) -> dict:
                 for v in (layer.moving_mean, layer.moving_variance)
             }
             variables = [v for v in model.weights if id(v) not in local]
-            variables += _optimizer_variables(model)
+            variables += optimizer_variables(model)
             sums = {
                 f"{i}:{v.path}": float(np.abs(np.asarray(v, dtype=np.float64)).sum())
                 for i, v in enumerate(variables)
             }
-            steps_done = int(np.asarray(_optimizers(model)[-1].iterations))
+            steps_done = int(np.asarray(optimizers(model)[-1].iterations))
             logs = {k: float(v[-1]) for k, v in history.history.items()}
             out[label] = {"logs": logs, "checksums": sums, "steps": steps_done}
         except Exception as err:  # noqa: BLE001 - reported per entry

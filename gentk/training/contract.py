@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Optimized", "training_contract", "optimizer_variables"]
+__all__ = ["Optimized", "training_contract", "optimizers", "optimizer_variables"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,11 +48,15 @@ def training_contract(model) -> list[Optimized]:
     return [Optimized("model", model.optimizer, model.trainable_variables, loss)]
 
 
+def optimizers(model) -> list:
+    """Every optimizer of ``model``'s contract, each once, in the contract's order."""
+    out = []
+    for part in training_contract(model):
+        if all(part.optimizer is not o for o in out):
+            out.append(part.optimizer)
+    return out
+
+
 def optimizer_variables(model) -> list:
     """The state of every optimizer of ``model`` (each optimizer once)."""
-    seen, out = set(), []
-    for part in training_contract(model):
-        if id(part.optimizer) not in seen:
-            seen.add(id(part.optimizer))
-            out += list(part.optimizer.variables)
-    return out
+    return [v for optimizer in optimizers(model) for v in optimizer.variables]

@@ -465,11 +465,6 @@ def stop_on_signals(checkpoint):
             signal.signal(sig, old)
 
 
-def _optimizer_variables(model) -> list:
-    """The state of the model's optimizers (its training contract's)."""
-    return optimizer_variables(model)
-
-
 def _detach_log(handler) -> None:
     logging.getLogger("gentk").removeHandler(handler)
     handler.close()
@@ -600,7 +595,7 @@ def _set_callbacks(run: _Run, extra, stateful, more_callbacks) -> None:
         run.guard,
         stateful,
         every=run.config.checkpoint_every,
-        variables=lambda: [*model.weights, *_optimizer_variables(model)],
+        variables=lambda: [*model.weights, *optimizer_variables(model)],
     )
     run.callbacks = [
         run.guard,
@@ -626,7 +621,7 @@ def _fit(run: _Run, verbose) -> None:
     if several:  # every worker starts from the chief's epoch and weights
         chief = multiworker.is_chief()
         run.initial_epoch = multiworker.broadcast_int(strategy, run.initial_epoch, chief)
-        variables = [*model.weights, *_optimizer_variables(model)]
+        variables = [*model.weights, *optimizer_variables(model)]
         multiworker.broadcast_from_chief(strategy, variables, chief)
     # Keras' fit fails under MultiWorkerMirroredStrategy: gentk's loop takes its arguments
     fit = functools.partial(multiworker.fit_distributed, model, strategy) if several else model.fit

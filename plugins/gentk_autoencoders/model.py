@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.api import GenerativeModel, unpack_x
+from gentk.api import EncoderDecoderModel, unpack_x
 from gentk_autoencoders.recipe import NOISES
 
 __all__ = [
@@ -53,7 +53,7 @@ def sparsity_kl(h, target: float):
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
-class Autoencoder(GenerativeModel):
+class Autoencoder(EncoderDecoderModel):
     """An encoder and decoder trained to reconstruct; the encoder's point mass is the code.
 
     Args:
@@ -83,11 +83,7 @@ class Autoencoder(GenerativeModel):
         seed=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if isinstance(encoder, dict):
-            encoder = keras.saving.deserialize_keras_object(encoder)
-        if isinstance(decoder, dict):
-            decoder = keras.saving.deserialize_keras_object(decoder)
+        super().__init__(encoder, decoder, **kwargs)
         if noise not in NOISES:
             raise ValueError(f"`noise` must be one of {NOISES}. Received: noise={noise!r}")
         if noise == "masking" and not 0 <= noise_level < 1:
@@ -96,8 +92,6 @@ class Autoencoder(GenerativeModel):
             raise ValueError("noise level and penalty weights must be non-negative")
         if not 0 < sparsity_target < 1:
             raise ValueError(f"`sparsity_target` must lie in (0, 1). Received: {sparsity_target}")
-        self.encoder = encoder
-        self.decoder = decoder
         self.noise = noise
         self.noise_level = float(noise_level)
         self.contractive_weight = float(contractive_weight)
@@ -135,15 +129,6 @@ class Autoencoder(GenerativeModel):
             total += self.sparsity_weight * sparsity_kl(h, self.sparsity_target)
         return total
 
-    def encode(self, x):
-        return self.encoder(x).mean()
-
-    def decode(self, z):
-        return self.decoder(z).mean()
-
-    def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
-
     def compute_losses(self, data, training=False):
         x = tf.cast(unpack_x(data), tf.float32)
         x_in = self.corrupt(x) if training else x
@@ -157,8 +142,6 @@ class Autoencoder(GenerativeModel):
     def get_config(self):
         return {
             **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "noise": self.noise,
             "noise_level": self.noise_level,
             "contractive_weight": self.contractive_weight,

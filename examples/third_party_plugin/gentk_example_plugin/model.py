@@ -3,8 +3,8 @@
 This module is imported only when the recipe builds a model, not when the plugin's hooks run:
 the usual layout of a plugin with several models. ``gentk.load_model`` imports it itself when
 a saved model names it, so a ``model.keras`` written by ``gentk run`` loads in a new process.
-It builds on the core's ``GenerativeModel`` (the train/test steps, loss trackers and the
-multi-worker contract) and on no other plugin.
+It builds on the core's ``EncoderDecoderModel`` (encoder and decoder, their serialization, the
+train/test steps, loss trackers and the multi-worker contract) and on no other plugin.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.api import GenerativeModel, unpack_x
+from gentk.api import EncoderDecoderModel, unpack_x
 
 __all__ = ["LinearAutoencoder"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_example_plugin")
-class LinearAutoencoder(GenerativeModel):
+class LinearAutoencoder(EncoderDecoderModel):
     """An encoder and decoder trained to reconstruct (the encoder's point mass is the code),
     reporting the code's share of the input variance.
 
@@ -28,24 +28,6 @@ class LinearAutoencoder(GenerativeModel):
     """
 
     loss_names = ("loss", "mse")
-
-    def __init__(self, encoder, decoder, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = (
-            keras.saving.deserialize_keras_object(encoder) if isinstance(encoder, dict) else encoder
-        )
-        self.decoder = (
-            keras.saving.deserialize_keras_object(decoder) if isinstance(decoder, dict) else decoder
-        )
-
-    def encode(self, x):
-        return self.encoder(x).mean()
-
-    def decode(self, z):
-        return self.decoder(z).mean()
-
-    def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
 
     def compute_losses(self, data, training=False):
         """-log p(x | code) (the decoder's likelihood) and the reconstruction's squared error."""
@@ -63,10 +45,3 @@ class LinearAutoencoder(GenerativeModel):
         x = np.asarray(x, dtype="float32")
         recon = np.asarray(self(x))
         return float(np.var(recon) / max(float(np.var(x)), 1e-12))
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-        }
