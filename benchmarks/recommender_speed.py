@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 from _common import epoch_timer, movielens_file, table
 
-from gentk.training.optimizers import FusedAdam
+from gentk.training.optimizers import FusedAdam, LazyAdam
 
 
 def planted(
@@ -229,7 +229,8 @@ def worker_child(args) -> None:
     scope = strategy.scope() if strategy is not None else tf.distribute.get_strategy().scope()
     with scope:
         model = MultVAE(matrix.shape[1], (100,), 50, anneal_steps=1000, sampled_softmax=1000)
-        model.compile(optimizer=FusedAdam(1e-3), jit_compile=False)
+        adam = LazyAdam if args.lazy_adam == "true" else FusedAdam  # LazyAdam: the recipe's
+        model.compile(optimizer=adam(1e-3), jit_compile=False)
         model(next(iter(ds)))
         model.optimizer.build(model.trainable_variables)
 
@@ -316,7 +317,12 @@ def planted_quality_child(args) -> None:
     from gentk_recommender.data import fold_in_split, sparse_batches
     from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
     from gentk_recommender.model import MultVAE
-    from gentk_recommender.recipe import RecommenderConfig, item_log_prior, proposal
+    from gentk_recommender.recipe import (
+        RecommenderConfig,
+        RecommenderRecipe,
+        item_log_prior,
+        proposal,
+    )
 
     keras.utils.set_random_seed(0)
     matrix = planted(args.n_users + args.test_users, args.items, sharpness=args.sharpness)
@@ -328,7 +334,9 @@ def planted_quality_child(args) -> None:
     model = MultVAE(args.items, (100,), 50, anneal_steps=1000, sampled_softmax=args.sampled,
                     item_log_q=proposal(train, args.sampler_power),
                     item_log_prior=prior)  # fmt: skip
-    model.compile(optimizer=FusedAdam(args.learning_rate), jit_compile=False)
+    config = RecommenderConfig(sampled_softmax=args.sampled, lazy_adam=args.lazy_adam == "true",
+                               learning_rate=args.learning_rate)  # fmt: skip
+    model.compile(optimizer=RecommenderRecipe().optimizer(config), jit_compile=False)
     ds = sparse_batches(train, args.batch_size, shuffle=True, dense=False)
     start = time.perf_counter()
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
@@ -337,6 +345,7 @@ def planted_quality_child(args) -> None:
     pop = ranking_metrics(popularity_scorer(train), fold_in, targets, batch_size=100)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"start": "zeros" if prior is None else "popularity",
+                      "optimizer": type(model.optimizer).__name__,
                       "ndcg": ours["ndcg@100"], "pop_ndcg": pop["ndcg@100"],
                       "users_per_s": args.n_users * args.epochs / seconds,
                       "peak_rss_mb": peak_mb}))  # fmt: skip
@@ -346,23 +355,27 @@ def planted_quality_table(args) -> None:
     from gentk_recommender.recipe import RecommenderConfig, item_start
 
     rows = []
+    runs = []
     for negatives in [0, *args.negatives]:
         starts = {item_start(RecommenderConfig(sampled_softmax=negatives, item_bias=b))
                   for b in args.item_bias}  # fmt: skip
-        for bias in sorted(starts, reverse=True):
-            command = [sys.executable, __file__, "planted-quality-child", "--items",
-                       str(args.items), "--n-users", str(args.users), "--test-users",
-                       str(args.test_users), "--epochs", str(args.epochs), "--sampled",
-                       str(negatives), "--sharpness", str(args.sharpness), "--batch-size",
-                       str(args.batch_size), "--learning-rate", str(args.learning_rate),
-                       "--sampler-power", str(args.sampler_power), "--item-bias", bias]  # fmt: skip
-            out = subprocess.run(command, capture_output=True, text=True)
-            label = {"softmax": f"sampled {negatives}" if negatives else "full", "start": bias}
-            if out.returncode != 0:
-                last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
-                rows.append({**label, "error": last})
-                continue
-            rows.append({**label, **json.loads(out.stdout.strip().splitlines()[-1])})
+        for lazy in args.lazy_adam if negatives else ["true"]:
+            runs += [(negatives, bias, lazy) for bias in sorted(starts, reverse=True)]
+    for negatives, bias, lazy in runs:
+        command = [sys.executable, __file__, "planted-quality-child", "--items",
+                   str(args.items), "--n-users", str(args.users), "--test-users",
+                   str(args.test_users), "--epochs", str(args.epochs), "--sampled",
+                   str(negatives), "--sharpness", str(args.sharpness), "--batch-size",
+                   str(args.batch_size), "--learning-rate", str(args.learning_rate),
+                   "--sampler-power", str(args.sampler_power), "--item-bias", bias,
+                   "--lazy-adam", lazy]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True)
+        label = {"softmax": f"sampled {negatives}" if negatives else "full", "start": bias}
+        if out.returncode != 0:
+            last = out.stderr.strip().splitlines()[-1][:70] if out.stderr.strip() else "failed"
+            rows.append({**label, "error": last})
+            continue
+        rows.append({**label, **json.loads(out.stdout.strip().splitlines()[-1])})
     full = next((dict(r) for r in rows if r["softmax"] == "full" and "ndcg" in r), None)
     for r in rows:
         if "ndcg" not in r:
@@ -370,6 +383,7 @@ def planted_quality_table(args) -> None:
         if full:
             r["ndcg / full"] = f"{r['ndcg'] / full['ndcg']:.3f}"
             r["speed / full"] = f"{r['users_per_s'] / full['users_per_s']:.2f}x"
+            r["peak / full"] = f"{r['peak_rss_mb'] / full['peak_rss_mb']:.2f}x"
         for k in ("ndcg", "pop_ndcg"):
             r[k] = f"{r[k]:.4f}"
         r["users_per_s"] = f"{r['users_per_s']:,.0f}"
@@ -379,8 +393,8 @@ def planted_quality_table(args) -> None:
           f"{args.sharpness}), sparse batches of {args.batch_size}, [I-100-50-100-I], Adam "
           f"{args.learning_rate}, {args.epochs} epochs; sampling proposal popularity^"
           f"{args.sampler_power}")  # fmt: skip
-    cols = ["softmax", "start", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s", "speed / full",
-            "peak_rss_mb", "error"]  # fmt: skip
+    cols = ["softmax", "start", "optimizer", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s",
+            "speed / full", "peak_rss_mb", "peak / full", "error"]  # fmt: skip
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
 
 
@@ -472,6 +486,9 @@ def main():
     pq.add_argument("--item-bias", nargs="+", default=["auto"], choices=starts,
                     help="starting softmax biases, a row each (auto: the recipe's)")  # fmt: skip
     pqc.add_argument("--item-bias", default="auto", choices=starts)
+    pq.add_argument("--lazy-adam", nargs="+", default=["true"], choices=["true", "false"],
+                    help="LazyAdam (true, the recipe's) or dense Adam")  # fmt: skip
+    pqc.add_argument("--lazy-adam", default="true", choices=["true", "false"])
     pqc.add_argument("--items", type=int, default=1000000)
     pqc.add_argument("--n-users", type=int, default=10000)
     pqc.add_argument("--test-users", type=int, default=1000)
@@ -482,6 +499,7 @@ def main():
     wc.add_argument("--n-users", type=int, default=20000)
     wc.add_argument("--batches", type=int, default=10)
     wc.add_argument("--plain", action="store_true")
+    wc.add_argument("--lazy-adam", default="true", choices=["true", "false"])
     cross = sub.add_parser("crossover")
     cross.add_argument("--users", type=int, default=20000)
     cross.add_argument("--items", type=int, nargs="+", default=[2000, 5000, 10000, 20000, 50000])

@@ -18,7 +18,7 @@ Groups (see docs/plugins.md for what each is for):
   registered encoder and decoder; ``ImageConfig`` is the config's former name),
   ``in_batches``, ``use_xla``;
 - models and training: ``GenerativeModel``, ``EncoderDecoderModel``, ``unpack_x``,
-  ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``Optimized`` and
+  ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``LazyAdam``, ``Optimized`` and
   ``training_contract`` (a model with several optimizers declares what each trains),
   ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
   ``Cadence``, ``ValidationEpochs``, and under ``tf.distribute`` ``run_if``, ``replica_sum``,
@@ -74,6 +74,7 @@ _WHERE = {
     "batch_rows": "gentk.models",
     "record_weighted": "gentk.models",
     "FusedAdam": "gentk.training.optimizers",
+    "LazyAdam": "gentk.training.optimizers",
     "Optimized": "gentk.training.contract",
     "training_contract": "gentk.training.contract",
     "BestWeights": "gentk.training.callbacks",

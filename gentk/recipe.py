@@ -95,13 +95,18 @@ class Recipe:
         raise NotImplementedError
 
     def compile(self, model, config, *, jit_compile: bool) -> None:
-        from gentk.training.optimizers import FusedAdam
-
         model.compile(
-            optimizer=FusedAdam(config.learning_rate, weight_decay=config.weight_decay or None),
+            optimizer=self.optimizer(config),
             jit_compile=jit_compile,
             steps_per_execution=getattr(config, "steps_per_execution", 1),
         )
+
+    def optimizer(self, config):
+        """The optimizer ``compile`` gives the model: ``FusedAdam`` (Keras' Adam, one kernel per
+        weight) with ``learning_rate`` and ``weight_decay``."""
+        from gentk.training.optimizers import FusedAdam
+
+        return FusedAdam(config.learning_rate, weight_decay=config.weight_decay or None)
 
     def callbacks(self, model, config, data, run_dir: Path) -> list:
         """Extra Keras callbacks for this recipe (e.g. validation ranking metrics)."""

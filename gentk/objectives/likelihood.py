@@ -47,7 +47,8 @@ def multinomial_log_likelihood(logits, x):
     return tf.reduce_sum(log_probs * tf.cast(x, log_probs.dtype), axis=-1)
 
 
-def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q):
+def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q, *,
+                                       items_first=False):  # fmt: skip
     """Sampled-softmax estimate of ``multinomial_log_likelihood(hidden @ kernel + bias, x)``
     that computes logits only for the batch's positives and ``S`` sampled items.
 
@@ -63,7 +64,11 @@ def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q):
 
     a consistent estimate of ``log softmax(l_u)_i`` (exact when q is uniform and the sample is
     the whole catalogue once).
-    ``x`` is dense ``[B, I]`` or a ``tf.SparseTensor``; ``kernel`` is ``[H, I]``.
+    ``x`` is dense ``[B, I]`` or a ``tf.SparseTensor``; ``kernel`` is ``[H, I]``, or ``[I, H]``
+    with ``items_first=True``: then every lookup gathers rows, so the gradients to ``kernel``
+    and ``bias`` are ``tf.IndexedSlices`` over the positives and the sample (a column gather's
+    gradient is a dense ``[H, I]``), which an optimizer such as ``LazyAdam`` applies at the
+    cost of the rows touched.
     """
     import tensorflow as tf
 
@@ -73,12 +78,17 @@ def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q):
         pairs = tf.where(x > 0)
         weights = tf.cast(tf.gather_nd(x, pairs), hidden.dtype)
     rows, items = pairs[:, 0], pairs[:, 1]
-    log_count = tf.math.log(tf.cast(tf.size(sampled), hidden.dtype)) + log_q
+    log_count = tf.math.log(tf.cast(tf.size(sampled), hidden.dtype)) + tf.gather(log_q, sampled)
     h = tf.gather(hidden, rows)  # [P, H]
-    true = tf.reduce_sum(h * tf.transpose(tf.gather(kernel, items, axis=1)), axis=1)
+    if items_first:
+        true = tf.reduce_sum(h * tf.gather(kernel, items), axis=1)
+        negatives = tf.matmul(hidden, tf.gather(kernel, sampled), transpose_b=True)
+    else:
+        true = tf.reduce_sum(h * tf.transpose(tf.gather(kernel, items, axis=1)), axis=1)
+        negatives = hidden @ tf.gather(kernel, sampled, axis=1)
     true = true + tf.gather(bias, items)  # [P]: the positive's own logit
-    negatives = hidden @ tf.gather(kernel, sampled, axis=1) + tf.gather(bias, sampled)
-    negatives = tf.gather(negatives - tf.gather(log_count, sampled), rows)  # [P, S]
+    negatives = negatives + tf.gather(bias, sampled)
+    negatives = tf.gather(negatives - log_count, rows)  # [P, S]
     hit = tf.equal(items[:, None], tf.cast(sampled, items.dtype)[None, :])
     negatives = tf.where(hit, tf.constant(-float("inf"), hidden.dtype), negatives)
     log_pi = true - tf.reduce_logsumexp(tf.concat([true[:, None], negatives], axis=1), axis=1)

@@ -93,6 +93,11 @@ class RecommenderConfig(TrainConfig):
     sampler_power: float = option(
         0.75, "sampled softmax proposal: training popularity ** power (0: uniform)", ge=0
     )
+    lazy_adam: bool = option(
+        True,
+        "with sampled_softmax: Adam updates only the output rows a batch scored (LazyAdam; "
+        "false: every row, as dense Adam)",
+    )
     item_bias: str = option(
         "auto",
         "starting softmax biases: popularity (log of training clicks + 1, normalised), zeros, "
@@ -155,7 +160,8 @@ class RecVAEConfig(RecommenderConfig):
             raise ValueError(f"`mixture` takes three weights. Received: {self.mixture}")
         defaults = RecommenderConfig()
         unused = [name for name in ("anneal_cap", "anneal_steps", "select_beta",
-                                    "decoder_hidden", "sampled_softmax", "item_bias")
+                                    "decoder_hidden", "sampled_softmax", "item_bias",
+                                    "lazy_adam")
                   if getattr(self, name) != getattr(defaults, name)]  # fmt: skip
         if unused:
             raise ValueError(
@@ -257,6 +263,15 @@ class RecommenderRecipe(Recipe):
         n_items = model.n_items
         jit = jit_compile and use_dense(self, config, n_items)  # XLA cannot compile sparse ops
         super().compile(model, config, jit_compile=jit)
+
+    def optimizer(self, config):
+        """``LazyAdam`` with a sampled softmax (its output rows' gradients are IndexedSlices:
+        a step updates the rows the batch scored), else ``FusedAdam``."""
+        if not (getattr(config, "sampled_softmax", 0) and config.lazy_adam):
+            return super().optimizer(config)
+        from gentk.api import LazyAdam
+
+        return LazyAdam(config.learning_rate, weight_decay=config.weight_decay or None)
 
     def load_data(self, config, path):
         from gentk_recommender.data import prepare

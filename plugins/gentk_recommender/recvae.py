@@ -172,6 +172,7 @@ class RecVAE(GenerativeModel):
         steps_per_epoch: updates per pass (the recipe passes ceil(users / batch)).
         mixture, wide_log_variance: the composite prior's (``CompositePrior``).
         seed: seed of sampling and dropout.
+        item_major: False only for a model saved before the decoder was item-major (MultVAE).
     """
 
     loss_names = ("loss", "neg_ll", "kl", "encoder_phase")
@@ -179,7 +180,7 @@ class RecVAE(GenerativeModel):
 
     def __init__(self, n_items, hidden=600, depth=5, latent_dim=200, dropout=0.5, epsilon=0.1,
                  gamma=0.005, encoder_epochs=3, steps_per_epoch=1, mixture=MIXTURE,
-                 wide_log_variance=10.0, seed=0, **kwargs):  # fmt: skip
+                 wide_log_variance=10.0, seed=0, item_major=True, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         if float(gamma) < 0 or int(encoder_epochs) < 1 or int(steps_per_epoch) < 1:
             raise ValueError(
@@ -194,7 +195,7 @@ class RecVAE(GenerativeModel):
         self.encoder = RecVAEEncoder(n_items, **options, name="encoder")
         self.old_encoder = RecVAEEncoder(n_items, **options, name="old_encoder")
         self.old_encoder.trainable = False
-        self.decoder = MultinomialDecoder(n_items, (), name="decoder")
+        self.decoder = MultinomialDecoder(n_items, (), not item_major, name="decoder")
         self.prior_net = CompositePrior(self.latent_dim, mixture, wide_log_variance)
         self.updates = keras.Variable(0, dtype="int64", trainable=False, name="updates")
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
@@ -307,4 +308,9 @@ class RecVAE(GenerativeModel):
             "mixture": self.prior_net.mixture,
             "wide_log_variance": self.prior_net.wide_log_variance,
             "seed": self.seed,
+            "item_major": True,  # the decoder's layout in memory (see MultVAE)
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config({"item_major": False, **config})  # saved before: [H, I]

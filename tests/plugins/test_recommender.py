@@ -158,6 +158,16 @@ def test_sparse_matmul_is_the_dense_product_with_its_gradients():
     np.testing.assert_allclose(
         tape.gradient(h, kernel, output_gradients=dh).numpy(), x.T @ dh.numpy(), rtol=1e-5
     )
+    # row_gradient: the same gradient as slices over the items the batch clicked
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        h = sparse_matmul(tf.SparseTensor(indices, values, [6, 9]), kernel, row_gradient=True)
+    rows_only = tape.gradient(h, kernel, output_gradients=dh)
+    assert isinstance(rows_only, tf.IndexedSlices)
+    assert sorted(rows_only.indices.numpy()) == sorted(set(cols))  # each clicked item once
+    np.testing.assert_allclose(
+        tf.convert_to_tensor(rows_only).numpy(), x.T @ dh.numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_sparse_input_dropout_drops_clicks_and_rescales_the_rest():
@@ -275,12 +285,13 @@ def test_the_runs_ease_baseline_takes_the_lambda_best_on_validation(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("decoder_hidden", "widths"), [(None, [(4, 16), (16, 30)]), ((), [(4, 30)])]
+    ("decoder_hidden", "widths"), [(None, [(4, 16), (30, 16)]), ((), [(30, 4)])]
 )
 def test_decoder_widths_mirror_the_encoder_or_are_set(tmp_path, decoder_hidden, widths):
     model = MultVAE(30, (16,), 4, anneal_steps=10, decoder_hidden=decoder_hidden)
     model.build((None, 30))
-    assert [tuple(v.shape) for v in model.decoder.weights if "kernel" in v.path] == widths
+    shapes = [tuple(v.shape) for v in model.decoder.weights if v.path.endswith(("kernel", "ings"))]
+    assert shapes == widths  # the item-major output layer last: [I, H]
     x = (np.random.default_rng(0).random((5, 30)) < 0.3).astype("float32")
     path = str(tmp_path / "m.keras")
     model.save(path)
@@ -380,11 +391,11 @@ def test_items_outside_every_sample_keep_their_starting_logits_so_the_start_is_p
     model.build((None, n))
     head = model.decoder.head
     np.testing.assert_allclose(head.bias.numpy(), prior, rtol=1e-6)
-    kernel0 = head.kernel.numpy()
+    kernel0 = head.embeddings.numpy()
     model.fit(x, batch_size=64, epochs=2, verbose=0)
-    bias, kernel = head.bias.numpy(), head.kernel.numpy()
+    bias, kernel = head.bias.numpy(), head.embeddings.numpy()
     np.testing.assert_array_equal(bias[n - 20 :], prior[n - 20 :])
-    np.testing.assert_array_equal(kernel[:, n - 20 :], kernel0[:, n - 20 :])
+    np.testing.assert_array_equal(kernel[n - 20 :], kernel0[n - 20 :])
     assert np.abs(bias[: n - 20] - prior[: n - 20]).max() > 1e-3  # the rest trained
     assert "item_log_prior" not in model.get_config()  # a start, not part of the model
     model.save(tmp_path / "m.keras")
@@ -450,3 +461,52 @@ def test_the_best_epoch_is_the_runs_own_and_not_kept_on_the_shared_recipe(tmp_pa
     assert set(vars(recipe)) <= {"help"}, vars(recipe)  # what the registry sets, nothing more
     again = recipe.evaluate(result.model, result.config, prepare(result.config, str(path)))
     assert "best_epoch" not in again and "test_ndcg@100" in again
+
+
+def test_sampled_softmax_gradients_are_row_slices_and_the_recipe_applies_them_lazily(tmp_path):
+    """The item-major output layer: the sampled softmax's gradients to the item embeddings and
+    biases are ``tf.IndexedSlices`` over the positives and the sample, and the recipe trains a
+    sampling model with ``LazyAdam`` (``lazy_adam=false``: dense Adam; the full softmax:
+    FusedAdam)."""
+    from gentk.training.optimizers import FusedAdam, LazyAdam
+
+    data = prepare(_config(), _planted_file(tmp_path / "r.csv"))
+    model = MultVAE(data.n_items, (16,), 4, sampled_softmax=8)
+    model.compile(optimizer=LazyAdam(1e-3))
+    model.build((None, data.n_items))
+    x = next(iter(sparse_batches(data.train[:32], 32, shuffle=False, dense=False)))
+    with tf.GradientTape() as tape:
+        loss = model.compute_losses(x, training=True)["loss"]
+    head, first = model.decoder.head, model.encoder.layers_[0]
+    grads = tape.gradient(loss, [head.embeddings, head.bias, first.kernel])
+    assert all(isinstance(g, tf.IndexedSlices) for g in grads)  # the [I, H] input layer too
+    touched = np.unique(grads[0].indices.numpy())
+    assert len(touched) < data.n_items  # the batch's positives and 8 draws, not every item
+    assert tuple(head.embeddings.shape) == (data.n_items, 16)  # [I, H]
+    recipe = RecommenderRecipe()
+    assert type(recipe.optimizer(_config(sampled_softmax=8))) is LazyAdam
+    assert type(recipe.optimizer(_config(sampled_softmax=8, lazy_adam=False))) is FusedAdam
+    assert type(recipe.optimizer(_config())) is FusedAdam
+
+
+def test_models_saved_with_the_hidden_major_output_layer_load_transposed(tmp_path):
+    """``mult_vae_hidden_major.keras`` was saved by gentk before ``ItemOutput`` (a ``Dense``
+    head, kernel ``[H, I]``, H=5, I=7, sampled softmax): it loads with its logits unchanged,
+    and saved again it loads again the same."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    expected = np.load(fixtures / "mult_vae_hidden_major_expected.npz")
+    old = keras.models.load_model(fixtures / "mult_vae_hidden_major.keras", safe_mode=True)
+    np.testing.assert_allclose(old(expected["x"]).numpy(), expected["logits"], rtol=1e-5)
+    np.testing.assert_array_equal(old.decoder.head.embeddings.numpy(), expected["kernel"].T)
+    assert old.get_config()["item_major"] is True
+    old.save(tmp_path / "again.keras")
+    again = keras.models.load_model(tmp_path / "again.keras", safe_mode=True)
+    np.testing.assert_allclose(again(expected["x"]).numpy(), expected["logits"], rtol=1e-5)
+    # a checkpoint of a run started before the change: its [H, I] matrix loads transposed
+    fresh = MultVAE(7, hidden=(5,), latent_dim=3, sampled_softmax=4)
+    fresh.build((None, 7))
+    head = fresh.decoder.head
+    head.load_own_variables({"0": expected["kernel"], "1": np.zeros(7, "float32")})
+    np.testing.assert_array_equal(head.embeddings.numpy(), expected["kernel"].T)
