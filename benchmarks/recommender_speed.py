@@ -15,7 +15,10 @@ Each configuration runs in its own process so that its peak resident memory is i
 
 ``planted-quality``: NDCG@100 and users/s of the full softmax against the sampled one on a
 planted catalogue (held-out users, 80/20 fold-in, popularity beside), [I-100-50-100-I];
-``--item-bias`` adds a row per starting softmax bias (the recipe's ``item_bias``).
+``--item-bias`` adds a row per starting softmax bias (the recipe's ``item_bias``),
+``--lazy-adam true false`` a sampled row with dense Adam beside LazyAdam (the recipe's). Peak
+resident memory once training ended (``train_peak_mb``: planted data, model, optimizer, steps)
+and at the end (``peak_rss_mb``: evaluation's scores of 100 users x every item too).
 
 ``workers``: users/s of the multi-worker loop (``MultiWorkerMirroredStrategy`` on 127.0.0.1,
 one process per worker, this machine's cores shared among them) for 1, 2 and 4 workers, beside
@@ -341,6 +344,7 @@ def planted_quality_child(args) -> None:
     start = time.perf_counter()
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
+    train_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ours = ranking_metrics(model_scorer(model, dense=False), fold_in, targets, batch_size=100)
     pop = ranking_metrics(popularity_scorer(train), fold_in, targets, batch_size=100)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -348,7 +352,7 @@ def planted_quality_child(args) -> None:
                       "optimizer": type(model.optimizer).__name__,
                       "ndcg": ours["ndcg@100"], "pop_ndcg": pop["ndcg@100"],
                       "users_per_s": args.n_users * args.epochs / seconds,
-                      "peak_rss_mb": peak_mb}))  # fmt: skip
+                      "train_peak_mb": train_peak_mb, "peak_rss_mb": peak_mb}))  # fmt: skip
 
 
 def planted_quality_table(args) -> None:
@@ -383,18 +387,21 @@ def planted_quality_table(args) -> None:
         if full:
             r["ndcg / full"] = f"{r['ndcg'] / full['ndcg']:.3f}"
             r["speed / full"] = f"{r['users_per_s'] / full['users_per_s']:.2f}x"
+            r["train peak / full"] = f"{r['train_peak_mb'] / full['train_peak_mb']:.2f}x"
             r["peak / full"] = f"{r['peak_rss_mb'] / full['peak_rss_mb']:.2f}x"
         for k in ("ndcg", "pop_ndcg"):
             r[k] = f"{r[k]:.4f}"
         r["users_per_s"] = f"{r['users_per_s']:,.0f}"
         r["peak_rss_mb"] = f"{r['peak_rss_mb']:,.0f}"
+        r["train_peak_mb"] = f"{r['train_peak_mb']:,.0f}"
     print(f"planted catalogue of {args.items:,} items: {args.users:,} training users and "
           f"{args.test_users:,} held-out users (20 clicks each, 80/20 fold-in, sharpness "
           f"{args.sharpness}), sparse batches of {args.batch_size}, [I-100-50-100-I], Adam "
           f"{args.learning_rate}, {args.epochs} epochs; sampling proposal popularity^"
           f"{args.sampler_power}")  # fmt: skip
     cols = ["softmax", "start", "optimizer", "ndcg", "ndcg / full", "pop_ndcg", "users_per_s",
-            "speed / full", "peak_rss_mb", "peak / full", "error"]  # fmt: skip
+            "speed / full", "train_peak_mb", "train peak / full", "peak_rss_mb", "peak / full",
+            "error"]  # fmt: skip
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
 
 

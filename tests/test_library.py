@@ -28,3 +28,17 @@ def test_errors_are_plain_exceptions_that_the_cli_maps_to_one_line_and_their_exi
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert line.startswith("Error: unknown option 'nope' in --set")
+
+
+def test_run_takes_a_models_name_and_names_the_closest_ones_when_it_is_unknown(tmp_path):
+    """``gentk.run("recommender-dae", ...)`` works as ``gentk run`` does (a run by name is in
+    tests/plugins/test_recommender_splits.py); a misspelt name is one error with suggestions,
+    before anything is written."""
+    import pytest
+
+    import gentk
+    from gentk.errors import UserError
+
+    with pytest.raises(UserError, match=r"unknown model 'recomender-vae'; did you mean recomm"):
+        gentk.run("recomender-vae", output=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

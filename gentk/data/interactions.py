@@ -299,6 +299,8 @@ def read_interactions(
     # with a header, a timestamp is found by name only: a 4th column of titles is not one
     t = _pick(timestamp_column, head, _TIME_NAMES, 3 if head is None else None, width, path,
               "timestamp")  # fmt: skip
+    if rating_column == "auto" and r is not None and r in (u, i, t):
+        r = None  # "user,item,timestamp": the third column is the time, not a rating
     if u is None or i is None:
         raise DataError("the user and item columns are required", path)
     users, items = _Codes(), _Codes()

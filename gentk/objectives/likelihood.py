@@ -68,9 +68,15 @@ def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q, 
     with ``items_first=True``: then every lookup gathers rows, so the gradients to ``kernel``
     and ``bias`` are ``tf.IndexedSlices`` over the positives and the sample (a column gather's
     gradient is a dense ``[H, I]``), which an optimizer such as ``LazyAdam`` applies at the
-    cost of the rows touched.
+    cost of the rows touched. Keras variables are read row by row (their TensorFlow variable's
+    ``sparse_read``): a whole read before the rows are updated makes TensorFlow copy the
+    variable each step.
     """
+    import keras
     import tensorflow as tf
+
+    if items_first:
+        kernel, bias = (v.value if isinstance(v, keras.Variable) else v for v in (kernel, bias))
 
     if isinstance(x, tf.SparseTensor):
         pairs, weights = x.indices, tf.cast(x.values, hidden.dtype)

@@ -66,6 +66,12 @@ def _handle(variable):
     return _variable(variable).handle
 
 
+def _rows(variable, rows):
+    """``variable[rows]`` read through its handle (the rows only, also for the local copy of a
+    distributed variable inside the strategy's update)."""
+    return tf.raw_ops.ResourceGather(resource=_handle(variable), indices=rows, dtype=variable.dtype)
+
+
 @keras.saving.register_keras_serializable(package="gentk")
 class LazyAdam(FusedAdam):
     """``FusedAdam`` whose sparse gradients (``tf.IndexedSlices``, e.g. from rows gathered out
@@ -101,8 +107,8 @@ class LazyAdam(FusedAdam):
             * tf.sqrt(1 - tf.pow(beta_2, step))
             / (1 - tf.pow(beta_1, step))
         )
-        m_rows = beta_1 * _variable(m).sparse_read(rows) + (1 - beta_1) * g
-        v_rows = beta_2 * _variable(v).sparse_read(rows) + (1 - beta_2) * tf.square(g)
+        m_rows = beta_1 * _rows(m, rows) + (1 - beta_1) * g
+        v_rows = beta_2 * _rows(v, rows) + (1 - beta_2) * tf.square(g)
         self.assign(m, tf.IndexedSlices(m_rows, rows))
         self.assign(v, tf.IndexedSlices(v_rows, rows))
         update = alpha * m_rows / (tf.sqrt(v_rows) + tf.cast(self.epsilon, dtype))

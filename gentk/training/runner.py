@@ -251,7 +251,7 @@ def run(
     """Train ``recipe`` into ``output`` and return the model, metrics and history.
 
     Args:
-        recipe: a registered ``Recipe``.
+        recipe: a registered ``Recipe``, or its name (``"recommender-vae"``).
         config: a resolved config; if None it is resolved from ``config_path``, ``overrides``
             and ``direct`` (epochs=..., seed=...), or read back from the run when resuming.
         data: a file or folder path, data a registered dataset loader returned, or None for
@@ -272,6 +272,10 @@ def run(
         multiworker_errors,
     )
 
+    if isinstance(recipe, str):  # a model's name, as the CLI takes it
+        from gentk.plugins import get_registry
+
+        recipe = get_registry().get("model", recipe).factory
     run_dir = check_output_path(output)  # symlinks resolved: one lock and one directory per run
     kwargs = dict(data=data, resume=resume, force=force, config_path=config_path,
                   overrides=overrides, data_label=data_label, direct=direct,

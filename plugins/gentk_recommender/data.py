@@ -6,7 +6,10 @@ Preprocessing (Liang et al., 2018, section 4.1): keep ratings >= ``min_rating`` 
 than ``min_user_interactions`` positives. Items rated below ``min_rating`` are not the model's
 input but are kept in ``RecData.rated``, so they are never recommended back to their user.
 Split: held-out validation and test users; the item catalogue is the items of training users;
-each held-out user's items are split ``fold_in_fraction`` / rest into fold-in input and targets.
+each held-out user's items are split ``fold_in_fraction`` / rest into fold-in input and targets
+(``split``: ``users`` at random, as the paper; ``time``, each held-out user's latest items by
+timestamp are the targets; ``time-cut``, one global cut: nothing after it trains, held-out
+users' items before it are the fold-in and after it the targets).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "Rows",
     "DEFAULT_DATA",
     "fold_in_split",
+    "fold_in_split_by_time",
     "load_interactions",
     "prepare",
     "sparse_batches",
@@ -85,13 +89,25 @@ class Rows(EncodedRows):
     item_ids: np.ndarray
     positive: np.ndarray
     report: dict
+    timestamps: np.ndarray | None = None
+
+    def _pair_keys(self) -> np.ndarray:
+        key = self.user_index[self.positive].astype(np.int64) * max(1, len(self.item_ids))
+        return key + self.item_index[self.positive]
 
     def positive_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (user code, item code) pairs of the positive rows, so duplicate rows do not
         inflate activity counts; sorted by user code."""
-        key = self.user_index[self.positive].astype(np.int64) * max(1, len(self.item_ids))
-        key = np.unique(key + self.item_index[self.positive])
+        key = np.unique(self._pair_keys())
         return key // max(1, len(self.item_ids)), key % max(1, len(self.item_ids))
+
+    def pair_times(self) -> np.ndarray:
+        """The earliest timestamp of each pair of ``positive_pairs()`` (in its order)."""
+        key = self._pair_keys()
+        order = np.argsort(key, kind="stable")
+        key, times = key[order], self.timestamps[self.positive][order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else []
+        return np.minimum.reduceat(times, starts) if len(key) else times
 
 
 def load_interactions(config, path, rule: str | None = None) -> Rows:
@@ -144,7 +160,13 @@ def load_interactions(config, path, rule: str | None = None) -> Rows:
         "summary": summary,
     }
     return Rows(
-        inter.user_index, inter.item_index, inter.user_ids, inter.item_ids, positive, report
+        inter.user_index,
+        inter.item_index,
+        inter.user_ids,
+        inter.item_ids,
+        positive,
+        report,
+        inter.timestamps,
     )
 
 
@@ -189,14 +211,17 @@ def _lookup(codes: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _matrix(row_of, col_of, user_codes, item_codes, shape) -> sp.csr_matrix:
+def _matrix(row_of, col_of, user_codes, item_codes, shape, values=None) -> sp.csr_matrix:
     """Binary CSR of the (user code, item code) pairs mapped through ``row_of``/``col_of``;
-    pairs mapped to -1 are dropped."""
+    pairs mapped to -1 are dropped. ``values`` (one per distinct pair, e.g. its timestamp)
+    replace the ones."""
     rows, cols = row_of[user_codes], col_of[item_codes]
     ok = (rows >= 0) & (cols >= 0)
-    m = sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (rows[ok], cols[ok])), shape=shape)
-    m.sum_duplicates()
-    m.data[:] = 1.0
+    data = np.ones(int(ok.sum()), np.float32) if values is None else values[ok]
+    m = sp.csr_matrix((data, (rows[ok], cols[ok])), shape=shape)
+    if values is None:
+        m.sum_duplicates()
+        m.data[:] = 1.0
     m.sort_indices()
     return m
 
@@ -224,6 +249,25 @@ def fold_in_split(full: sp.csr_matrix, fraction: float, rng):
     return fold_in.tocsr(), target.tocsr()
 
 
+def fold_in_split_by_time(times: sp.csr_matrix, fraction: float):
+    """Each row's items in time order (``times``: a CSR of the pairs' timestamps; ties by
+    item): the earliest ``ceil(fraction * n)`` are fold-in (at least one kept back as target
+    when there are two or more), the latest the targets."""
+    fold_in = sp.lil_matrix(times.shape, dtype=np.float32)
+    target = sp.lil_matrix(times.shape, dtype=np.float32)
+    for r in range(times.shape[0]):
+        span = slice(times.indptr[r], times.indptr[r + 1])
+        cols, when = times.indices[span], times.data[span]
+        if len(cols) == 0:
+            continue
+        ordered = cols[np.lexsort((cols, when))]
+        n_in = int(np.ceil(fraction * len(cols)))
+        n_in = min(max(n_in, 1), len(cols) - 1) if len(cols) > 1 else 1
+        fold_in[r, np.sort(ordered[:n_in])] = 1.0
+        target[r, np.sort(ordered[n_in:])] = 1.0
+    return fold_in.tocsr(), target.tocsr()
+
+
 def _held_out_file(config, path, train_ids, what):
     """Held-out users from their own file: positives, activity filter, new users only."""
     rows = load_interactions(config, path)
@@ -240,7 +284,20 @@ def _held_out_file(config, path, train_ids, what):
             f"{shared[0]!r}); held-out users must be new users (strong generalisation)",
             rows.report["source"],
         )
-    return _Group(rows, users, pair_users, pair_items)
+    return _Group(rows, users, pair_users, pair_items, _times(config, rows, path))
+
+
+def _times(config, rows: Rows, path) -> np.ndarray | None:
+    """The pairs' timestamps when the split needs them (a clear error when the file has none)."""
+    if config.split == "users":
+        return None
+    if rows.timestamps is None:
+        raise DataError(
+            f"split={config.split} needs a timestamp column (timestamp_column=auto finds one "
+            "named timestamp or time, or the 4th column of a file without a header)",
+            rows.report["source"] if path is None else path,
+        )
+    return rows.pair_times()
 
 
 @dataclasses.dataclass
@@ -252,17 +309,26 @@ class _Group:
     users: np.ndarray
     pair_users: np.ndarray
     pair_items: np.ndarray
+    pair_times: np.ndarray | None = None
 
     @property
     def ids(self) -> np.ndarray:
         return self.rows.user_ids[self.users]
 
-    def matrix(self, item_vocab) -> sp.csr_matrix:
+    def matrix(self, item_vocab, times: bool = False) -> sp.csr_matrix:
+        """The group's pairs over the catalogue: ones, or with ``times`` their timestamps."""
         row_of = _lookup(self.users, len(self.rows.user_ids))
         shape = (len(self.users), len(item_vocab))
+        values = self.pair_times if times else None
         return _matrix(
-            row_of, _columns(self.rows, item_vocab), self.pair_users, self.pair_items, shape
-        )
+            row_of, _columns(self.rows, item_vocab), self.pair_users, self.pair_items, shape,
+            values,
+        )  # fmt: skip
+
+    def where(self, keep: np.ndarray) -> _Group:
+        """The same users with the pairs ``keep`` marks."""
+        times = None if self.pair_times is None else self.pair_times[keep]
+        return _Group(self.rows, self.users, self.pair_users[keep], self.pair_items[keep], times)
 
 
 def prepare(config, path) -> RecData:
@@ -299,15 +365,34 @@ def prepare(config, path) -> RecData:
             f"too few for {n_val} validation and {n_test} test users"
         )
     rng = np.random.default_rng(config.seed)
-    order = active[rng.permutation(n_users)]
-    train = _Group(rows, order[n_val + n_test :], pair_users, pair_items)
+    times = _times(config, rows, None)
+    cut = None
+    if config.split == "time-cut":
+        if config.validation_data or config.test_data:
+            raise UserError(
+                "split=time-cut draws the held-out users at its cut: --validation/--test files "
+                "take split=users or split=time"
+            )
+        cut, both, before = _time_cut(config, times, pair_users, active)
+        if len(both) < n_val + n_test:
+            raise UserError(
+                f"split=time-cut at {cut:g}: {len(both)} users have positives on both sides "
+                f"of the cut, too few for {n_val} validation and {n_test} test users"
+            )
+        both = both[rng.permutation(len(both))]  # held-out users have both sides
+        order = np.concatenate([both, before[rng.permutation(len(before))]])
+    else:
+        order = active[rng.permutation(n_users)]
+    train = _Group(rows, order[n_val + n_test :], pair_users, pair_items, times)
     held = {
-        "validation": _Group(rows, order[:n_val], pair_users, pair_items),
-        "test": _Group(rows, order[n_val : n_val + n_test], pair_users, pair_items),
+        "validation": _Group(rows, order[:n_val], pair_users, pair_items, times),
+        "test": _Group(rows, order[n_val : n_val + n_test], pair_users, pair_items, times),
     }
     for name, file in (("validation", config.validation_data), ("test", config.test_data)):
         if file:
             held[name] = _held_out_file(config, file, train.ids, name)
+    if cut is not None:  # nothing after the cut trains; the training users' later pairs go
+        train = train.where(train.pair_times < cut)
     if config.validation_data and config.test_data:
         both = np.intersect1d(held["validation"].ids.astype(str), held["test"].ids.astype(str))
         if len(both):
@@ -315,13 +400,26 @@ def prepare(config, path) -> RecData:
                 f"{len(both)} user(s) are in both the validation and the test file",
                 config.test_data,
             )
-    in_train = _lookup(train.users, len(rows.user_ids))[pair_users] >= 0
-    item_vocab = rows.item_ids[_codes_by_id(np.unique(pair_items[in_train]), rows.item_ids)]
+    in_train = _lookup(train.users, len(rows.user_ids))[train.pair_users] >= 0
+    item_vocab = rows.item_ids[_codes_by_id(np.unique(train.pair_items[in_train]), rows.item_ids)]
     train_matrix = train.matrix(item_vocab)
-    folds = {
-        name: fold_in_split(group.matrix(item_vocab), config.fold_in_fraction, rng)
-        for name, group in held.items()
-    }
+    if config.split == "users":
+        folds = {
+            name: fold_in_split(group.matrix(item_vocab), config.fold_in_fraction, rng)
+            for name, group in held.items()
+        }
+    elif config.split == "time":
+        folds = {
+            name: fold_in_split_by_time(group.matrix(item_vocab, times=True),
+                                        config.fold_in_fraction)
+            for name, group in held.items()
+        }  # fmt: skip
+    else:
+        folds = {
+            name: (group.where(group.pair_times < cut).matrix(item_vocab),
+                   group.where(group.pair_times >= cut).matrix(item_vocab))
+            for name, group in held.items()
+        }  # fmt: skip
     groups = [train, held["validation"], held["test"]]
     rated = sp.vstack([_rated(group, item_vocab) for group in groups]).tocsr()
     n_val, n_test = len(held["validation"].users), len(held["test"].users)
@@ -337,7 +435,10 @@ def prepare(config, path) -> RecData:
         "n_validation_users": n_val,
         "n_test_users": n_test,
         "fold_in_fraction": config.fold_in_fraction,
+        "split": config.split,
     }
+    if cut is not None:
+        stats["time_cut"] = float(cut)
     return RecData(
         item_vocab,
         train_matrix,
@@ -349,6 +450,21 @@ def prepare(config, path) -> RecData:
         stats,
         rated,
     )
+
+
+def _time_cut(config, times, pair_users, active):
+    """The global cut (``time_cut``, else the time by which ``fold_in_fraction`` of the
+    positive pairs happened) and the active users that can be held out at it: a positive on
+    each side."""
+    cut = config.time_cut
+    if cut is None:
+        cut = float(np.quantile(times, config.fold_in_fraction, method="higher"))
+    size = int(pair_users.max()) + 1 if len(pair_users) else 0
+    before = np.bincount(pair_users[times < cut], minlength=size) > 0
+    after = np.bincount(pair_users[times >= cut], minlength=size) > 0
+    either = active[before[active] & after[active]]
+    only_before = active[before[active] & ~after[active]]
+    return cut, either, only_before  # users with positives after the cut only do not train
 
 
 def _rated(group: _Group, item_vocab) -> sp.csr_matrix:

@@ -83,15 +83,24 @@ def sparse_matmul(x: tf.SparseTensor, kernel, row_gradient: bool = False):
     through TensorFlow's CSR kernels (``SparseMatrixMatMul``): on 2 CPU cores, for a batch of
     500 ML-1M users (3,504 items, half the clicks dropped), 3 ms forward and 5 ms for the
     kernel's gradient, against 31 ms each with ``tf.sparse.sparse_dense_matmul`` and 11 ms for
-    the dense GEMM. The gradient to ``kernel`` is ``x^T dh`` through the same CSR matrix, or
-    with ``row_gradient`` the same numbers as ``tf.IndexedSlices`` over the batch's items only
-    (``O(clicks x H)`` instead of a dense ``[I, H]``: what ``LazyAdam`` updates row by row at
-    a large catalogue); the gradient to ``x``'s values is ``dh`` times ``kernel`` at the
-    entries (pruned when unused)."""
+    the dense GEMM. The gradient to ``kernel`` is ``x^T dh`` through the same CSR matrix; the
+    gradient to ``x``'s values is ``dh`` times ``kernel`` at the entries (pruned when unused).
+
+    ``row_gradient`` (a large catalogue, ``LazyAdam``): the clicked rows of a variable
+    ``kernel`` are read on their own (``ResourceGather``) and summed per user, so the kernel's
+    gradient is ``tf.IndexedSlices`` over the batch's clicks and nothing reads the whole
+    ``[I, H]`` matrix: a whole read before a row update makes TensorFlow copy the variable
+    (38 ms a step at 1M x 100 against 1 ms, ``benchmarks/recommender_speed.py``).
+    ``O(clicks x H)`` either way."""
     x = tf.sparse.reorder(x)  # CSR needs row-major order (a no-op sort on our batches)
     out_dtype = kernel.dtype
-    kernel = tf.cast(kernel, tf.float32)
     rows, cols = x.indices[:, 0], x.indices[:, 1]
+    if row_gradient:
+        picked = tf.gather(kernel.value if isinstance(kernel, keras.Variable) else kernel, cols)
+        per_click = tf.cast(x.values, tf.float32)[:, None] * tf.cast(picked, tf.float32)
+        h = tf.math.unsorted_segment_sum(per_click, rows, x.dense_shape[0])
+        return tf.cast(h, out_dtype)
+    kernel = tf.cast(kernel, tf.float32)
 
     @tf.custom_gradient
     def matmul(values, kernel):
@@ -101,13 +110,7 @@ def sparse_matmul(x: tf.SparseTensor, kernel, row_gradient: bool = False):
         h = tf.raw_ops.SparseMatrixMatMul(a=csr, b=kernel)
 
         def grad(dh):
-            if row_gradient:
-                items, position = tf.unique(cols)
-                per_click = values[:, None] * tf.gather(dh, rows)
-                d_rows = tf.math.unsorted_segment_sum(per_click, position, tf.size(items))
-                d_kernel = tf.IndexedSlices(d_rows, items, tf.shape(kernel, out_type=tf.int64))
-            else:
-                d_kernel = tf.raw_ops.SparseMatrixMatMul(a=csr, b=dh, transpose_a=True)
+            d_kernel = tf.raw_ops.SparseMatrixMatMul(a=csr, b=dh, transpose_a=True)
             d_values = tf.reduce_sum(tf.gather(dh, rows) * tf.gather(kernel, cols), axis=1)
             return d_values, d_kernel
 

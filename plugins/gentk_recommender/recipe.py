@@ -26,6 +26,7 @@ __all__ = [
 IMPLICIT = ("auto", "true", "false")
 EXCLUDE = ("seen", "positives", "none")
 ITEM_BIAS = ("auto", "popularity", "zeros")
+SPLITS = ("users", "time", "time-cut")
 
 
 @dataclasses.dataclass
@@ -72,6 +73,20 @@ class RecommenderConfig(TrainConfig):
     fold_in_fraction: float = option(
         0.8, "share of a held-out user's items given as input", gt=0, lt=1, data=True
     )
+    split: str = option(
+        "users",
+        "held-out users' fold-in and targets: users (items at random, the paper's), time (each "
+        "one's latest items by timestamp are targets) or time-cut (one global cut: nothing "
+        "after it trains; held-out users' items after it are the targets)",
+        data=True,
+    )
+    time_cut: float | None = option(
+        None,
+        "split=time-cut: the cut in the file's timestamp units (none: the time by which "
+        "fold_in_fraction of the positives happened)",
+        ge=None,
+        data=True,
+    )
     hidden: tuple[int, ...] = option((600,), "encoder widths", ge=1)
     decoder_hidden: tuple[int, ...] | None = option(
         None,
@@ -116,7 +131,7 @@ class RecommenderConfig(TrainConfig):
 
     def validate(self):
         for name, allowed in (("implicit", IMPLICIT), ("exclude", EXCLUDE),
-                              ("item_bias", ITEM_BIAS)):  # fmt: skip
+                              ("item_bias", ITEM_BIAS), ("split", SPLITS)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(
                     f"`{name}` must be one of {', '.join(allowed)}. "

@@ -191,3 +191,14 @@ def test_a_fourth_column_of_titles_is_not_a_timestamp(tmp_path):
     hint = r"'Toy Story'; if column 3 is not a timestamp, set timestamp_column=none"
     with pytest.raises(DataError, match=r"titles.csv:1: timestamp is not a number: " + hint):
         read_interactions(path)
+
+
+def test_a_third_column_named_as_a_time_is_not_a_rating(tmp_path):
+    """``user,item,timestamp``: the third column is found as the timestamp by its name, so the
+    rating's positional default does not take it too (the clicks are implicit feedback)."""
+    path = tmp_path / "clicks.csv"
+    path.write_text("user,item,timestamp\nu1,a,0.5\nu2,b,1700000000\n")
+    inter = read_interactions(path)
+    assert inter.ratings is None and list(inter.timestamps) == [0.5, 1700000000.0]
+    path.write_text("user,item,score\nu1,a,3\nu2,b,5\n")  # a third column with another name
+    assert list(read_interactions(path).ratings) == [3, 5]

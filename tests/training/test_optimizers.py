@@ -131,3 +131,30 @@ def test_lazy_adam_is_adam_for_dense_gradients_and_round_trips():
     assert config["registered_name"] == "gentk>LazyAdam"
     again = keras.saving.deserialize_keras_object(config, safe_mode=True)
     assert isinstance(again, LazyAdam) and again.get_config()["beta_1"] == 0.5
+
+
+def test_lazy_adam_updates_rows_inside_a_distribution_strategy():
+    """Under ``tf.distribute`` the update runs on each variable's local copy (the rows are
+    read through its handle): the same result as without a strategy."""
+    init = np.random.default_rng(5).normal(size=(6, 2)).astype("float32")
+    batches = ([1, 4, 4], [4, 0])
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        table = keras.Variable(init)
+        optimizer = LazyAdam(0.05)
+        optimizer.build([table])
+
+    @tf.function
+    def step(ids):
+        def replica(ids):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(tf.gather(table.value, ids)))
+            optimizer.apply_gradients(zip(tape.gradient(loss, [table]), [table]))
+
+        strategy.run(replica, args=(ids,))
+
+    for ids in batches:
+        step(tf.constant(ids))
+    np.testing.assert_allclose(
+        table.numpy(), _train_embedding(LazyAdam(0.05), init, batches), rtol=1e-6
+    )
