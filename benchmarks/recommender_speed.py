@@ -6,6 +6,8 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py real --dataset ml-1m
     python benchmarks/recommender_speed.py real --hidden 1200 --latent-dim 50 --linear-decoder
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
+    python benchmarks/recommender_speed.py scaling --items 20108 --users 136677 --per-user 73 \
+        --modes sparse --batches 40 --eval-users 10000        # shaped like ML-20M
     python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
     python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
@@ -95,8 +97,11 @@ def measure(
     sampled: int = 0,
     epochs: int = 1,
     keras_adam: bool = False,
+    held_out=None,
 ):
-    """Users/s of one epoch (the mean of ``epochs`` timed epochs, after a warm-up)."""
+    """Users/s of one epoch (the mean of ``epochs`` timed epochs, after a warm-up); with
+    ``held_out`` (a CSR of other users) the evaluation's users/s too: NDCG@100 and Recall@20/50
+    of their 80/20 fold-in split, as a run's validation and test compute them."""
     import keras
     from gentk_recommender.data import sparse_batches
     from gentk_recommender.model import MultVAE
@@ -111,7 +116,8 @@ def measure(
         decoder_hidden=() if linear_decoder else None,
         sampled_softmax=sampled,
     )
-    adam = keras.optimizers.Adam if keras_adam else FusedAdam  # FusedAdam: what `gentk run` uses
+    # what `gentk run` uses: FusedAdam, LazyAdam with a sampled softmax
+    adam = keras.optimizers.Adam if keras_adam else LazyAdam if sampled else FusedAdam
     model.compile(optimizer=adam(1e-3), jit_compile=jit and dense)
     ds = sparse_batches(matrix, batch_size, shuffle=True, dense=dense)
     run = ds if batches is None else ds.take(batches)
@@ -122,12 +128,18 @@ def measure(
     model.fit(run, epochs=epochs, verbose=0, shuffle=False, callbacks=[timer])
     seconds = float(np.mean(timer.seconds))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
-        "users_per_s": n_users / seconds,
-        "seconds": seconds,
-        "users": n_users,
-        "peak_rss_mb": peak_mb,
-    }
+    out = {"users_per_s": n_users / seconds, "seconds": seconds, "users": n_users,
+           "peak_rss_mb": peak_mb}  # fmt: skip
+    if held_out is not None:
+        from gentk_recommender.data import fold_in_split
+        from gentk_recommender.evaluation import model_scorer, ranking_metrics
+
+        fold_in, targets = fold_in_split(held_out, 0.8, np.random.default_rng(0))
+        start = time.perf_counter()
+        ranking_metrics(model_scorer(model, dense=dense), fold_in, targets)
+        out["eval_users_per_s"] = held_out.shape[0] / (time.perf_counter() - start)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
 
 
 def child(args):
@@ -141,11 +153,14 @@ def child(args):
         matrix = prepare(config, str(movielens_file(args.dataset))).train
         batches = None
     else:
-        matrix = planted(args.n_users, args.items)
+        everyone = planted(args.n_users + args.eval_users, args.items, per_user=args.per_user)
+        matrix, held_out = everyone[: args.n_users], everyone[args.n_users :]
         batches = args.batches
     shape = dict(hidden=args.hidden, latent_dim=args.latent_dim, linear_decoder=args.linear_decoder)
+    held_out = held_out if args.source != "real" and args.eval_users else None
     print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled,
-                             epochs=args.epochs, keras_adam=args.keras_adam, **shape)))  # fmt: skip
+                             epochs=args.epochs, keras_adam=args.keras_adam, held_out=held_out,
+                             **shape)))  # fmt: skip
 
 
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -455,6 +470,9 @@ def main():
     scaling = sub.add_parser("scaling")
     scaling.add_argument("--items", type=int, default=20000)
     scaling.add_argument("--users", type=int, nargs="+", default=[10000, 100000, 1000000])
+    scaling.add_argument("--per-user", type=int, default=20, help="clicks per user (ML-20M: 73)")
+    scaling.add_argument("--eval-users", type=int, default=0, help="held-out users evaluated")
+    scaling.add_argument("--modes", nargs="+", default=["dense", "sparse"])
     scaling.add_argument(
         "--batches",
         type=int,
@@ -521,6 +539,8 @@ def main():
     c.add_argument("--sampled", type=int, default=0, help="sampled softmax negatives (0: full)")
     c.add_argument("--epochs", type=int, default=1, help="timed epochs (their mean)")
     c.add_argument("--keras-adam", action="store_true", help="Keras' Adam, not gentk's FusedAdam")
+    c.add_argument("--per-user", type=int, default=20, help="planted clicks per user")
+    c.add_argument("--eval-users", type=int, default=0, help="held-out users to evaluate")
     args = parser.parse_args()
     if args.command == "child":
         return child(args)
@@ -608,32 +628,24 @@ def main():
         return
     else:
         for n in args.users:
-            for mode, jit in (("dense", False), ("sparse", False)):
-                r = spawn(
-                    [
-                        "--source",
-                        "synthetic",
-                        "--n-users",
-                        str(n),
-                        "--items",
-                        str(args.items),
-                        "--mode",
-                        mode,
-                        "--batches",
-                        str(args.batches),
-                    ]
-                    + (["--jit"] if jit else [])
-                )
+            for mode in args.modes:
+                r = spawn(["--source", "synthetic", "--n-users", str(n), "--items",
+                           str(args.items), "--mode", mode, "--batches", str(args.batches),
+                           "--per-user", str(args.per_user), "--eval-users",
+                           str(args.eval_users)])  # fmt: skip
                 r["epoch_s_extrapolated"] = n / r["users_per_s"]
-                rows.append({"users_total": n, "batches": mode, "xla": jit, **r})
-        base = rows[1]["users_per_s"]
+                r["epoch_min"] = r["epoch_s_extrapolated"] / 60
+                rows.append({"users_total": n, "batches": mode, "xla": False, **r})
+        base = rows[-1]["users_per_s"] if len(args.modes) == 1 else rows[1]["users_per_s"]
         print(
-            f"planted low-rank data over {args.items} items, 20 clicks per user; "
-            f"{args.batches} timed batches of 500 users per configuration"
+            f"planted low-rank data over {args.items} items, {args.per_user} clicks per user; "
+            f"{args.batches} timed batches of 500 users per configuration, Mult-VAE "
+            f"[I-600-200-600-I]; evaluation on {args.eval_users} other users"
         )
     for r in rows:
         r["vs_sparse_first"] = f"{r['users_per_s'] / base:.2f}x"
-        for k in ("users_per_s", "seconds", "peak_rss_mb", "epoch_s_extrapolated"):
+        for k in ("users_per_s", "seconds", "peak_rss_mb", "epoch_s_extrapolated", "epoch_min",
+                  "eval_users_per_s"):  # fmt: skip
             if k in r:
                 r[k] = f"{r[k]:.1f}"
     cols = [
@@ -645,6 +657,8 @@ def main():
             "users_per_s",
             "seconds",
             "epoch_s_extrapolated",
+            "epoch_min",
+            "eval_users_per_s",
             "peak_rss_mb",
             "vs_sparse_first",
         )

@@ -374,7 +374,10 @@ def prepare(config, path) -> RecData:
                 "take split=users or split=time"
             )
         cut, both, before = _time_cut(config, times, pair_users, active)
-        if len(both) < n_val + n_test:
+        # the fractions are of the users that can be held out: a positive on each side
+        n_val = _held_out_count(config.validation_users, config.validation_fraction, len(both))
+        n_test = _held_out_count(config.test_users, config.test_fraction, len(both))
+        if len(both) < n_val + n_test or len(both) - n_val - n_test + len(before) < 1:
             raise UserError(
                 f"split=time-cut at {cut:g}: {len(both)} users have positives on both sides "
                 f"of the cut, too few for {n_val} validation and {n_test} test users"

@@ -70,6 +70,9 @@ def test_split_time_cut_trains_on_nothing_after_the_cut(tmp_path):
     # without time_cut the cut is the time by which fold_in_fraction of the clicks happened
     default = prepare(_config(split="time-cut"), tmp_path / "r.csv")
     assert 20.0 < default.stats["time_cut"] <= 30.11
+    # held-out fractions are of the users with positives on both sides of the cut
+    config = _config(split="time-cut", validation_users=None, test_users=None, test_fraction=0.25)
+    assert len(prepare(config, tmp_path / "r.csv").test_users) == 3  # a quarter of 12
 
 
 def test_temporal_splits_refuse_what_they_cannot_use(tmp_path):
