@@ -255,6 +255,7 @@ class ItemOutput(keras.layers.Layer):
             stored = stored.T
         self.embeddings.assign(stored)
         self.bias.assign(np.asarray(store["1"]))
+        self.hidden_major = False  # item-major in memory from now on (and in a saved config)
 
     def get_config(self):
         return {**super().get_config(), "n_items": self.n_items}

@@ -501,6 +501,7 @@ def test_models_saved_with_the_hidden_major_output_layer_load_transposed(tmp_pat
     np.testing.assert_allclose(old(expected["x"]).numpy(), expected["logits"], rtol=1e-5)
     np.testing.assert_array_equal(old.decoder.head.embeddings.numpy(), expected["kernel"].T)
     assert old.get_config()["item_major"] is True
+    assert old.decoder.get_config()["hidden_major"] is False  # in memory: item-major
     old.save(tmp_path / "again.keras")
     again = keras.models.load_model(tmp_path / "again.keras", safe_mode=True)
     np.testing.assert_allclose(again(expected["x"]).numpy(), expected["logits"], rtol=1e-5)
