@@ -421,7 +421,7 @@ class MultVAE(GenerativeModel):
             log_q = tf.convert_to_tensor(self.item_log_q)
             seed = tf.cast(self.seed_generator.next(), tf.int32)
             ids = tf.random.stateless_categorical(log_q[None, :], self.sampled_softmax, seed)[0]
-            h = self.decoder.features(z, training)
+            h = tf.cast(self.decoder.features(z, training), head.compute_dtype)  # float32 head
             log_lik = sampled_multinomial_log_likelihood(
                 h, head.embeddings, head.bias, x, ids, log_q, items_first=True
             )

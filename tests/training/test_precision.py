@@ -3,6 +3,7 @@ and in 16-bit compute within a stated tolerance, the global policy is restored a
 (also a failed one), and models that need float32 refuse it in one line."""
 
 import keras
+import numpy as np
 import pytest
 
 import gentk
@@ -35,3 +36,17 @@ def test_a_flow_refuses_mixed_precision_and_the_policy_is_restored(tmp_path):
     with pytest.raises(UserError, match="`precision` must be one of"):
         _run("vae", tmp_path, "precision=half", epochs=1)
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_a_sampled_softmax_trains_in_mixed_precision(tmp_path):
+    """The sampled rows of the float32 output layer meet hidden units computed in bfloat16
+    (they failed with a dtype error before): the run trains, the weights stay float32."""
+    from tests.plugins.test_recommender import _planted_file
+
+    recipe = get_registry().get("model", "recommender-vae").factory
+    result = gentk.run(recipe, data=_planted_file(tmp_path / "r.csv", n_users=200),
+                       output=tmp_path / "run", verbose=0, epochs=2,
+                       overrides=["sampled_softmax=16", "hidden=(16,)", "latent_dim=4",
+                                  "precision=mixed_bfloat16"])  # fmt: skip
+    assert np.isfinite(result.history[-1]["loss"])
+    assert all(w.dtype == "float32" for w in result.model.trainable_weights)
