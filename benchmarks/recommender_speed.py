@@ -8,6 +8,8 @@ Each configuration runs in its own process so that its peak resident memory is i
     python benchmarks/recommender_speed.py scaling --items 20000 --users 10000 100000 1000000
     python benchmarks/recommender_speed.py scaling --items 20108 --users 136677 --per-user 73 \
         --modes sparse --batches 40 --eval-users 10000        # shaped like ML-20M
+    python benchmarks/recommender_speed.py child --source planted --n-users 136677 \
+        --items 20108 --per-user 73 --eval-users 10000 --ease  # EASE at that shape
     python benchmarks/recommender_speed.py sampled --items 20000 200000 --negatives 1000 10000
     python benchmarks/recommender_speed.py peer --peer-python /path/to/venv/bin/python
     python benchmarks/recommender_speed.py workers --workers 1 2 4 --items 20000 200000 1000000
@@ -142,6 +144,25 @@ def measure(
     return out
 
 
+def ease_cost(matrix, held_out) -> dict:
+    """Seconds to fit EASE (float32, lambda 1,000) on ``matrix`` and users/s of its evaluation
+    on ``held_out`` (80/20 fold-in), with the peak resident memory."""
+    from gentk_recommender.data import fold_in_split
+    from gentk_recommender.evaluation import ease_scorer, ranking_metrics
+
+    start = time.perf_counter()
+    scorer = ease_scorer(matrix, 1000.0, np.float32)
+    fit = time.perf_counter() - start
+    out = {"ease_fit_s": fit}
+    if held_out is not None:
+        fold_in, targets = fold_in_split(held_out, 0.8, np.random.default_rng(0))
+        start = time.perf_counter()
+        ranking_metrics(scorer, fold_in, targets)
+        out["eval_users_per_s"] = held_out.shape[0] / (time.perf_counter() - start)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 def child(args):
     if args.source == "real":
         from gentk_recommender.data import prepare
@@ -158,6 +179,8 @@ def child(args):
         batches = args.batches
     shape = dict(hidden=args.hidden, latent_dim=args.latent_dim, linear_decoder=args.linear_decoder)
     held_out = held_out if args.source != "real" and args.eval_users else None
+    if args.ease:  # EASE (lambda 1,000, float32, as the recipe's baseline) on the same users
+        return print(json.dumps(ease_cost(matrix, held_out)))
     print(json.dumps(measure(matrix, args.mode, args.jit, batches, sampled=args.sampled,
                              epochs=args.epochs, keras_adam=args.keras_adam, held_out=held_out,
                              **shape)))  # fmt: skip
@@ -543,6 +566,7 @@ def main():
     c.add_argument("--keras-adam", action="store_true", help="Keras' Adam, not gentk's FusedAdam")
     c.add_argument("--per-user", type=int, default=20, help="planted clicks per user")
     c.add_argument("--eval-users", type=int, default=0, help="held-out users to evaluate")
+    c.add_argument("--ease", action="store_true", help="fit and evaluate EASE instead")
     args = parser.parse_args()
     if args.command == "child":
         return child(args)
