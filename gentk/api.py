@@ -18,9 +18,9 @@ Groups (see docs/plugins.md for what each is for):
   registered encoder and decoder; ``ImageConfig`` is the config's former name),
   ``in_batches``, ``use_xla``;
 - models and training: ``GenerativeModel``, ``EncoderDecoderModel``, ``unpack_x``,
-  ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``LazyAdam``, ``Optimized`` and
-  ``training_contract`` (a model with several optimizers declares what each trains),
-  ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
+  ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``LazyAdam``, ``gather_rows``,
+  ``Optimized`` and ``training_contract`` (a model with several optimizers declares what
+  each trains), ``BestWeights``, ``restore_best``, ``read_checkpoint_state``,
   ``Cadence``, ``ValidationEpochs``, and under ``tf.distribute`` ``run_if``, ``replica_sum``,
   ``global_moments``, ``from_first_replica``;
 - likelihoods and objectives: ``pixel_likelihood``, ``latent_distribution``, ``LIKELIHOODS``,
@@ -75,6 +75,7 @@ _WHERE = {
     "record_weighted": "gentk.models",
     "FusedAdam": "gentk.training.optimizers",
     "LazyAdam": "gentk.training.optimizers",
+    "gather_rows": "gentk.training.optimizers",
     "Optimized": "gentk.training.contract",
     "training_contract": "gentk.training.contract",
     "BestWeights": "gentk.training.callbacks",

@@ -68,15 +68,11 @@ def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q, 
     with ``items_first=True``: then every lookup gathers rows, so the gradients to ``kernel``
     and ``bias`` are ``tf.IndexedSlices`` over the positives and the sample (a column gather's
     gradient is a dense ``[H, I]``), which an optimizer such as ``LazyAdam`` applies at the
-    cost of the rows touched. Keras variables are read row by row (their TensorFlow variable's
-    ``sparse_read``): a whole read before the rows are updated makes TensorFlow copy the
-    variable each step.
+    cost of the rows touched. Variables are read row by row (``gather_rows``).
     """
-    import keras
     import tensorflow as tf
 
-    if items_first:
-        kernel, bias = (v.value if isinstance(v, keras.Variable) else v for v in (kernel, bias))
+    from gentk.training.optimizers import gather_rows
 
     if isinstance(x, tf.SparseTensor):
         pairs, weights = x.indices, tf.cast(x.values, hidden.dtype)
@@ -87,13 +83,13 @@ def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q, 
     log_count = tf.math.log(tf.cast(tf.size(sampled), hidden.dtype)) + tf.gather(log_q, sampled)
     h = tf.gather(hidden, rows)  # [P, H]
     if items_first:
-        true = tf.reduce_sum(h * tf.gather(kernel, items), axis=1)
-        negatives = tf.matmul(hidden, tf.gather(kernel, sampled), transpose_b=True)
+        true = tf.reduce_sum(h * gather_rows(kernel, items), axis=1)
+        negatives = tf.matmul(hidden, gather_rows(kernel, sampled), transpose_b=True)
     else:
         true = tf.reduce_sum(h * tf.transpose(tf.gather(kernel, items, axis=1)), axis=1)
         negatives = hidden @ tf.gather(kernel, sampled, axis=1)
-    true = true + tf.gather(bias, items)  # [P]: the positive's own logit
-    negatives = negatives + tf.gather(bias, sampled)
+    true = true + gather_rows(bias, items)  # [P]: the positive's own logit
+    negatives = negatives + gather_rows(bias, sampled)
     negatives = tf.gather(negatives - log_count, rows)  # [P, S]
     hit = tf.equal(items[:, None], tf.cast(sampled, items.dtype)[None, :])
     negatives = tf.where(hit, tf.constant(-float("inf"), hidden.dtype), negatives)

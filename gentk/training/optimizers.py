@@ -25,7 +25,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["FusedAdam", "LazyAdam"]
+__all__ = ["FusedAdam", "LazyAdam", "gather_rows"]
 
 
 @keras.saving.register_keras_serializable(package="gentk")
@@ -59,6 +59,14 @@ def _variable(variable):
     """The TensorFlow variable behind a Keras one (the local copy of a distributed one inside
     the strategy's update)."""
     return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def gather_rows(params, indices):
+    """``params[indices]`` along the first axis; of a (Keras) variable only those rows are read
+    (its TensorFlow variable's ``sparse_read``), and the gradient is ``tf.IndexedSlices``. A
+    whole read of a variable that ``LazyAdam`` then updates row by row makes TensorFlow copy it
+    every step (38 ms at 1M x 100, against 1 ms for the rows). Tensors are gathered as usual."""
+    return tf.gather(_variable(params), indices)
 
 
 def _handle(variable):

@@ -235,32 +235,28 @@ def _columns(rows: Rows, item_vocab: np.ndarray) -> np.ndarray:
 def fold_in_split(full: sp.csr_matrix, fraction: float, rng):
     """Each row's items split at random: ``ceil(fraction * n)`` fold-in items (at least one
     kept back as target when there are two or more), the rest targets."""
-    fold_in = sp.lil_matrix(full.shape, dtype=np.float32)
-    target = sp.lil_matrix(full.shape, dtype=np.float32)
-    for r in range(full.shape[0]):
-        cols = full.indices[full.indptr[r] : full.indptr[r + 1]]
-        if len(cols) == 0:
-            continue
-        perm = rng.permutation(cols)
-        n_in = int(np.ceil(fraction * len(cols)))
-        n_in = min(max(n_in, 1), len(cols) - 1) if len(cols) > 1 else 1
-        fold_in[r, np.sort(perm[:n_in])] = 1.0
-        target[r, np.sort(perm[n_in:])] = 1.0
-    return fold_in.tocsr(), target.tocsr()
+    return _split_rows(full, fraction, lambda cols, _: rng.permutation(cols))
 
 
 def fold_in_split_by_time(times: sp.csr_matrix, fraction: float):
     """Each row's items in time order (``times``: a CSR of the pairs' timestamps; ties by
     item): the earliest ``ceil(fraction * n)`` are fold-in (at least one kept back as target
     when there are two or more), the latest the targets."""
-    fold_in = sp.lil_matrix(times.shape, dtype=np.float32)
-    target = sp.lil_matrix(times.shape, dtype=np.float32)
-    for r in range(times.shape[0]):
-        span = slice(times.indptr[r], times.indptr[r + 1])
-        cols, when = times.indices[span], times.data[span]
+    return _split_rows(times, fraction, lambda cols, when: cols[np.lexsort((cols, when))])
+
+
+def _split_rows(matrix: sp.csr_matrix, fraction: float, order):
+    """Fold-in and target matrices: each row's items (and values) put in ``order(cols,
+    values)``, the first ``ceil(fraction * n)`` fold-in (at least one kept back as target when
+    there are two or more), the rest targets."""
+    fold_in = sp.lil_matrix(matrix.shape, dtype=np.float32)
+    target = sp.lil_matrix(matrix.shape, dtype=np.float32)
+    for r in range(matrix.shape[0]):
+        span = slice(matrix.indptr[r], matrix.indptr[r + 1])
+        cols = matrix.indices[span]
         if len(cols) == 0:
             continue
-        ordered = cols[np.lexsort((cols, when))]
+        ordered = order(cols, matrix.data[span])
         n_in = int(np.ceil(fraction * len(cols)))
         n_in = min(max(n_in, 1), len(cols) - 1) if len(cols) > 1 else 1
         fold_in[r, np.sort(ordered[:n_in])] = 1.0
@@ -465,9 +461,9 @@ def _time_cut(config, times, pair_users, active):
     size = int(pair_users.max()) + 1 if len(pair_users) else 0
     before = np.bincount(pair_users[times < cut], minlength=size) > 0
     after = np.bincount(pair_users[times >= cut], minlength=size) > 0
-    either = active[before[active] & after[active]]
+    both = active[before[active] & after[active]]
     only_before = active[before[active] & ~after[active]]
-    return cut, either, only_before  # users with positives after the cut only do not train
+    return cut, both, only_before  # users with positives after the cut only do not train
 
 
 def _rated(group: _Group, item_vocab) -> sp.csr_matrix:

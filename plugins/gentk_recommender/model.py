@@ -31,6 +31,7 @@ from gentk.api import (
     Decoder,
     Encoder,
     GenerativeModel,
+    gather_rows,
     kl_divergence,
     multinomial_log_likelihood,
     sampled_multinomial_log_likelihood,
@@ -86,17 +87,15 @@ def sparse_matmul(x: tf.SparseTensor, kernel, row_gradient: bool = False):
     the dense GEMM. The gradient to ``kernel`` is ``x^T dh`` through the same CSR matrix; the
     gradient to ``x``'s values is ``dh`` times ``kernel`` at the entries (pruned when unused).
 
-    ``row_gradient`` (a large catalogue, ``LazyAdam``): the clicked rows of a variable
-    ``kernel`` are read on their own (``ResourceGather``) and summed per user, so the kernel's
-    gradient is ``tf.IndexedSlices`` over the batch's clicks and nothing reads the whole
-    ``[I, H]`` matrix: a whole read before a row update makes TensorFlow copy the variable
-    (38 ms a step at 1M x 100 against 1 ms, ``benchmarks/recommender_speed.py``).
+    ``row_gradient`` (a large catalogue, ``LazyAdam``): the clicked rows of ``kernel`` are read
+    on their own (``gather_rows``) and summed per user, so the kernel's gradient is
+    ``tf.IndexedSlices`` over the batch's clicks and nothing reads the whole ``[I, H]`` matrix.
     ``O(clicks x H)`` either way."""
     x = tf.sparse.reorder(x)  # CSR needs row-major order (a no-op sort on our batches)
     out_dtype = kernel.dtype
     rows, cols = x.indices[:, 0], x.indices[:, 1]
     if row_gradient:
-        picked = tf.gather(kernel.value if isinstance(kernel, keras.Variable) else kernel, cols)
+        picked = gather_rows(kernel, cols)
         per_click = tf.cast(x.values, tf.float32)[:, None] * tf.cast(picked, tf.float32)
         h = tf.math.unsorted_segment_sum(per_click, rows, x.dense_shape[0])
         return tf.cast(h, out_dtype)

@@ -282,7 +282,7 @@ class RecommenderRecipe(Recipe):
     def optimizer(self, config):
         """``LazyAdam`` with a sampled softmax (its output rows' gradients are IndexedSlices:
         a step updates the rows the batch scored), else ``FusedAdam``."""
-        if not (getattr(config, "sampled_softmax", 0) and config.lazy_adam):
+        if not (config.sampled_softmax and config.lazy_adam):
             return super().optimizer(config)
         from gentk.api import LazyAdam
 
