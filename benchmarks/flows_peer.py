@@ -14,6 +14,13 @@ gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
     python benchmarks/flows_peer.py --peer-python ../peer/bin/python
     python benchmarks/flows_peer.py --peer-python P --data two-moons --flows maf --seeds 0 1 2
     python benchmarks/flows_peer.py --peer-python P --set scale_bound=7     # gentk options
+    python benchmarks/flows_peer.py --peer-python P --paired --seeds 0 1 2 3 4 5 6 7 8 9 10 11
+
+``--paired`` trains MAF on two moons from the same start on the same batches on both sides:
+zuko's initial weights are copied into gentk's MADEs, both take the same 25 batches of 128 a
+epoch, and each epoch's validation NLL is compared (best epoch, standardised units), once per
+gentk ``scale_clamp``: what is left of a difference is the model's or the optimizer's, not the
+draw of a start or of an order.
 
 Architectures: RealNVP = affine couplings with alternating halves (gentk: affine-coupling,
 reverse; zuko: RealNVP), MAF = MADE affine layers with reversed orders (gentk: maf,reverse;
@@ -117,6 +124,105 @@ def ours(flow, x, args, seed) -> dict:
     return {**times, "test_nll": result.metrics["test_nll"]}
 
 
+PAIRED_PEER = r"""
+import json, sys
+import numpy as np
+import torch, zuko
+
+args = json.loads(sys.argv[1])
+torch.set_num_threads(args["threads"])
+torch.manual_seed(args["seed"])
+d = np.load(args["data"])
+train, valid = torch.tensor(d["train"]), torch.tensor(d["valid"])
+flow = zuko.flows.MAF(2, transforms=args["steps"], hidden_features=tuple(args["hidden"]))
+start = {k: v.tolist() for k, v in flow.state_dict().items() if not k.endswith(("mask", "order"))}
+opt = torch.optim.Adam(flow.parameters(), lr=args["lr"])
+vals = []
+for i, idx in enumerate(d["order"]):
+    loss = -flow().log_prob(train[idx]).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if (i + 1) % args["per_epoch"] == 0:
+        with torch.no_grad():
+            vals.append(float(-flow().log_prob(valid).mean()))
+print(json.dumps({"vals": vals, "start": start}))
+"""
+
+
+def paired(args) -> None:
+    """MAF on two moons from zuko's start on zuko's batches, per gentk ``scale_clamp``."""
+    import tensorflow as tf
+
+    from gentk.config import resolve_config
+    from gentk.data import split_indices
+    from gentk.data.tabular import TabularData
+    from gentk.plugins import get_registry
+    from gentk.training.optimizers import FusedAdam
+
+    x = np.asarray(datasets()["two-moons"](), np.float32)
+    recipe = get_registry().get("model", "maf").factory
+    steps, per_epoch = STEPS["maf"], 3200 // args.batch_size
+    best = {c: [] for c in ("zuko", *args.clamps)}
+    for seed in args.seeds:
+        tr, va, _ = split_indices(len(x), 0.1, 0.1, seed)
+        mean, std = x[tr].mean(0), x[tr].std(0)
+        train, valid = (x[tr] - mean) / std, (x[va] - mean) / std
+        rng = np.random.default_rng(seed)
+        order = np.stack([batch[: args.batch_size] for _ in range(args.epochs)
+                          for batch in np.array_split(rng.permutation(len(train)), per_epoch)])
+        spec = {"seed": seed, "steps": steps, "hidden": args.hidden, "lr": args.learning_rate,
+                "per_epoch": per_epoch, "threads": args.torch_threads}  # fmt: skip
+        peer_run = run_peer(args.peer_python, PAIRED_PEER, spec,
+                            {"train": train, "valid": valid, "order": order}, "zuko")  # fmt: skip
+        best["zuko"].append(min(peer_run["vals"]))
+        start = {k: np.asarray(v, np.float32) for k, v in peer_run["start"].items()}
+        for clamp in args.clamps:
+            overrides = [f"steps={steps}", f"hidden={','.join(map(str, args.hidden))}",
+                         "standardize=false", f"scale_clamp={clamp}"]  # fmt: skip
+            config = resolve_config(recipe.config, overrides=overrides)
+            model = recipe.build(config, recipe.load_data(config, TabularData(
+                np.concatenate([train, valid]), None, None, "paired")))  # fmt: skip
+            mafs = [layer for layer in reversed(model.flow_layers) if hasattr(layer, "made")]
+            for i, layer in enumerate(mafs):  # data side first, as zuko's transforms
+                _copy_made(layer.made, start, f"transform.transforms.{i}.hyper", i % 2 == 1)
+            model.compile(optimizer=FusedAdam(args.learning_rate, epsilon=1e-8))  # torch's eps
+            step = tf.function(model.train_step)
+            vals = []
+            for i, idx in enumerate(order):
+                step(tf.constant(train[idx]))
+                if (i + 1) % per_epoch == 0:
+                    vals.append(float(-tf.reduce_mean(model.log_prob(tf.constant(valid)))))
+            best[clamp].append(min(vals))
+        print(seed, {k: round(v[-1], 4) for k, v in best.items()}, flush=True)
+
+    def paired_mean(a, b):
+        d = np.asarray(best[a]) - np.asarray(best[b])
+        return f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}"
+
+    print(f"\nMAF on two moons, {args.epochs} epochs, seeds {args.seeds}: best validation NLL "
+          "(standardised units), each side from zuko's start on zuko's batches")  # fmt: skip
+    rows = [{"side": k, "mean NLL": f"{np.mean(v):.4f}",
+             "minus zuko (paired)": "" if k == "zuko" else paired_mean(k, "zuko")}
+            for k, v in best.items()]  # fmt: skip
+    print(table(rows, list(rows[0])))
+
+
+def _copy_made(made, start, prefix, reversed_order):
+    """zuko's MaskedMLP weights (``[out, in]``) into a gentk MADE (``[in, out]``). zuko's odd
+    transforms take the features in reversed order where gentk reverses the vector between
+    layers: their inputs and their outputs (shift and scale per feature) swap features."""
+    w = [start[f"{prefix}.{k}.weight"].T for k in (0, 2, 4)]
+    b = [start[f"{prefix}.{k}.bias"] for k in (0, 2, 4)]
+    if reversed_order:
+        params = w[2].shape[1] // 2
+        swap = [f * params + p for f in reversed(range(2)) for p in range(params)]
+        w[0], w[2], b[2] = w[0][::-1], w[2][:, swap], b[2][swap]
+    for layer, kernel, bias in zip(made.layers_, w, b):
+        layer.kernel.assign(kernel)
+        layer.bias.assign(bias)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", required=True, help="an interpreter with torch and zuko")
@@ -131,7 +237,13 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="a gentk option for every gentk run")  # fmt: skip
+    parser.add_argument("--paired", action="store_true",
+                        help="MAF on two moons from zuko's start on zuko's batches")  # fmt: skip
+    parser.add_argument("--clamps", nargs="+", default=["rational", "tanh"],
+                        help="--paired: gentk's scale_clamp values to run")  # fmt: skip
     args = parser.parse_args()
+    if args.paired:
+        return paired(args)
     from gentk.data import split_indices
 
     sets = datasets()

@@ -50,6 +50,9 @@ class ConditionerOptions(NetworkOptions):
 @dataclasses.dataclass
 class AffineNetworkOptions(ConditionerOptions):
     scale_bound: float = _field(3.0, "soft bound of the log-scale")
+    clamp: str = _field(
+        "tanh", "how the log-scale is bounded: tanh (b tanh(a / b)) or rational (a / (1 + |a| / b))"
+    )
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ networks of conditional layers read.
   ``W = P L U`` (``tfb.ScaleMatvecLU``), log-determinant ``sum log|diag U|``.
 - ``Reverse`` (``reverse``): the fixed permutation between couplings.
 - ``AdditiveCoupling`` (``additive-coupling``, NICE), ``AffineCoupling`` (``affine-coupling``,
-  RealNVP; log-scale ``scale_bound * tanh(raw / scale_bound)``) and ``SplineCoupling``
+  RealNVP; log-scale ``soft_clamp(raw, scale_bound)``) and ``SplineCoupling``
   (``spline-coupling``, rational-quadratic neural spline, Durkan et al. 2019): ``tfb.RealNVP``
   with a Keras 3 ``CouplingNet``; the first ``D // 2`` dimensions pass through.
 - ``MaskedAutoregressive`` (``maf``; ``iaf`` is its inverse): ``tfb.MaskedAutoregressiveFlow``
@@ -42,6 +42,8 @@ from gentk_flows.spline import RQSpline
 tfb = tfp.bijectors
 
 __all__ = [
+    "CLAMPS",
+    "soft_clamp",
     "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
@@ -57,6 +59,26 @@ __all__ = [
     "SplineAutoregressive",
     "SplineCoupling",
 ]
+
+CLAMPS = ("rational", "tanh")
+
+
+def soft_clamp(a, bound: float, clamp: str = "tanh"):
+    """A log-scale ``a`` squashed smoothly into ``(-bound, bound)``, slope 1 at 0.
+
+    ``rational``: ``a / (1 + |a| / bound)``, zuko's ``MonotonicAffineTransform`` (there
+    ``bound = log(1 / minimum slope)``); ``tanh``: ``bound * tanh(a / bound)``, the layers'
+    default (the flow recipes pass ``rational``: see their ``scale_clamp`` option).
+    """
+    if clamp == "tanh":
+        return bound * tf.tanh(a / bound)
+    return a / (1 + tf.abs(a) / bound)
+
+
+def _check_clamp(clamp: str) -> str:
+    if clamp not in CLAMPS:
+        raise ValueError(f"`clamp` must be rational or tanh. Received: clamp={clamp!r}")
+    return clamp
 
 
 class _VectorBijector(Bijector):
@@ -245,7 +267,7 @@ class AdditiveCoupling(_Coupling):
 @keras.saving.register_keras_serializable(package="gentk_flows")
 class AffineCoupling(_Coupling):
     """RealNVP's affine coupling: the half ``x2`` moved by a scale and shift of ``x1``, the
-    log-scale ``a`` soft-clamped to ``+-scale_bound``.
+    log-scale ``a`` soft-clamped to ``+-scale_bound`` (``soft_clamp``).
 
     ``form="base"`` (the default): ``z2 = x2 * exp(a(x1)) + b(x1)``, the base point from the
     data, as zuko writes it (and as gentk's MAF does); ``form="data"`` (layers saved before
@@ -257,18 +279,20 @@ class AffineCoupling(_Coupling):
     FORMS = ("base", "data")
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, net_init="identity", form="base", **kwargs):  # fmt: skip
+                 scale_bound=3.0, net_init="identity", form="base", clamp="tanh",
+                 **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
         if form not in self.FORMS:
             raise ValueError(f"`form` must be base or data. Received: form={form!r}")
         self.scale_bound, self.form = float(scale_bound), form
+        self.clamp = _check_clamp(clamp)
 
     @classmethod
-    def from_config(cls, config):
-        return super().from_config({"form": "data", **config})  # saved before `form`
+    def from_config(cls, config):  # saved before `form`
+        return super().from_config({"form": "data", **config})
 
     def _log_scale(self, params):
-        return self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
+        return soft_clamp(params[..., 1], self.scale_bound, self.clamp)
 
     def call(self, condition=None):
         condition = self._condition(condition)
@@ -289,7 +313,8 @@ class AffineCoupling(_Coupling):
         return (y1 - params[..., 0]) * tf.exp(-a), -tf.reduce_sum(a, axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "scale_bound": self.scale_bound, "form": self.form}
+        return {**super().get_config(), "scale_bound": self.scale_bound, "form": self.form,
+                "clamp": self.clamp}  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")
@@ -351,25 +376,26 @@ class MaskedAutoregressive(_VectorBijector):
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
                  scale_bound=3.0, inverse=False, net_init="identity", form="base",
-                 **kwargs):  # fmt: skip
+                 clamp="tanh", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, **kwargs)
         if form not in self.FORMS:
             raise ValueError(f"`form` must be base or data. Received: form={form!r}")
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         self.scale_bound, self.inverse = float(scale_bound), bool(inverse)
         self.net_init, self.form = net_init, form
+        self.clamp = _check_clamp(clamp)
         self.made = MADE(self.dim, self.hidden, 2, activation, self.condition_dim, net_init)
 
     @classmethod
-    def from_config(cls, config):
-        return super().from_config({"form": "data", **config})  # saved before `form`
+    def from_config(cls, config):  # saved before `form`
+        return super().from_config({"form": "data", **config})
 
     def build(self, input_shape=None):
         self.made.build((None, self.dim))
         self.built = True
 
     def _log_scale(self, params):
-        return self.scale_bound * tf.tanh(params[..., 1] / self.scale_bound)
+        return soft_clamp(params[..., 1], self.scale_bound, self.clamp)
 
     def call(self, condition=None):
         condition = self._condition(condition)
@@ -405,6 +431,7 @@ class MaskedAutoregressive(_VectorBijector):
             "inverse": self.inverse,
             "net_init": self.net_init,
             "form": self.form,
+            "clamp": self.clamp,
         }
 
 
@@ -414,9 +441,9 @@ class InverseAutoregressive(MaskedAutoregressive):
 
     def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
                  scale_bound=3.0, inverse=True, net_init="identity", form="base",
-                 **kwargs):  # fmt: skip
+                 clamp="tanh", **kwargs):  # fmt: skip
         super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, net_init,
-                         form, **kwargs)  # fmt: skip
+                         form, clamp, **kwargs)  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="gentk_flows")

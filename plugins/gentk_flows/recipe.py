@@ -46,6 +46,11 @@ class FlowConfig(ImageDataConfig):
     hidden: tuple[int, ...] = option((64, 64), "widths of the coupling / MADE networks", ge=1)
     activation: str = option("relu", "hidden activation of the networks")
     scale_bound: float = option(3.0, "soft bound of affine log-scales", gt=0)
+    scale_clamp: str = option(
+        "rational",
+        "vectors: how affine log-scales a are bounded by b: rational (a / (1 + |a| / b), as "
+        "zuko; MAF on two moons level with zuko's) or tanh (b tanh(a / b))",
+    )
     net_init: str = option(
         "uniform",
         "vectors: the coupling / MADE networks start as uniform (every layer U(+-1/sqrt(fan_in)), "
@@ -77,6 +82,11 @@ class FlowConfig(ImageDataConfig):
         if self.net_init not in ("identity", "uniform"):
             raise ValueError(
                 f"`net_init` must be identity or uniform. Received: net_init={self.net_init!r}"
+            )
+        if self.scale_clamp not in ("rational", "tanh"):
+            raise ValueError(
+                "`scale_clamp` must be rational or tanh. "
+                f"Received: scale_clamp={self.scale_clamp!r}"
             )
         if self.final:
             validate_step(self.final, "final")
@@ -190,6 +200,7 @@ class FlowRecipe(ImageRecipe):
             "hidden": config.hidden,
             "activation": config.activation,
             "scale_bound": config.scale_bound,
+            "clamp": config.scale_clamp,
             "net_init": config.net_init,
             "bins": config.bins,
             "bound": config.spline_bound,
