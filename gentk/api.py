@@ -66,7 +66,7 @@ _WHERE = {
     "EncoderDecoderRecipe": "gentk.encoder_decoder",
     "ImageDataConfig": "gentk.image_recipe",
     "in_batches": "gentk.image_recipe",
-    "use_xla": "gentk.training.runner",
+    "use_xla": "gentk.training.plan",
     # models and training
     "GenerativeModel": "gentk.models",
     "EncoderDecoderModel": "gentk.models",

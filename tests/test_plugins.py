@@ -154,16 +154,15 @@ def test_register_datasets_adds_named_datasets(tmp_path):
     """The register_datasets hook: a named dataset that --data NAME resolves."""
     from pathlib import Path
 
-    from gentk.cli.run import resolve_data
+    from gentk.training.plan import resolve_data
 
-    registry = get_registry()
-    entry = registry.get("dataset", "movielens-latest-small")
+    entry = get_registry().get("dataset", "movielens-latest-small")
     assert entry.plugin == "recommender"
-    path = resolve_data(registry, "movielens-latest-small")
+    path = resolve_data("movielens-latest-small")
     assert Path(path).name == "ratings.csv" and Path(path).is_file()
-    assert resolve_data(registry, str(tmp_path)) == str(tmp_path)
+    assert resolve_data(str(tmp_path)) == str(tmp_path)
     with pytest.raises(UserError, match="no dataset of that name"):
-        resolve_data(registry, "nope-data")
+        resolve_data("nope-data")
 
 
 def test_register_commands_adds_plugin_commands():

@@ -13,11 +13,10 @@ def read_rows_for(info, data):
     """All rows of ``data`` (default: the run's own data), checked against the model's shape."""
     import numpy as np
 
-    from gentk.cli.run import resolve_data
     from gentk.errors import UserError
-    from gentk.plugins import get_registry
+    from gentk.training.plan import resolve_data
 
-    source = resolve_data(get_registry(), data or info.meta.get("data"))
+    source = resolve_data(data or info.meta.get("data"))
     try:
         rows = info.recipe.read_rows(info.config, source)
     except NotImplementedError as err:

@@ -32,10 +32,9 @@ def command(run_dir, data, output):
     info = open_run(run_dir)
     seed_everything(info.config.seed)
     model = info.model()
-    from gentk.cli.run import resolve_data
-    from gentk.plugins import get_registry
+    from gentk.training.plan import resolve_data
 
-    source = resolve_data(get_registry(), data or info.meta.get("data"))
+    source = resolve_data(data or info.meta.get("data"))
     dataset = info.recipe.load_eval_data(info.config, source, info.run_dir)
     metrics = info.recipe.evaluate(model, info.config, dataset)
     if output:

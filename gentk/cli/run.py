@@ -7,25 +7,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["command", "resolve_data"]
-
-
-def resolve_data(registry, data):
-    """An existing path, or what a registered dataset's loader returns; None stays None."""
-    from gentk.data.text import check_input
-    from gentk.errors import UserError
-
-    if data is None:
-        return data
-    if Path(data).exists():
-        check_input(data)  # a FIFO or a device would block or never end
-        return data
-    if ("dataset", data) in registry:
-        return registry.get("dataset", data).create()
-    raise UserError(
-        f"--data {data!r}: no such file or folder, and no dataset of that name "
-        f"(datasets: {', '.join(registry.names('dataset')) or 'none'})"
-    )
+__all__ = ["command"]
 
 
 @click.command("run")
@@ -104,10 +86,7 @@ def command(
 
     if resume and force:
         raise UserError("--resume and --force exclude each other")
-    registry = get_registry()
-    recipe = registry.get("model", name).factory
-    label = data if data is not None and not Path(data).exists() else None
-    data = resolve_data(registry, data)
+    recipe = get_registry().get("model", name).factory
     held_out = {}
     for flag, field, path in (
         ("--validation", "validation_data", validation),
@@ -130,7 +109,6 @@ def command(
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
-        data_label=label,
         **held_out,
     )
     if not is_chief():

@@ -49,14 +49,14 @@ def command(name, space, trials, data, config_path, overrides, epochs, metric, m
     """Search options of model NAME: each trial is a run directory under the study directory,
     which also holds study.csv, study.png and best.json. A killed study resumes when the same
     command is run again (the interrupted trial continues from its checkpoint)."""
-    from gentk.cli.run import resolve_data
     from gentk.plugins import get_registry
+    from gentk.training.plan import resolve_data
     from gentk.tune import tune
 
     registry = get_registry()
     recipe = registry.get("model", name).factory
     label = data if data is not None and not Path(data).exists() else None
-    data = resolve_data(registry, data)
+    data = resolve_data(data)
     if isinstance(data, str):
         data = str(Path(data).resolve())  # trials resume from any working directory
     direction = None if maximize is None else ("maximize" if maximize else "minimize")

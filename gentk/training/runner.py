@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -24,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gentk.atomic import atomic_path, atomic_write_json, atomic_write_text
-from gentk.config import config_to_dict, config_to_toml, resolve_config
+from gentk.config import config_to_dict, config_to_toml
 from gentk.errors import DiskFullError, Interrupted, PluginError, TrainingError, UserError
-from gentk.recipe import check_active_options
 from gentk.saving import read_archive_config, unloadable_classes
 from gentk.training.callbacks import (
     AtomicCheckpoint,
@@ -36,9 +33,20 @@ from gentk.training.callbacks import (
     read_checkpoint_state,
 )
 from gentk.training.contract import optimizer_variables, training_contract
-from gentk.training.rundir import RunLock, check_output_path, inspect_run_dir, set_aside
+from gentk.training.plan import (
+    RunPlan,
+    changed_options,
+    data_fingerprint,
+    plan_run,
+    read_run_json,
+    seed_everything,
+    started_options,
+    use_xla,
+)
+from gentk.training.rundir import RunLock, check_output_path, set_aside
 
 __all__ = [
+    "RunPlan",
     "RunResult",
     "run",
     "build_compiled_model",
@@ -59,104 +67,6 @@ class RunResult:
     history: list
     config: object
     data: object
-
-
-def seed_everything(seed: int) -> None:
-    import keras
-
-    keras.utils.set_random_seed(seed)
-
-
-def data_fingerprint(data) -> str | None:
-    """sha256 of a data file, or of a folder's files (names and contents); None otherwise."""
-    if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
-        return None
-    from gentk.data.text import check_input
-
-    check_input(data)  # never open a FIFO or a device
-    path = Path(data)
-    digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        digest.update(str(f.relative_to(path)).encode() if f != path else b"")
-        with open(f, "rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_run_json(run_dir: Path) -> dict:
-    """``run.json`` of a run, or a one-line ``UserError`` naming the file."""
-    path = run_dir / "run.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{run_dir} is not a gentk run directory (no run.json)") from None
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not a valid run record ({type(err).__name__})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("model"), str):
-        raise UserError(f"{path}: not a valid run record (no model name)")
-    return meta
-
-
-def _resume_data(run_dir: Path, meta: dict, data):
-    """The data a resumed run trains on: ``--data`` if given (it must be the same data), else
-    what ``run.json`` records."""
-    recorded = meta.get("data")
-    if data is not None:
-        saved, given = meta.get("data_sha256"), data_fingerprint(data)
-        if saved and given and saved != given:
-            raise UserError(
-                f"--resume: --data {data} differs from the data this run was trained on "
-                f"({recorded}); resume without --data, or start a new run"
-            )
-        return data
-    if recorded is None:
-        return None
-    if Path(recorded).exists():
-        if meta.get("data_sha256") and data_fingerprint(recorded) != meta["data_sha256"]:
-            raise UserError(f"--resume: {recorded} changed since this run started")
-        return recorded
-    from gentk.plugins import get_registry
-
-    registry = get_registry()
-    if ("dataset", recorded) in registry:
-        return registry.get("dataset", recorded).create()
-    raise UserError(
-        f"--resume: the run's data {recorded} no longer exists; pass --data with the same data"
-    )
-
-
-def _started_options(meta: dict, saved_config) -> dict | None:
-    """The options the run was started (or last resumed) with: ``run.json`` records them; runs
-    from before it did fall back on ``config.toml``."""
-    if isinstance(meta.get("config"), dict):
-        return meta["config"]
-    return None if saved_config is None else config_to_dict(saved_config)
-
-
-def _changed_options(started: dict | None, config) -> dict[str, tuple]:
-    """``{option: (value the run started with, value now)}`` for every option that differs."""
-    if started is None:
-        return {}
-    now = config_to_dict(config)
-    keys = sorted(set(started) | set(now))
-    return {k: (started.get(k), now.get(k)) for k in keys if started.get(k) != now.get(k)}
-
-
-def _check_resume_options(started: dict | None, config) -> None:
-    """Refuse a resume whose options change the data or the split (``option(data=True)``): the
-    later epochs and the test metrics would use other data than the first epochs."""
-    from gentk.config import data_options
-
-    data = set(data_options(config))
-    changed = {k: v for k, v in _changed_options(started, config).items() if k in data}
-    if changed:
-        shown = ", ".join(f"{k}={was!r} -> {now!r}" for k, (was, now) in changed.items())
-        raise UserError(
-            f"--resume: {shown} would change the data or its split; resume with the run's own "
-            "values or start a new run"
-        )
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -182,39 +92,21 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def use_xla(recipe, config) -> bool:
-    """Whether the train step is compiled with XLA: ``jit_compile=true`` where the recipe
-    supports it; ``auto`` also needs a GPU or TPU, or a recipe measured faster with XLA on
-    CPU (``Recipe.xla_on_cpu``)."""
-    mode = str(getattr(config, "jit_compile", "auto"))
-    if mode == "false" or not recipe.jit_supported(config):
-        return False
-    if mode == "true":
-        return True
-    return has_accelerator() or bool(getattr(recipe, "xla_on_cpu", False))
-
-
-def has_accelerator() -> bool:
-    """Whether TensorFlow sees a GPU or a TPU."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
-
-
 def _is_default(strategy) -> bool:
     import tensorflow as tf
 
     return not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
 
 
-def build_compiled_model(recipe, config, data, strategy=None):
-    """Build, compile and call the model on one batch so it is built before any save."""
+def build_compiled_model(recipe, config, data, strategy=None, *, jit: bool | None = None):
+    """Build, compile and call the model on one batch so it is built before any save;
+    ``jit``: XLA for the train step (None: ``use_xla``, a run passes its plan's decision)."""
     import tensorflow as tf
 
     from gentk.models import GenerativeModel
 
     strategy = strategy or tf.distribute.get_strategy()
-    jit = use_xla(recipe, config)
+    jit = use_xla(recipe, config) if jit is None else jit
     several = strategy.num_replicas_in_sync > 1 or not _is_default(strategy)
     with strategy.scope():
         model = recipe.build(config, data)
@@ -277,20 +169,22 @@ def run(
 
         recipe = get_registry().get("model", recipe).factory
     run_dir = check_output_path(output)  # symlinks resolved: one lock and one directory per run
-    kwargs = dict(data=data, resume=resume, force=force, config_path=config_path,
-                  overrides=overrides, data_label=data_label, direct=direct,
-                  callbacks=list(callbacks))  # fmt: skip
+    plan = functools.partial(
+        plan_run, recipe, config, data=data, resume=resume, force=force, verbose=verbose,
+        config_path=config_path, overrides=overrides, data_label=data_label, direct=direct,
+        callbacks=callbacks,
+    )  # fmt: skip
     if cluster_workers() > 1:
         multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
         with multiworker_errors():
-            return _run_cluster(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
+            return _run_cluster(plan, run_dir, verbose)
     with RunLock(run_dir), progress.quiet(verbose == 0):
-        return _run_locked(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
+        return _run_planned(plan(run_dir=run_dir))
 
 
-def _run_cluster(recipe, config, *, run_dir, verbose, **kwargs) -> RunResult:
+def _run_cluster(plan, run_dir: Path, verbose) -> RunResult:
     """One worker of a multi-worker run: the chief as a one-process run, the others into a
-    scratch directory (the chief writes the run)."""
+    scratch directory (the chief writes the run). ``plan(run_dir=..., **changes)`` plans it."""
     import tempfile
 
     from gentk import progress
@@ -298,14 +192,12 @@ def _run_cluster(recipe, config, *, run_dir, verbose, **kwargs) -> RunResult:
 
     if is_chief():
         with RunLock(run_dir), progress.quiet(verbose == 0):
-            return _run_locked(recipe, config, run_dir=run_dir, verbose=verbose, **kwargs)
-    kwargs["force"] = False
+            return _run_planned(plan(run_dir=run_dir))
     with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
         with progress.quiet(True):  # the chief shows the progress
-            return _run_locked(
-                recipe, config, run_dir=Path(scratch) / "run", chief_dir=run_dir, verbose=0,
-                **kwargs,
-            )  # fmt: skip
+            return _run_planned(
+                plan(run_dir=Path(scratch) / "run", chief_dir=run_dir, force=False, verbose=0)
+            )
 
 
 def _check_loadable(recipe, config_or_model, what: str) -> None:
@@ -319,85 +211,21 @@ def _check_loadable(recipe, config_or_model, what: str) -> None:
         )
 
 
-def _run_locked(
-    recipe,
-    config,
-    *,
-    data,
-    run_dir: Path,
-    resume,
-    force,
-    verbose,
-    config_path,
-    overrides,
-    data_label,
-    direct,
-    callbacks,
-    chief_dir=None,
-) -> RunResult:
-    """``chief_dir``: for a multi-worker process that is not the chief, the chief's run
-    directory (read, when it can be, for ``--resume``); its own files go to ``run_dir``."""
-    # everything is checked before anything on disk changes: options, data, the directory
-    if chief_dir is None:
-        action = inspect_run_dir(run_dir, resume=resume, force=force)
-        source = run_dir
-    else:  # the chief's checkpoint if this worker can read it; the chief's values win anyway
-        action, source = "new", chief_dir
-        if resume and read_checkpoint_state(chief_dir) is not None:
-            action = "resume"
-    state = read_checkpoint_state(source) if action == "resume" else None
-    meta = None
-    if state is not None:
-        meta = read_run_json(source)
-        if meta["model"] != recipe.name:
-            raise UserError(f"--resume: {source} is a {meta['model']!r} run, not {recipe.name!r}")
-        data = _resume_data(source, meta, data)
-    saved_config = None
-    resolved_here = config is None
-    if config is None:
-        if state is not None:
-            config_path = source / "config.toml"
-            saved_config = resolve_config(recipe.config, config_path)
-        config = resolve_config(recipe.config, config_path, overrides, **direct)
-    check_active_options(recipe, config)
-    if state is not None:
-        _check_resume_options(_started_options(meta, saved_config), config)
-    seed_everything(config.seed)
-    if isinstance(data, (str, os.PathLike)) and Path(data).exists():
-        from gentk.data.text import check_input
-
-        check_input(data)  # a FIFO or a device would block the loader
-    data_obj = recipe.load_data(config, data)
-    if resolved_here and state is None:
-        config = _with_data_defaults(recipe, config, data_obj, config_path, overrides, direct)
+def _run_planned(plan: RunPlan) -> RunResult:
+    """Carry out ``plan``: the run directory made (the old one set aside on ``replace``, and
+    brought back if the new run fails before its first checkpoint), ``run.log`` attached, the
+    run trained under its dtype policy."""
+    run_dir = plan.run_dir
     backup = None
-    if action == "replace":
+    if plan.action == "replace":
         backup = set_aside(run_dir)
-    elif action == "new" and run_dir.exists():
+    elif plan.action == "new" and run_dir.exists():
         shutil.rmtree(run_dir)  # what a failed start left
     run_dir.mkdir(parents=True, exist_ok=True)
-    if config.precision != "float32" and not getattr(recipe, "supports_mixed_precision", True):
-        raise UserError(
-            f"model {recipe.name!r} computes in float32 only: precision={config.precision} "
-            "is not supported (use precision=float32)"
-        )
     handler = _attach_log(run_dir)
     try:
-        with dtype_policy(config.precision):
-            result = _train(
-                recipe,
-                config,
-                saved_config,
-                data,
-                data_obj,
-                run_dir,
-                state,
-                meta,
-                data_label,
-                verbose,
-                callbacks,
-                source,
-            )
+        with dtype_policy(plan.config.precision):
+            result = _train(plan)
     except BaseException as err:
         kept = read_checkpoint_state(run_dir)
         if isinstance(err, DiskFullError):
@@ -417,25 +245,6 @@ def _run_locked(
     if backup is not None and backup.exists():
         shutil.rmtree(backup)
     return result
-
-
-def _with_data_defaults(recipe, config, data_obj, config_path, overrides, direct):
-    """``config`` resolved again over the recipe's defaults for the loaded data's shape
-    (``Recipe.data_defaults``); the same ``config`` when the recipe has none."""
-    from gentk.config import data_options
-
-    shape = getattr(data_obj, "shape", None)
-    shaped = recipe.data_defaults(tuple(shape)) if isinstance(shape, (tuple, list)) else {}
-    if not shaped:
-        return config
-    touched = sorted(set(shaped) & set(data_options(config)))
-    if touched:  # the data were loaded with these: they cannot change now
-        raise PluginError(
-            f"model {recipe.name!r}: data_defaults may not set data options ({', '.join(touched)})"
-        )
-    config = resolve_config(recipe.config, config_path, overrides, defaults=shaped, **direct)
-    check_active_options(recipe, config)
-    return config
 
 
 @contextlib.contextmanager
@@ -476,12 +285,10 @@ def _detach_log(handler) -> None:
 
 @dataclasses.dataclass
 class _Run:
-    """One run's own state while it trains (never kept on the recipe the registry shares)."""
+    """One run's own state while it trains, beside its frozen plan (never kept on the recipe
+    the registry shares)."""
 
-    recipe: Any
-    config: Any
-    data_obj: Any
-    run_dir: Path
+    plan: RunPlan
     model: Any = None
     strategy: Any = None
     history: list = dataclasses.field(default_factory=list)
@@ -491,55 +298,60 @@ class _Run:
     callbacks: list = dataclasses.field(default_factory=list)
     train_seconds: float = 0.0
 
+    @property
+    def recipe(self):
+        return self.plan.recipe
 
-def _train(
-    recipe,
-    config,
-    saved_config,
-    data,
-    data_obj,
-    run_dir,
-    state,
-    meta,
-    data_label,
-    verbose,
-    more_callbacks=(),
-    state_dir=None,
-) -> RunResult:
+    @property
+    def config(self):
+        return self.plan.config
+
+    @property
+    def data_obj(self):
+        return self.plan.data_obj
+
+    @property
+    def run_dir(self) -> Path:
+        return self.plan.run_dir
+
+
+def _train(plan: RunPlan) -> RunResult:
     """The life of a run: its files, the model, its checkpoint (on --resume), the fit, then
     the model, metrics and pictures."""
-    log.info("run %s into %s (resume=%s)", recipe.name, run_dir, state is not None)
-    if state is None:
-        meta = _write_run_files(recipe, config, data, data_obj, run_dir, data_label)
-    run = _Run(recipe, config, data_obj, run_dir)
+    log.info("run %s into %s (resume=%s)", plan.recipe.name, plan.run_dir, plan.resuming)
+    meta = plan.meta if plan.resuming else _write_run_files(plan)
+    run = _Run(plan)
     _build(run)
-    extra = recipe.callbacks(run.model, config, data_obj, run_dir)
+    extra = plan.recipe.callbacks(run.model, plan.config, plan.data_obj, plan.run_dir)
     stateful = [cb for cb in extra if hasattr(cb, "get_state")]
-    if state is not None:
-        _restore(run, state, state_dir, meta, saved_config, stateful)
-    _set_callbacks(run, extra, stateful, more_callbacks)
-    _fit(run, verbose)
+    if plan.resuming:
+        _restore(run, meta, stateful)
+    _set_callbacks(run, extra, stateful)
+    _fit(run)
     return _finish(run)
 
 
-def _write_run_files(recipe, config, data, data_obj, run_dir, data_label) -> dict:
+def _write_run_files(plan: RunPlan) -> dict:
     """``config.toml`` and ``run.json`` (what was trained on what) of a new run."""
     from gentk import __version__
 
-    atomic_write_text(run_dir / "config.toml", config_to_toml(config))
+    config, data = plan.config, plan.data
+    atomic_write_text(plan.run_dir / "config.toml", config_to_toml(config))
+    if plan.data_label is not None:
+        label = plan.data_label
+    else:
+        label = str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None
     meta = {
-        "model": recipe.name,
-        "data": data_label
-        if data_label is not None
-        else (str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None),
+        "model": plan.recipe.name,
+        "data": label,
         "data_sha256": data_fingerprint(data),
         "gentk_version": __version__,
         "config": config_to_dict(config),
     }
-    shape = getattr(data_obj, "shape", None)
+    shape = getattr(plan.data_obj, "shape", None)
     if isinstance(shape, tuple):
         meta["data_shape"] = list(shape)
-    atomic_write_json(run_dir / "run.json", meta)
+    atomic_write_json(plan.run_dir / "run.json", meta)
     return meta
 
 
@@ -551,7 +363,9 @@ def _build(run: _Run) -> None:
 
     config = run.config
     run.strategy = select_strategy(getattr(config, "distribute", "auto"), run.recipe, config)
-    run.model = build_compiled_model(run.recipe, config, run.data_obj, run.strategy)
+    run.model = build_compiled_model(
+        run.recipe, config, run.data_obj, run.strategy, jit=run.plan.xla
+    )
     _check_loadable(run.recipe, keras.saving.serialize_keras_object(run.model), "its model.keras")
     log.info(
         "model %s with %d parameters, %d replica(s)",
@@ -561,14 +375,15 @@ def _build(run: _Run) -> None:
     )
 
 
-def _restore(run: _Run, state, state_dir, meta, saved_config, stateful) -> None:
+def _restore(run: _Run, meta, stateful) -> None:
     """--resume: the checkpoint's weights and optimizer state, epoch, history and callback
     states; the config (options that fit the checkpoint) replaces the run's own."""
-    model, config, run_dir = run.model, run.config, run.run_dir
+    model, config, run_dir, plan = run.model, run.config, run.run_dir, run.plan
+    state = plan.state
     try:
-        model.load_weights(Path(state_dir or run_dir) / "checkpoints" / state["weights"])
+        model.load_weights(plan.source / "checkpoints" / state["weights"])
     except (ValueError, KeyError) as err:
-        changed = _changed_options(_started_options(meta, saved_config), config)
+        changed = changed_options(started_options(plan), config)
         raise UserError(
             f"--resume: checkpoint {state['weights']} does not fit the model built from "
             f"the current options (changed: {', '.join(changed) or 'none'}); resume with "
@@ -576,7 +391,7 @@ def _restore(run: _Run, state, state_dir, meta, saved_config, stateful) -> None:
         ) from err
     # only a config that fits the checkpoint replaces the run's own
     atomic_write_text(run_dir / "config.toml", config_to_toml(config))
-    if meta is not None and state_dir in (None, run_dir):
+    if meta is not None and plan.source == run_dir:
         atomic_write_json(run_dir / "run.json", {**meta, "config": config_to_dict(config)})
     # the optimizer state holds the learning rate; the (possibly overridden) config wins
     for part in training_contract(model):
@@ -589,7 +404,7 @@ def _restore(run: _Run, state, state_dir, meta, saved_config, stateful) -> None:
     log.info("resumed after epoch %d", run.initial_epoch)
 
 
-def _set_callbacks(run: _Run, extra, stateful, more_callbacks) -> None:
+def _set_callbacks(run: _Run, extra, stateful) -> None:
     """The NaN guard, the recipe's callbacks, the atomic checkpoint and TensorBoard's."""
     model = run.model
     run.guard = NanGuard()
@@ -606,11 +421,11 @@ def _set_callbacks(run: _Run, extra, stateful, more_callbacks) -> None:
         *extra,
         run.checkpoint,
         EpochSummaries(run.run_dir / "tensorboard"),
-        *more_callbacks,
+        *run.plan.callbacks,
     ]
 
 
-def _fit(run: _Run, verbose) -> None:
+def _fit(run: _Run) -> None:
     """Train from the run's epoch to ``epochs`` (Keras' fit, or gentk's loop on several
     workers); a signal or the NaN guard ends it with the last checkpoint kept."""
     import tensorflow as tf
@@ -618,6 +433,7 @@ def _fit(run: _Run, verbose) -> None:
     from gentk.training import multiworker
 
     model, config, strategy = run.model, run.config, run.strategy
+    verbose = run.plan.verbose
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.perf_counter()
