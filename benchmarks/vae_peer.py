@@ -19,6 +19,11 @@ gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
     python benchmarks/vae_peer.py --peer-python ../peer/bin/python
     python benchmarks/vae_peer.py --peer-python P --dataset mnist --epochs 10 --models vae
     python benchmarks/vae_peer.py --peer-python P --set jit_compile=true   # gentk options
+    python benchmarks/vae_peer.py --peer-python P --paired --models vae --seeds 0 1 2 3 4
+
+``--paired`` starts gentk's networks from the script's initial weights and trains both on the
+same batches (each side keeps its own reparameterisation noise), then compares the test NLLs:
+what is left of a difference is the implementation's, not the draw of a start or an order.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ def mlp(sizes, out):
     return nn.Sequential(*layers, nn.Linear(sizes[-1], out))
 
 enc, dec = mlp([D, *H], 2 * L), mlp([L, *H[::-1]], D)
+order = d["order"] if "order" in d.files else None  # --paired: [epochs, steps, batch], -1 pads
+start = {f"{name}.{k}": v.tolist() for name, net in (("enc", enc), ("dec", dec))
+         for k, v in net.state_dict().items()} if order is not None else None
 opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=args["lr"])
 LOG2PI = math.log(2 * math.pi)
 
@@ -90,7 +98,9 @@ g = torch.Generator().manual_seed(args["seed"])
 epochs = []
 for epoch in range(args["epochs"]):
     t0 = time.perf_counter()
-    for idx in torch.randperm(len(train), generator=g).split(args["batch"]):
+    batches = (torch.randperm(len(train), generator=g).split(args["batch"]) if order is None
+               else [torch.tensor(b[b >= 0]) for b in order[epoch]])
+    for idx in batches:
         value = loss(train[idx], args["k"])
         opt.zero_grad()
         value.backward()
@@ -101,7 +111,8 @@ for epoch in range(args["epochs"]):
 test_nll = nll(test, args["nll_samples"])
 seconds = time.perf_counter() - started
 print(json.dumps({"test_nll": test_nll, "val_loss": val, "seconds": seconds,
-                  "first_epoch": epochs[0], "steady_epoch": statistics.median(epochs[1:])}))
+                  "first_epoch": epochs[0], "steady_epoch": statistics.median(epochs[1:]),
+                  "start": start}))
 """
 
 
@@ -125,15 +136,60 @@ def peer(python, model, splits, args, seed) -> dict:
 
 
 def ours(model, data, args, seed) -> dict:
-    overrides = [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
-                 f"hidden={','.join(map(str, args.hidden))}", f"latent_dim={args.latent}",
-                 f"nll_samples={args.nll_samples}", f"validation_every={args.validation_every}",
-                 "likelihood=bernoulli", "encoder=mlp", "decoder=mlp", "activation=relu",
-                 *([f"n_samples={args.k}"] if model == "iwae" else []),
-                 *args.overrides]  # fmt: skip
-    result, times = run_gentk(model, data, args.epochs, seed, overrides)
+    result, times = run_gentk(model, data, args.epochs, seed, _options(model, args))
     val = result.history[-1].get("val_loss", float("nan"))
     return {**times, "test_nll": result.metrics["test_nll"], "val_loss": val}
+
+
+def paired(model_name, args, seed, x) -> tuple[float, float]:
+    """(gentk's, the script's) test NLL from the script's initial weights on the script's
+    batches: the same start and order on both sides, so what differs is the implementation
+    (the reparameterisation noise stays each side's own)."""
+    import tensorflow as tf
+
+    from gentk.config import TrainConfig, resolve_config
+    from gentk.data import split_indices
+    from gentk.plugins import get_registry
+    from gentk.training.optimizers import FusedAdam
+    from gentk.training.plan import seed_everything
+
+    defaults = TrainConfig()
+    tr, va, te = split_indices(len(x), defaults.validation_fraction, defaults.test_fraction, seed)
+    rng = np.random.default_rng(seed)
+    steps = -(-len(tr) // args.batch_size)
+    order = np.full((args.epochs, steps, args.batch_size), -1)
+    for epoch in range(args.epochs):
+        for step, rows in enumerate(np.array_split(rng.permutation(len(tr)), steps)):
+            order[epoch, step, : len(rows)] = rows
+    splits = {"train": x[tr], "valid": x[va], "test": x[te], "order": order}
+    theirs = peer(args.peer_python, model_name, splits, args, seed)
+    recipe = get_registry().get("model", model_name).factory
+    config = resolve_config(recipe.config, overrides=[f"seed={seed}", *_options(model_name, args)])
+    seed_everything(seed)
+    data = recipe.load_data(config, None if args.dataset == "digits" else load(args.dataset)[1])
+    model = recipe.build(config, data)
+    model(data.train[:2])
+    tensors = [np.asarray(theirs["start"][f"{net}.{k}.{part}"], np.float32)
+               for net in ("enc", "dec") for k in (0, 2, 4) for part in ("weight", "bias")]
+    for variable, value in zip(model.weights, tensors, strict=True):
+        variable.assign(value.T if value.ndim == 2 else value)  # torch's [out, in]
+    model.compile(optimizer=FusedAdam(args.learning_rate, epsilon=1e-8))  # torch's epsilon
+    step = tf.function(model.train_step)
+    train = x[tr].reshape(len(tr), *data.train.shape[1:])
+    for batch in order.reshape(-1, args.batch_size):
+        step(tf.constant(train[batch[batch >= 0]]))
+    test = x[te].reshape(len(te), *data.train.shape[1:])
+    ours_nll = -float(tf.reduce_mean(model.log_prob(test, n_samples=args.nll_samples)))
+    return ours_nll, theirs["test_nll"]
+
+
+def _options(model, args) -> list[str]:
+    return [f"batch_size={args.batch_size}", f"learning_rate={args.learning_rate}",
+            f"hidden={','.join(map(str, args.hidden))}", f"latent_dim={args.latent}",
+            f"nll_samples={args.nll_samples}", f"validation_every={args.validation_every}",
+            "likelihood=bernoulli", "encoder=mlp", "decoder=mlp", "activation=relu",
+            *([f"n_samples={args.k}"] if model == "iwae" else []),
+            *args.overrides]  # fmt: skip
 
 
 def main() -> None:
@@ -153,11 +209,25 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="a gentk option for every gentk run")  # fmt: skip
+    parser.add_argument("--paired", action="store_true",
+                        help="gentk from the script's start on the script's batches")  # fmt: skip
     args = parser.parse_args()
     from gentk.config import TrainConfig
     from gentk.data import split_indices
 
     x, data = load(args.dataset)
+    if args.paired:
+        for model in args.models:
+            pairs = []
+            for seed in args.seeds:
+                pairs.append(paired(model, args, seed, x))
+                print(args.dataset, model, seed, "gentk / torch test NLL", pairs[-1], flush=True)
+            mine, theirs = np.array(pairs).T
+            diff = mine - theirs
+            print(f"{args.dataset} {model}, same start and batches, seeds {args.seeds}: gentk "
+                  f"{mine.mean():.3f}, torch {theirs.mean():.3f}, paired difference "
+                  f"{diff.mean():+.3f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}")  # fmt: skip
+        return
     rows = []
     for model in args.models:
         mine, theirs = [], []
