@@ -140,15 +140,18 @@ def run(
     callbacks=(),
     **direct,
 ) -> RunResult:
-    """Train ``recipe`` into ``output`` and return the model, metrics and history.
+    """Train ``recipe`` into ``output`` and return the model, metrics and history: the run is
+    planned once (``gentk.training.plan.plan_run``, inside the run directory's lock), then
+    carried out.
 
     Args:
         recipe: a registered ``Recipe``, or its name (``"recommender-vae"``).
         config: a resolved config; if None it is resolved from ``config_path``, ``overrides``
             and ``direct`` (epochs=..., seed=...), or read back from the run when resuming.
-        data: a file or folder path, data a registered dataset loader returned, or None for
-            the recipe's embedded default data.
-        data_label: what ``run.json`` records as the data (a dataset name); default the path.
+        data: a file or folder path, a registered dataset's name (``"digits"``), data a
+            dataset loader returned, or None for the recipe's embedded default data.
+        data_label: what ``run.json`` records as the data (default: the dataset's name, or
+            the path).
         output: the run directory.
         resume: continue the run in ``output`` from its last complete checkpoint.
         force: replace whatever ``output`` holds.
@@ -169,7 +172,7 @@ def run(
 
         recipe = get_registry().get("model", recipe).factory
     run_dir = check_output_path(output)  # symlinks resolved: one lock and one directory per run
-    plan = functools.partial(
+    make_plan = functools.partial(
         plan_run, recipe, config, data=data, resume=resume, force=force, verbose=verbose,
         config_path=config_path, overrides=overrides, data_label=data_label, direct=direct,
         callbacks=callbacks,
@@ -177,14 +180,15 @@ def run(
     if cluster_workers() > 1:
         multi_worker_strategy()  # before any TensorFlow operation (see its docstring)
         with multiworker_errors():
-            return _run_cluster(plan, run_dir, verbose)
-    with RunLock(run_dir), progress.quiet(verbose == 0):
-        return _run_planned(plan(run_dir=run_dir))
+            return _run_cluster(make_plan, run_dir, verbose)
+    with RunLock(run_dir), progress.quiet(verbose == 0):  # planned inside the run's lock
+        return _run_planned(make_plan(run_dir=run_dir))
 
 
-def _run_cluster(plan, run_dir: Path, verbose) -> RunResult:
+def _run_cluster(make_plan, run_dir: Path, verbose) -> RunResult:
     """One worker of a multi-worker run: the chief as a one-process run, the others into a
-    scratch directory (the chief writes the run). ``plan(run_dir=..., **changes)`` plans it."""
+    scratch directory (the chief writes the run). ``make_plan(run_dir=..., **changes)`` plans
+    it (``plan_run`` with the run's request bound)."""
     import tempfile
 
     from gentk import progress
@@ -192,11 +196,11 @@ def _run_cluster(plan, run_dir: Path, verbose) -> RunResult:
 
     if is_chief():
         with RunLock(run_dir), progress.quiet(verbose == 0):
-            return _run_planned(plan(run_dir=run_dir))
+            return _run_planned(make_plan(run_dir=run_dir))
     with tempfile.TemporaryDirectory(prefix="gentk-worker-") as scratch:
         with progress.quiet(True):  # the chief shows the progress
             return _run_planned(
-                plan(run_dir=Path(scratch) / "run", chief_dir=run_dir, force=False, verbose=0)
+                make_plan(run_dir=Path(scratch) / "run", chief_dir=run_dir, force=False, verbose=0)
             )
 
 
