@@ -101,6 +101,18 @@ class FlowConfig(ImageDataConfig):
             )
 
 
+def _declares(step: str, option: str) -> bool:
+    """Whether the registered bijector ``step`` takes ``option`` (an unknown name: assume so,
+    the config's validation names it)."""
+    from gentk.api import get_registry
+
+    registry = get_registry()
+    if ("bijector", step) not in registry:
+        return True
+    names = registry.get("bijector", step).option_names()
+    return names is None or option in names
+
+
 def detect_levels(x: np.ndarray) -> int:
     """The number of levels ``L`` of data on the grid ``k / (L - 1)`` in [0, 1], or 0."""
     values = np.unique(np.asarray(x, dtype=np.float64))
@@ -131,6 +143,10 @@ class FlowRecipe(ImageRecipe):
         if not any("spline" in step for step in parse_step(config.bijectors)):
             why = f"no spline step among bijectors={config.bijectors}"
             out.update(bins=why, spline_bound=why)
+        steps = [*parse_step(config.bijectors), *parse_step(config.final)]
+        for name, declared in (("scale_bound", "scale_bound"), ("scale_clamp", "clamp")):
+            if not any(_declares(step, declared) for step in steps):
+                out[name] = f"no step among bijectors={config.bijectors} has an affine log-scale"
         return out
 
     def jit_supported(self, config) -> bool:
@@ -213,13 +229,13 @@ class FlowRecipe(ImageRecipe):
     def _multiscale(self, config, data) -> list:
         from gentk.api import get_registry
 
-        default = dataclasses.fields(type(config))
-        default = next(f.default for f in default if f.name == "bijectors")
-        if config.bijectors != default:
-            raise UserError(
-                f"bijectors={config.bijectors!r} applies to vectors; these images use the "
-                "multiscale layout (add --set image_layout=flat to flatten them)"
-            )
+        defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
+        for name in ("bijectors", "scale_clamp"):  # the multiscale couplings clamp with tanh
+            if getattr(config, name) != defaults[name]:
+                raise UserError(
+                    f"{name}={getattr(config, name)!r} applies to vectors; these images use the "
+                    "multiscale layout (add --set image_layout=flat to flatten them)"
+                )
         h, w, _ = data.shape
         if h % 2 ** (config.scales - 1) or w % 2 ** (config.scales - 1):
             raise UserError(

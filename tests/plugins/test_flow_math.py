@@ -571,6 +571,25 @@ def test_flow_recipes_pass_their_scale_clamp_to_the_affine_layers():
         resolve_config(recipe.config, overrides=["scale_clamp=sigmoid"])
 
 
+def test_a_scale_clamp_no_layer_would_use_is_refused():
+    """A spline flow has no affine log-scale, multiscale image flows clamp with tanh: setting
+    scale_clamp (or scale_bound) there is one error naming it, never a silent no-op."""
+    from gentk.api import get_registry
+    from gentk.config import resolve_config
+    from gentk.errors import UserError
+    from gentk.recipe import check_active_options
+
+    nsf = get_registry().get("model", "nsf").factory
+    for option in ("scale_clamp=tanh", "scale_bound=5"):
+        config = resolve_config(nsf.config, overrides=[option])
+        with pytest.raises(UserError, match="has an affine log-scale"):
+            check_active_options(nsf, config)
+    glow = get_registry().get("model", "glow").factory
+    config = resolve_config(glow.config, overrides=["scale_clamp=tanh"])
+    with pytest.raises(UserError, match="scale_clamp='tanh' applies to vectors"):
+        glow.build(config, glow.load_data(config, None))
+
+
 def test_the_lean_spline_is_tfps_rational_quadratic_spline():
     """RQSpline against tfb.RationalQuadraticSpline in float64: forward, inverse and both
     log-determinants, inside the interval and outside it (the identity), with finite
