@@ -115,7 +115,11 @@ def test_log_prob_is_that_of_a_transformed_distribution_of_the_same_bijectors():
 
 def test_a_conditional_flows_density_is_its_transformed_distributions_log_prob():
     """``FlowModel.density`` (one pass per layer) against ``distribution().log_prob`` (TFP's
-    chain), with standardisation, every kind of layer with a network, and labels."""
+    chain), with standardisation, every kind of layer with a network, and labels. The layers
+    start from a fixed seed: the two float32 paths agree to about 1e-5 of the log-density,
+    and unseeded starts (which depended on the tests run before) drew weights whose densities
+    of -30 to -70 nats landed at 1.3-1.8x this tolerance in 2 of 12 draws."""
+    keras.utils.set_random_seed(0)
     made = [B.SplineCoupling(3, 2, hidden=(8,), bins=4), B.Reverse(3),
             B.MaskedAutoregressive(3, 2, hidden=(8,)), B.SplineAutoregressive(3, 2, bins=4),
             B.AffineCoupling(3, 2, hidden=(8,)), B.InvertibleLinear(3)]  # fmt: skip
@@ -639,4 +643,4 @@ def test_a_spline_flows_train_step_stays_small_to_trace():
 
     graph = step.get_concrete_function(tf.TensorSpec((None, 2), tf.float32)).graph
     ops = len(graph.get_operations())
-    assert ops < 3500, ops  # 2,875 (2,915 with Pow squares); 12,548 with TFP's spline
+    assert ops < 3500, ops  # 2,867 (2,915 with Pow squares); 12,548 with TFP's spline
