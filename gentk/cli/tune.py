@@ -50,12 +50,12 @@ def command(name, space, trials, data, config_path, overrides, epochs, metric, m
     which also holds study.csv, study.png and best.json. A killed study resumes when the same
     command is run again (the interrupted trial continues from its checkpoint)."""
     from gentk.plugins import get_registry
-    from gentk.training.plan import resolve_data
+    from gentk.training.plan import dataset_label, resolve_data
     from gentk.tune import tune
 
     registry = get_registry()
     recipe = registry.get("model", name).factory
-    label = data if data is not None and not Path(data).exists() else None
+    label = dataset_label(data)
     data = resolve_data(data)
     if isinstance(data, str):
         data = str(Path(data).resolve())  # trials resume from any working directory

@@ -30,6 +30,7 @@ __all__ = [
     "RunPlan",
     "plan_run",
     "resolve_data",
+    "dataset_label",
     "data_fingerprint",
     "read_run_json",
     "seed_everything",
@@ -123,8 +124,8 @@ def plan_run(
         if meta["model"] != recipe.name:
             raise UserError(f"--resume: {source} is a {meta['model']!r} run, not {recipe.name!r}")
         data = _resume_data(meta, data)
-    elif isinstance(data, str) and data_label is None and not Path(data).exists():
-        data_label = data  # a registered dataset's name: run.json records the name
+    elif data_label is None:
+        data_label = dataset_label(data)
     data = resolve_data(data)
     saved_config = None
     resolved_here = config is None
@@ -186,6 +187,12 @@ def has_accelerator() -> bool:
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
+def dataset_label(data) -> str | None:
+    """What ``run.json`` records for ``data`` given as a registered dataset's name (the name,
+    so ``--resume`` loads it again); None for a path (recorded resolved) or loaded data."""
+    return data if isinstance(data, str) and not Path(data).exists() else None
 
 
 def resolve_data(data, what: str = "--data"):
