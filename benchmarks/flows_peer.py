@@ -162,13 +162,14 @@ def paired(args) -> None:
 
     x = np.asarray(datasets()["two-moons"](), np.float32)
     recipe = get_registry().get("model", "maf").factory
-    steps, per_epoch = STEPS["maf"], 3200 // args.batch_size
+    steps = STEPS["maf"]
     best = {c: [] for c in ("zuko", *args.clamps)}
     for seed in args.seeds:
         tr, va, _ = split_indices(len(x), 0.1, 0.1, seed)
         mean, std = x[tr].mean(0), x[tr].std(0)
         train, valid = (x[tr] - mean) / std, (x[va] - mean) / std
         rng = np.random.default_rng(seed)
+        per_epoch = len(train) // args.batch_size  # full batches only (3,200 / 128: 25)
         order = np.stack([batch[: args.batch_size] for _ in range(args.epochs)
                           for batch in np.array_split(rng.permutation(len(train)), per_epoch)])
         spec = {"seed": seed, "steps": steps, "hidden": args.hidden, "lr": args.learning_rate,

@@ -159,7 +159,9 @@ def paired(model_name, args, seed, x) -> tuple[float, float]:
     steps = -(-len(tr) // args.batch_size)
     order = np.full((args.epochs, steps, args.batch_size), -1)
     for epoch in range(args.epochs):
-        for step, rows in enumerate(np.array_split(rng.permutation(len(tr)), steps)):
+        perm = rng.permutation(len(tr))  # batches of batch_size, the last one partial
+        for step in range(steps):
+            rows = perm[step * args.batch_size : (step + 1) * args.batch_size]
             order[epoch, step, : len(rows)] = rows
     splits = {"train": x[tr], "valid": x[va], "test": x[te], "order": order}
     theirs = peer(args.peer_python, model_name, splits, args, seed)
