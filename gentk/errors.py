@@ -4,6 +4,8 @@ with 2. The library itself does not depend on the CLI's ``click``."""
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "printable",
     "GentkError",
@@ -45,7 +47,9 @@ class DataError(UserError):
         line: 1-based line (or record) number, when there is one.
     """
 
-    def __init__(self, message: str, path=None, line: int | None = None):
+    def __init__(
+        self, message: str, path: str | os.PathLike | None = None, line: int | None = None
+    ):
         self.path = None if path is None else str(path)
         self.line = line
         where = ""
@@ -83,9 +87,8 @@ class DiskFullError(GentkError):
 
     exit_code = 3
 
-    def __init__(self, path, err: OSError):
+    def __init__(self, path: str | os.PathLike, err: OSError):
         import errno
-        import os
 
         self.path = str(path)
         self.errno = err.errno

@@ -9,7 +9,9 @@ plugins written against earlier versions.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gentk.atomic import (  # noqa: F401 - re-exported (see the docstring)
     append_text,
@@ -21,6 +23,9 @@ from gentk.atomic import (  # noqa: F401 - re-exported (see the docstring)
     save_weights,
     sync_file,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "load_model",
@@ -108,7 +113,9 @@ def import_saved_modules(config) -> None:
             pass  # Keras names the missing class below
 
 
-def load_model(path, *, compile: bool = True, safe_mode: bool = True):
+def load_model(
+    path: str | os.PathLike, *, compile: bool = True, safe_mode: bool = True
+) -> keras.Model:
     """Load a ``.keras`` model after loading every plugin, so plugin classes are registered.
 
     Args:

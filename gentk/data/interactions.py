@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gc
+import os
 from array import array
 from pathlib import Path
 
@@ -250,7 +251,7 @@ def _read_rows(lines, delim, width, columns, path, out, advance) -> None:
 
 
 def read_interactions(
-    path,
+    path: str | os.PathLike,
     *,
     user_column: str = "auto",
     item_column: str = "auto",
@@ -263,8 +264,11 @@ def read_interactions(
 
     Args:
         path: the file.
-        user_column, item_column, rating_column, timestamp_column: a header name, a 0-based
-            position, ``auto`` (by known header names, else positions 0, 1, 2, 3), or ``none``.
+        user_column: a header name, a 0-based position, ``auto`` (by known header names, else
+            position 0) or ``none``; the same for the columns below.
+        item_column: the item column (``auto``: by name, else position 1).
+        rating_column: the rating column (``auto``: by name, else position 2).
+        timestamp_column: the timestamp column (``auto``: by name, else position 3).
         delimiter: ``auto``, ``,``, ``tab``, ``::``, ``;``, ``|`` or ``whitespace``.
         header: ``auto``, ``true`` or ``false``.
 

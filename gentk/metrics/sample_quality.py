@@ -162,7 +162,7 @@ class FeatureExtractor:
         epochs: training epochs.
     """
 
-    def __init__(self, x, labels, seed: int = 0, epochs: int = 40):
+    def __init__(self, x: np.ndarray, labels: np.ndarray, seed: int = 0, epochs: int = 40):
         import keras
 
         x = np.asarray(x, np.float32).reshape(len(x), -1)

@@ -18,8 +18,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gentk.atomic import atomic_path, atomic_write_json, atomic_write_text
 from gentk.config import config_to_dict, config_to_toml
@@ -44,6 +45,12 @@ from gentk.training.plan import (
     use_xla,
 )
 from gentk.training.rundir import RunLock, check_output_path, set_aside
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.config import TrainConfig
+    from gentk.recipe import Recipe
 
 __all__ = [
     "RunPlan",
@@ -126,19 +133,19 @@ def build_compiled_model(recipe, config, data, strategy=None, *, jit: bool | Non
 
 
 def run(
-    recipe,
-    config=None,
+    recipe: Recipe | str,
+    config: TrainConfig | None = None,
     *,
-    data=None,
-    output="runs/run",
-    resume=False,
-    force=False,
-    verbose=None,
-    config_path=None,
-    overrides=(),
-    data_label=None,
-    callbacks=(),
-    **direct,
+    data: Any = None,
+    output: str | os.PathLike = "runs/run",
+    resume: bool = False,
+    force: bool = False,
+    verbose: int | None = None,
+    config_path: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
+    data_label: str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    **direct: Any,
 ) -> RunResult:
     """Train ``recipe`` into ``output`` and return the model, metrics and history: the run is
     planned once (``gentk.training.plan.plan_run``, inside the run directory's lock), then
