@@ -7,7 +7,9 @@ generator (``--latent``-dim N(0, I) noise, ``--hidden`` ReLU layers, a linear ou
 MLP critic (``--hidden`` LeakyReLU(0.2) layers, one logit), both started as Keras starts them
 (Glorot-uniform weights, zero biases; ``--peer-init torch`` starts the script as PyTorch
 does), the non-saturating loss, one critic update then one generator update per batch of
-``--batch-size``, Adam(2e-4, beta_1=0.5) for each, ``--epochs`` passes, the validation
+``--batch-size``, Adam for each with the settings gentk's side trains with (the recipe's
+defaults for the data, after ``--set``: on the toys 1e-3, beta_1 0, beta_2 0.999; the
+script reads them from the spec), ``--epochs`` passes, the validation
 losses every ``--validation-every`` epochs. Both are scored by the same function on 1,000
 samples: modes covered and the high-quality share (within 3 std of a mode).
 
@@ -40,9 +42,9 @@ import numpy as np
 from _common import run_gentk, run_peer, table
 
 # The peer scripts: a shared start (arguments, threads, seed, data), the models, and a shared
-# loop (Adam 2e-4/0.5 for each network, one critic then one generator update per batch, the
-# validation losses on a cadence, samples at the end); the loop's train()/eval() switches act on
-# the DCGAN's batch norms and on nothing in the MLPs.
+# loop (Adam with gentk's settings for each network, one critic then one generator update per
+# batch, the validation losses on a cadence, samples at the end); the loop's train()/eval()
+# switches act on the DCGAN's batch norms and on nothing in the MLPs.
 _START = r"""
 import json, statistics, sys, time
 import numpy as np
@@ -56,8 +58,8 @@ torch.manual_seed(args["seed"])
 d = np.load(args["data"])
 """
 _LOOP = r"""
-opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_g = torch.optim.Adam(G.parameters(), lr=args["lr"], betas=tuple(args["betas"]))
+opt_d = torch.optim.Adam(D.parameters(), lr=args["critic_lr"], betas=tuple(args["betas"]))
 
 def critic_loss(x):
     fake = G(torch.randn(len(x), L)).detach()
@@ -179,17 +181,32 @@ def score(samples, data, labels):
     return mode_coverage(samples, centers, stds)
 
 
+def adam_settings(args) -> dict:
+    """The Adam settings of gentk's side (the recipe's defaults for the data's shape, then the
+    overrides ``ours`` passes), so the script trains with the same."""
+    from gentk.api import get_registry
+    from gentk.config import resolve_config
+
+    name, shape = ("dcgan", (8, 8, 1)) if args.data == "digits" else ("gan", (2,))
+    recipe = get_registry().get("model", name).factory
+    config = resolve_config(recipe.config, None, gentk_overrides(args), recipe.data_defaults(shape))
+    return {"lr": config.learning_rate, "critic_lr": config.critic_learning_rate,
+            "betas": [config.beta_1, config.beta_2]}  # fmt: skip
+
+
 def peer(python, splits, args, seed) -> dict:
-    spec = {"latent": args.latent, "hidden": args.hidden, "batch": args.batch_size,
-            "epochs": args.epochs, "every": args.validation_every, "samples": 1000,
-            "seed": seed, "threads": args.torch_threads, "init": args.peer_init}  # fmt: skip
+    spec = {**adam_settings(args), "latent": args.latent, "hidden": args.hidden,
+            "batch": args.batch_size, "epochs": args.epochs, "every": args.validation_every,
+            "samples": 1000, "seed": seed, "threads": args.torch_threads,
+            "init": args.peer_init}  # fmt: skip
     script = PEER_DCGAN if args.data == "digits" else PEER
     result = run_peer(python, script, spec, splits, "PyTorch")
     result["samples"] = result.pop("out")
     return result
 
 
-def ours(data, args, seed) -> dict:
+def gentk_overrides(args) -> list[str]:
+    """The options gentk's side runs with: the shared architecture, then ``--set``."""
     overrides = [f"batch_size={args.batch_size}", f"latent_dim={args.latent}",
                  "divergence=nonsaturating", f"validation_every={args.validation_every}",
                  "quality_samples=1000", *args.overrides]  # fmt: skip
@@ -198,6 +215,11 @@ def ours(data, args, seed) -> dict:
                       "learning_rate=2e-4", "critic_learning_rate=2e-4"]  # fmt: skip
     else:
         overrides.append(f"hidden={','.join(map(str, args.hidden))}")
+    return overrides
+
+
+def ours(data, args, seed) -> dict:
+    overrides = gentk_overrides(args)
     result, times = run_gentk("dcgan" if args.data == "digits" else "gan", data, args.epochs,
                               seed, overrides)  # fmt: skip
     samples = np.asarray(result.model.sample(1000, seed=seed + 1))

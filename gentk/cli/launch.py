@@ -93,7 +93,7 @@ def command(workers, port, cmd):
         gentk launch --workers 2 -- gentk run recommender-vae --data ratings.csv
 
     Worker 0 is the chief: it writes the run directory; the others train and write nothing.
-    On several machines, set TF_CONFIG on each yourself (see the README) and run the same
+    On several machines, set TF_CONFIG on each yourself (see docs/scale.md) and run the same
     command there.
     """
     from gentk.errors import UserError

@@ -163,7 +163,7 @@ def test_a_third_party_divergence_trains_in_a_built_in_gan_recipe(tmp_path):
 
 
 def test_the_readme_gan_from_python(tmp_path):
-    """The README's block, shortened: components, two optimizers, fit, save, load, sample."""
+    """The block of docs/gans.md, shortened: components, two optimizers, fit, save, load, sample."""
     import keras
     from gentk_gan.components import MLPCritic, MLPGenerator
     from gentk_gan.model import AdversarialModel
