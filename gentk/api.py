@@ -16,7 +16,8 @@ Groups (see docs/plugins.md for what each is for):
   ``parse_every``, ``check_active_options``, ``ImageRecipe`` and ``ImageDataConfig`` (data
   of images or vectors), ``EncoderDecoderRecipe`` and ``EncoderDecoderConfig`` (models of a
   registered encoder and decoder; ``ImageConfig`` is the config's former name),
-  ``in_batches``, ``use_xla``;
+  ``in_batches``, ``use_xla``, ``records_config`` (``get_config`` from the constructor's
+  arguments) and ``constructor_options`` (a config's fields a constructor names);
 - models and training: ``GenerativeModel``, ``EncoderDecoderModel``, ``unpack_x``,
   ``batch_rows``, ``record_weighted``, ``FusedAdam``, ``LazyAdam``, ``gather_rows``,
   ``Optimized`` and ``training_contract`` (a model with several optimizers declares what
@@ -67,6 +68,8 @@ _WHERE = {
     "ImageDataConfig": "gentk.image_recipe",
     "in_batches": "gentk.image_recipe",
     "use_xla": "gentk.training.plan",
+    "records_config": "gentk.configurable",
+    "constructor_options": "gentk.configurable",
     # models and training
     "GenerativeModel": "gentk.models",
     "EncoderDecoderModel": "gentk.models",

@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.api import EncoderDecoderModel, unpack_x
+from gentk.api import EncoderDecoderModel, records_config, unpack_x
 from gentk_autoencoders.recipe import NOISES
 
 __all__ = [
@@ -53,6 +53,7 @@ def sparsity_kl(h, target: float):
 
 
 @keras.saving.register_keras_serializable(package="gentk_autoencoders")
+@records_config
 class Autoencoder(EncoderDecoderModel):
     """An encoder and decoder trained to reconstruct; the encoder's point mass is the code.
 
@@ -138,18 +139,6 @@ class Autoencoder(EncoderDecoderModel):
         reg = self.regularizer(x_in, h, training)
         mse = tf.reduce_mean(tf.square(x - px.mean()))
         return {"loss": nll + reg, "mse": mse, "regularizer": reg}
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "noise": self.noise,
-            "noise_level": self.noise_level,
-            "contractive_weight": self.contractive_weight,
-            "l1_weight": self.l1_weight,
-            "sparsity_weight": self.sparsity_weight,
-            "sparsity_target": self.sparsity_target,
-            "seed": self.seed,
-        }
 
 
 def _layer_pairs(model):

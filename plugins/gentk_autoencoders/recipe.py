@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from gentk.api import EncoderDecoderRecipe, ImageConfig, ImageDataConfig, option, with_defaults
+from gentk.api import (
+    EncoderDecoderRecipe,
+    ImageConfig,
+    ImageDataConfig,
+    constructor_options,
+    option,
+    with_defaults,
+)
 
 __all__ = [
     "NOISES",
@@ -54,18 +61,10 @@ class AutoencoderRecipe(EncoderDecoderRecipe):
         from gentk_autoencoders.model import Autoencoder
 
         encoder, decoder = self.encoder_decoder(config, data, "deterministic")
-        return Autoencoder(
-            encoder,
-            decoder,
-            noise=config.noise,
-            noise_level=config.noise_level,
-            contractive_weight=config.contractive_weight,
-            l1_weight=config.l1_weight,
-            sparsity_weight=config.sparsity_weight,
-            sparsity_target=config.sparsity_target,
-            seed=config.seed,
-            name=self.name.replace("-", "_"),
+        options = constructor_options(
+            Autoencoder, config, encoder=encoder, decoder=decoder, name=self.name.replace("-", "_")
         )
+        return Autoencoder(**options)
 
     def callbacks(self, model, config, data, run_dir):
         if config.pretrain_epochs <= 0:

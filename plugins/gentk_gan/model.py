@@ -29,7 +29,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gentk.api import batch_rows, record_weighted, run_if
+from gentk.api import batch_rows, record_weighted, records_config, run_if
 from gentk_gan.catalogue import SCHEDULES
 
 __all__ = ["AdversarialModel", "MODES", "SCHEDULES", "diff_augment"]
@@ -99,6 +99,7 @@ def _losses(name):
 
 
 @keras.saving.register_keras_serializable(package="gentk_gan")
+@records_config
 class AdversarialModel(keras.Model):
     """A GAN: generator, critic, an adversarial divergence and the training schedule.
 
@@ -335,32 +336,6 @@ class AdversarialModel(keras.Model):
         if getattr(self, "compiled", False) and not self.generator_optimizer.built:
             self.build_optimizers()
         return super().fit(x, *args, **kwargs)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "critic": keras.saving.serialize_keras_object(self.critic),
-            "divergence": self.divergence_name,
-            "latent_dim": self.latent_dim,
-            "mode": self.mode,
-            "num_classes": self.num_classes,
-            "critic_steps": self.critic_steps,
-            "schedule": self.schedule,
-            "gradient_penalty": self.gradient_penalty,
-            "r1_penalty": self.r1_penalty,
-            "clip_value": self.clip_value,
-            "label_smoothing": self.label_smoothing,
-            "instance_noise": self.instance_noise,
-            "instance_noise_steps": self.instance_noise_steps,
-            "ema_decay": self.ema_decay,
-            "diffaugment": ",".join(self.policy),
-            "aux_weight": self.aux_weight,
-            "unroll_steps": self.unroll_steps,
-            "unroll_learning_rate": self.unroll_learning_rate,
-            "feature_matching": self.feature_matching,
-            "seed": self.seed,
-        }
 
     # -- the generative API ---------------------------------------------------------------
     @property

@@ -25,6 +25,7 @@ from gentk.api import (
     TrainConfig,
     UserError,
     check_active_options,
+    constructor_options,
     option,
     parse_every,
     with_defaults,
@@ -271,30 +272,19 @@ class GANRecipe(ImageRecipe):
         steps_per_epoch = -(-len(data.train) // config.batch_size)
         noise_epochs = config.instance_noise_epochs or config.epochs
         try:
-            return AdversarialModel(
-                generator,
-                critic,
+            # every option the model takes by the same name comes from the config
+            options = constructor_options(
+                AdversarialModel,
+                config,
+                generator=generator,
+                critic=critic,
                 divergence=divergence,
-                latent_dim=config.latent_dim,
                 mode=self.mode,
                 num_classes=classes,
-                critic_steps=config.critic_steps,
-                schedule=config.schedule,
-                gradient_penalty=config.gradient_penalty,
-                r1_penalty=config.r1_penalty,
-                clip_value=config.clip_value,
-                label_smoothing=config.label_smoothing,
-                instance_noise=config.instance_noise,
                 instance_noise_steps=noise_epochs * steps_per_epoch,
-                ema_decay=config.ema_decay,
-                diffaugment=config.diffaugment,
-                aux_weight=config.aux_weight,
-                unroll_steps=config.unroll_steps,
-                feature_matching=config.feature_matching,
-                unroll_learning_rate=config.unroll_learning_rate,
-                seed=config.seed,
                 name=self.name.replace("-", "_"),
             )
+            return AdversarialModel(**options)
         except ValueError as err:
             raise UserError(str(err)) from None
 

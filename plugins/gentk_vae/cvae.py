@@ -23,13 +23,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gentk.api import dense_stack, elbo, kl_divergence
+from gentk.api import dense_stack, elbo, kl_divergence, records_config
 from gentk_vae.model import VAE
 
 __all__ = ["CVAE"]
 
 
 @keras.saving.register_keras_serializable(package="gentk_vae")
+@records_config
 class CVAE(VAE):
     """A VAE whose encoder and decoder see the one-hot label, optionally with a parallel
     classifier so that encoding needs no label.
@@ -144,11 +145,3 @@ class CVAE(VAE):
         s = self._seed() if seed is None else tf.constant([seed, 0], tf.int32)
         labels = np.arange(n) % self.n_classes if label is None else np.full(n, int(label))
         return self.decode(self.prior().sample(n, seed=s), labels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "n_classes": self.n_classes,
-            "classifier_hidden": self.classifier_hidden,
-            "classifier_weight": self.classifier_weight,
-        }

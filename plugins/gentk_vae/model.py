@@ -51,6 +51,7 @@ from gentk.api import (
     elbo,
     iwae_bound,
     kl_divergence,
+    records_config,
     standard_normal,
     unpack_x,
 )
@@ -71,6 +72,7 @@ class KLDivergence(Divergence):
 
 
 @keras.saving.register_keras_serializable(package="gentk_vae")
+@records_config
 class VAE(GenerativeModel):
     """Variational autoencoder with a standard-normal prior.
 
@@ -255,22 +257,6 @@ class VAE(GenerativeModel):
     def call(self, x, training=False):
         z = self.code(self.encoder(x, training=training))
         return self.decoder(z, training=training).mean()
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "beta": self.beta,
-            "n_samples": self.n_samples,
-            "seed": self.seed,
-            "kl_anneal_steps": self.kl_anneal_steps,
-            "gradient_estimator": self.gradient_estimator,
-            "prior": None
-            if self.prior_net is None
-            else keras.saving.serialize_keras_object(self.prior_net),
-            "posterior": [keras.saving.serialize_keras_object(x) for x in self.posterior_layers],
-        }
 
 
 def score_function_surrogate(log_lik, log_q):

@@ -9,7 +9,14 @@ import dataclasses
 
 import numpy as np
 
-from gentk.api import EncoderDecoderRecipe, ImageConfig, UserError, in_batches, option
+from gentk.api import (
+    EncoderDecoderRecipe,
+    ImageConfig,
+    UserError,
+    constructor_options,
+    in_batches,
+    option,
+)
 
 __all__ = [
     "ESTIMATORS",
@@ -91,18 +98,21 @@ class VAERecipe(EncoderDecoderRecipe):
     def build(self, config, data):
         from gentk_vae.model import VAE
 
+        return VAE(**self.model_options(VAE, config, data, name="vae"))
+
+    def model_options(self, model_class, config, data, **given):
+        """The constructor arguments of ``model_class`` (the VAE family's helper): its encoder,
+        decoder, prior and posterior from the config, every option it names from the config
+        by the same name, then ``given``."""
         encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        return VAE(
-            encoder,
-            decoder,
-            beta=config.beta,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            kl_anneal_steps=config.kl_anneal_steps,
-            gradient_estimator=config.gradient_estimator,
+        return constructor_options(
+            model_class,
+            config,
+            encoder=encoder,
+            decoder=decoder,
             prior=self.prior_layer(config),
             posterior=self.posterior_layers(config),
-            name="vae",
+            **given,
         )
 
     def prior_layer(self, config):
@@ -157,16 +167,7 @@ class IWAERecipe(VAERecipe):
     def build(self, config, data):
         from gentk_vae.iwae import IWAE
 
-        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
-        return IWAE(
-            encoder,
-            decoder,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            prior=self.prior_layer(config),
-            posterior=self.posterior_layers(config),
-            name="iwae",
-        )
+        return IWAE(**self.model_options(IWAE, config, data, name="iwae"))
 
 
 @dataclasses.dataclass
@@ -221,23 +222,16 @@ class CVAERecipe(VAERecipe):
     def build(self, config, data):
         from gentk_vae.cvae import CVAE
 
-        encoder, decoder = self.encoder_decoder(config, data, "gaussian")
         n_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
-        return CVAE(
-            encoder,
-            decoder,
+        options = self.model_options(
+            CVAE,
+            config,
+            data,
             n_classes=max(n_classes, 2),
             classifier_hidden=config.classifier_hidden if config.classifier else None,
-            classifier_weight=config.classifier_weight,
-            beta=config.beta,
-            n_samples=config.n_samples,
-            seed=config.seed,
-            kl_anneal_steps=config.kl_anneal_steps,
-            gradient_estimator=config.gradient_estimator,
-            prior=self.prior_layer(config),
-            posterior=self.posterior_layers(config),
             name=self.name.replace("-", "_"),
         )
+        return CVAE(**options)
 
     # -- results ------------------------------------------------------------------------
     def evaluate(self, model, config, data):
