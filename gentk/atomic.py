@@ -53,7 +53,7 @@ def _fsync_file(path: Path) -> None:
             os.fsync(f.fileno())
 
 
-def disk_full(path):
+def disk_full(path: str | os.PathLike):
     """A context in which a full disk (or quota, or file-size limit) while writing ``path`` is a
     ``DiskFullError``; TensorFlow's C++ writers report it as an ``OpError`` whose text alone
     names it."""
@@ -78,7 +78,7 @@ def disk_full(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix: str | None = None):
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A killed process leaves at most a ``.tmp-*`` file behind, never a truncated ``path``.
@@ -109,7 +109,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def atomic_write_text(path, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -32,7 +34,7 @@ __all__ = [
 _BOUNDS = ("ge", "gt", "le", "lt")
 
 
-def option(default, text: str, set_by: str | None = None, data: bool = False, **bounds):
+def option(default: Any, text: str, set_by: str | None = None, data: bool = False, **bounds):
     """A config dataclass field with its ``--set`` help text and its range.
 
     Numbers (and the items of tuples of numbers) are checked when a config is made, from the
@@ -290,7 +292,16 @@ def parse_value(name: str, tp, value: Any) -> Any:
     raise UserError(f"option {name!r} expects {type_name}. Received: {name}={value!r}")
 
 
-def resolve_config(cls, toml_path=None, overrides=(), defaults=None, **direct):
+ConfigT = TypeVar("ConfigT")
+
+
+def resolve_config(
+    cls: type[ConfigT],
+    toml_path: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
+    defaults: dict[str, Any] | None = None,
+    **direct: Any,
+) -> ConfigT:
     """Defaults <- ``defaults`` (a recipe's defaults for the data's shape, ``Recipe.data_defaults``)
     <- TOML file <- ``key=value`` overrides <- ``direct`` (CLI flags that are not None).
 

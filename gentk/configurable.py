@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = ["records_config", "constructor_options"]
@@ -86,7 +87,7 @@ def _serializable(value):
     return value
 
 
-def constructor_options(target, config, **given) -> dict[str, Any]:
+def constructor_options(target: type | Callable[..., Any], config: Any, **given) -> dict[str, Any]:
     """Keyword arguments for ``target`` (a class or function): every field of ``config`` (a
     dataclass) that ``target``'s constructor names, then ``given`` (which wins).
 

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gentk.config import option
 from gentk.image_recipe import ImageDataConfig, ImageRecipe, in_batches
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.image_recipe import ImageSplits
 
 __all__ = ["EncoderDecoderConfig", "EncoderDecoderRecipe", "ImageConfig"]
 
@@ -70,7 +76,7 @@ class EncoderDecoderRecipe(ImageRecipe):
     config = EncoderDecoderConfig
     smoke = {**ImageRecipe.smoke, "hidden": (16,)}
 
-    def encoder_decoder(self, config, data, distribution: str):
+    def encoder_decoder(self, config: EncoderDecoderConfig, data: ImageSplits, distribution: str):
         """The registered encoder (q(z|x) of ``distribution``: gaussian or deterministic) and
         decoder that ``config`` names, sized for ``data``."""
         encoder = self.component(
@@ -81,7 +87,7 @@ class EncoderDecoderRecipe(ImageRecipe):
         )
         return encoder, decoder
 
-    def encoder_options(self, config) -> dict:
+    def encoder_options(self, config: EncoderDecoderConfig) -> dict:
         opts = {
             "latent_dim": config.latent_dim,
             "activation": config.activation,
@@ -92,7 +98,7 @@ class EncoderDecoderRecipe(ImageRecipe):
         }
         return self._supported("encoder", config.encoder, opts, config)
 
-    def decoder_options(self, config, shape) -> dict:
+    def decoder_options(self, config: EncoderDecoderConfig, shape: tuple[int, ...]) -> dict:
         opts = {
             "output_shape": shape,
             "activation": config.activation,
@@ -132,7 +138,7 @@ class EncoderDecoderRecipe(ImageRecipe):
                 )
         return out
 
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: EncoderDecoderConfig, data: ImageSplits):
         results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)
         out = {f"test_{k}": float(v) for k, v in results.items()}
         # direct calls: predict would trace one more graph (0.3 s of a digits run) for this
@@ -143,21 +149,33 @@ class EncoderDecoderRecipe(ImageRecipe):
         return out
 
     # -- what users do with a trained model (gentk encode / decode / score) ----------------
-    def latents(self, model, x, labels=None) -> np.ndarray:
+    def latents(
+        self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """Float features of each row (the code, flattened), in batches."""
         if len(x) == 0:
             return np.zeros((0, 0), np.float32)
         return in_batches(model.encode, x).reshape(len(x), -1)
 
-    def codes(self, model, x, labels=None) -> np.ndarray:
+    def codes(
+        self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """What ``gentk encode`` writes: by default the latent means."""
         return self.latents(model, x, labels)
 
-    def decode_codes(self, model, codes, labels=None) -> np.ndarray:
+    def decode_codes(
+        self, model: keras.Model, codes: np.ndarray, labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """Images (decoder means) for what ``codes`` returned."""
         return in_batches(model.decode, codes)
 
-    def scores(self, model, config, x, labels=None) -> tuple[str, np.ndarray]:
+    def scores(
+        self,
+        model: keras.Model,
+        config: EncoderDecoderConfig,
+        x: np.ndarray,
+        labels: np.ndarray | None = None,
+    ) -> tuple[str, np.ndarray]:
         """Per-row anomaly scores (higher is more anomalous) and their name: the negative
         ELBO for likelihood models (averaged over 10 draws of z), else the mean squared
         reconstruction error."""
@@ -170,7 +188,7 @@ class EncoderDecoderRecipe(ImageRecipe):
 
         return "reconstruction_mse", in_batches(mse, x)
 
-    def cluster_metrics(self, model, data) -> dict:
+    def cluster_metrics(self, model: keras.Model, data: ImageSplits) -> dict:
         """k-means (k = number of classes) on the test latents, scored by the adjusted Rand
         index against the labels; empty without labels."""
         labels = data.test_labels
@@ -184,7 +202,9 @@ class EncoderDecoderRecipe(ImageRecipe):
         clusters = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(z)
         return {"test_latent_kmeans_ari": float(adjusted_rand_score(labels, clusters))}
 
-    def write_artifacts(self, model, config, data, run_dir: Path):
+    def write_artifacts(
+        self, model: keras.Model, config: EncoderDecoderConfig, data: ImageSplits, run_dir: Path
+    ):
         from gentk import plots
 
         shape = data.shape

@@ -5,6 +5,8 @@ TensorFlow itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gentk.errors import UserError
 
 __all__ = ["build_layers", "parse_step", "validate_step"]
@@ -28,7 +30,9 @@ def validate_step(text: str, option: str = "bijectors") -> list[str]:
     return names
 
 
-def build_layers(names, options: dict, *, seed: int = 0, conditional: bool = False) -> list:
+def build_layers(
+    names: Sequence[str], options: dict, *, seed: int = 0, conditional: bool = False
+) -> list:
     """The registered bijector layers ``names`` (data side first), each given the
     ``options`` it declares and, if it takes one, the seed ``seed + position``; returned base
     side first, as ``FlowModel`` and ``FlowPrior`` take them. With ``conditional`` a layer

@@ -11,12 +11,18 @@ metrics and pictures on top.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gentk.config import TrainConfig, option
 from gentk.recipe import Recipe
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "ImageDataConfig",
@@ -29,7 +35,9 @@ __all__ = [
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logistic")
 
 
-def in_batches(fn, *arrays, size: int = 512, what: str = "evaluating") -> np.ndarray:
+def in_batches(
+    fn: Callable[..., Any], *arrays, size: int = 512, what: str = "evaluating"
+) -> np.ndarray:
     """``fn`` on aligned slices of ``arrays`` (a None array stays None), results concatenated;
     a progress bar (``what``) once it has run 2 s."""
     from gentk.progress import task
@@ -106,7 +114,7 @@ class ImageRecipe(Recipe):
     config = ImageDataConfig
     smoke = {"epochs": 1, "batch_size": 64}
 
-    def read_rows(self, config, path):
+    def read_rows(self, config: ImageDataConfig, path: str | os.PathLike | None):
         """All rows of ``path`` (or the default digits, or a dataset object), unsplit: an
         object with ``x``, ``labels`` (or None) and ``source``."""
         from gentk.data import digits, load_images, read_tabular
@@ -119,7 +127,7 @@ class ImageRecipe(Recipe):
             return read_tabular(path, label_column=config.label_column)
         return load_images(path)
 
-    def load_data(self, config, path):
+    def load_data(self, config: ImageDataConfig, path: str | os.PathLike | None):
         """The data split into train, validation and test rows (seeded), or, where
         ``validation_data`` / ``test_data`` name files (``--validation`` / ``--test``), those
         files' rows as that split and the data's rows for the others."""
@@ -178,14 +186,14 @@ class ImageRecipe(Recipe):
             held["validation"][1],
         )
 
-    def slices(self, x, labels, config):
+    def slices(self, x: np.ndarray, labels: np.ndarray | None, config: ImageDataConfig):
         """The ``tf.data`` elements of one split: the rows alone (conditional recipes add the
         labels)."""
         import tensorflow as tf
 
         return tf.data.Dataset.from_tensor_slices(x)
 
-    def train_dataset(self, config, data):
+    def train_dataset(self, config: ImageDataConfig, data: ImageSplits):
         import tensorflow as tf
 
         return (
@@ -195,28 +203,37 @@ class ImageRecipe(Recipe):
             .prefetch(tf.data.AUTOTUNE)
         )
 
-    def eval_batch_size(self, config, data) -> int:
+    def eval_batch_size(self, config: ImageDataConfig, data: ImageSplits) -> int:
         """Rows per validation and test batch: vectors in batches of at least 1,024 (one graph
         call for a toy's validation split instead of four; the epoch means are weighted by
         rows, so the figures do not change), images at ``batch_size``."""
         return config.batch_size if len(data.shape) > 1 else max(config.batch_size, 1024)
 
-    def validation_dataset(self, config, data):
+    def validation_dataset(self, config: ImageDataConfig, data: ImageSplits):
         if len(data.validation) == 0:
             return None
         batch = self.eval_batch_size(config, data)
         return self.slices(data.validation, data.validation_labels, config).batch(batch)
 
-    def test_dataset(self, config, data):
+    def test_dataset(self, config: ImageDataConfig, data: ImageSplits):
         batch = self.eval_batch_size(config, data)
         return self.slices(data.test, data.test_labels, config).batch(batch)
 
-    def component(self, kind, name, **options):
+    def component(self, kind: str, name: str, **options):
         from gentk.plugins import get_registry
 
         return get_registry().get(kind, name).create(**options)
 
-    def sample(self, model, n, config, *, seed=0, label=None, **options):
+    def sample(
+        self,
+        model: keras.Model,
+        n: int,
+        config: ImageDataConfig,
+        *,
+        seed: int = 0,
+        label: int | None = None,
+        **options,
+    ):
         if not hasattr(model, "sample"):
             raise NotImplementedError(f"model {self.name!r} does not draw samples")
         if label is not None:
@@ -227,7 +244,7 @@ class ImageRecipe(Recipe):
             )
         return np.asarray(model.sample(n, seed=seed))
 
-    def write_samples(self, samples, path, config):
+    def write_samples(self, samples: np.ndarray, path: str | os.PathLike, config: ImageDataConfig):
         from gentk import plots
 
         super().write_samples(samples, path, config)

@@ -8,7 +8,13 @@ inside ``train_step``, ``test_step`` and the generative methods.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from tensorflow_probability import distributions as tfd
 
 __all__ = ["Encoder", "Decoder", "Generator", "Critic", "Bijector", "Prior", "Divergence"]
 
@@ -69,7 +75,13 @@ class Bijector(_Component):
     contract = "Bijector"
     uses_training = False  # True: ``call`` takes ``training`` (its Jacobian differs in training)
 
-    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+    def inverse_and_log_det(
+        self,
+        y: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        event_ndims: int = 1,
+    ):
         """``(x, log|det dx/dy|)`` of a data-side ``y``, the log-determinant summed over the
         last ``event_ndims`` axes. This default asks the ``tfb.Bijector`` for its inverse and
         its inverse log-determinant: TFP caches the inverse, but a coupling's or an
@@ -100,13 +112,13 @@ class Divergence:
 
     supports: tuple[str, ...] = ()
 
-    def between(self, q, p, z=None):
+    def between(self, q: tfd.Distribution, p: tfd.Distribution, z: tf.Tensor | None = None):
         raise NotImplementedError(f"{type(self).__name__} is not a latent divergence")
 
-    def critic_loss(self, real_scores, fake_scores):
+    def critic_loss(self, real_scores: tf.Tensor, fake_scores: tf.Tensor):
         raise NotImplementedError(f"{type(self).__name__} is not an adversarial divergence")
 
-    def generator_loss(self, fake_scores):
+    def generator_loss(self, fake_scores: tf.Tensor):
         raise NotImplementedError(f"{type(self).__name__} is not an adversarial divergence")
 
     def get_config(self) -> dict:

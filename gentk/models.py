@@ -3,18 +3,24 @@ single-optimizer gentk model shares; subclasses implement ``compute_losses`` onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import keras
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from gentk.interfaces import Decoder, Encoder
 
 __all__ = ["EncoderDecoderModel", "GenerativeModel", "unpack_x", "batch_rows", "record_weighted"]
 
 
-def unpack_x(data):
+def unpack_x(data: Any):
     """The input of a batch that may be ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``."""
     return data[0] if isinstance(data, (tuple, list)) else data
 
 
-def batch_rows(data):
+def batch_rows(data: Any):
     """The number of rows in a batch (of its first tensor: ``x``, a dict's first entry or a
     sparse matrix), as float32: the weight of the batch's mean losses in an epoch's mean."""
     first = tf.nest.flatten(unpack_x(data))[0]
@@ -23,7 +29,9 @@ def batch_rows(data):
     return tf.cast(tf.shape(first)[0], tf.float32)
 
 
-def record_weighted(trackers: dict, losses: dict, rows, skip=()) -> dict:
+def record_weighted(
+    trackers: dict, losses: dict, rows: tf.Tensor, skip: Sequence[str] = ()
+) -> dict:
     """Update each ``keras.metrics.Mean`` in ``trackers`` with its batch mean weighted by the
     batch's ``rows``, so an epoch's value is the exact mean over rows (a last partial batch
     counts for its rows, as Keras' own loss tracker does); return every tracker's result."""
@@ -49,7 +57,7 @@ class GenerativeModel(keras.Model):
         super().__init__(**kwargs)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names}
 
-    def fit(self, x=None, *args, **kwargs):
+    def fit(self, x: Any = None, *args, **kwargs):
         """``keras.Model.fit``, after building the model on one batch of ``x`` if needed: a
         subclassed model that ``fit`` alone trained is not marked built and would save
         without its weights."""
@@ -57,7 +65,7 @@ class GenerativeModel(keras.Model):
             self.build_on(x)
         return super().fit(x, *args, **kwargs)
 
-    def build_on(self, x) -> None:
+    def build_on(self, x: Any) -> None:
         """Build every layer by calling the model on (the first batch of) ``x``."""
 
         def head(a):  # the first two rows of an array or of each array in a dict
@@ -75,7 +83,7 @@ class GenerativeModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def compute_losses(self, data, training: bool = False) -> dict:
+    def compute_losses(self, data: Any, training: bool = False) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must implement `compute_losses`")
 
     def _record(self, losses: dict, data=None) -> dict:
@@ -93,7 +101,7 @@ class GenerativeModel(keras.Model):
             loss = self.optimizer.scale_loss(losses[self.loss_names[0]] / replicas)
         return losses, tape.gradient(loss, self.trainable_variables)
 
-    def train_step(self, data):
+    def train_step(self, data: Any):
         step = self._losses_and_gradients
         if self.xla_per_replica:
             if getattr(self, "_xla_step", None) is None:
@@ -103,7 +111,7 @@ class GenerativeModel(keras.Model):
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._record(losses, data)
 
-    def test_step(self, data):
+    def test_step(self, data: Any):
         return self._record(self.compute_losses(data, training=False), data)
 
 
@@ -113,18 +121,18 @@ class EncoderDecoderModel(GenerativeModel):
     at that code. Subclasses implement ``compute_losses``; the built-in autoencoders and the
     example plugin's linear autoencoder share it."""
 
-    def __init__(self, encoder, decoder, **kwargs):
+    def __init__(self, encoder: Encoder | dict, decoder: Decoder | dict, **kwargs):
         super().__init__(**kwargs)
         self.encoder = _deserialized(encoder)
         self.decoder = _deserialized(decoder)
 
-    def encode(self, x):
+    def encode(self, x: tf.Tensor):
         return self.encoder(x).mean()
 
-    def decode(self, z):
+    def decode(self, z: tf.Tensor):
         return self.decoder(z).mean()
 
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor, training: bool = False):
         return self.decoder(self.encoder(x, training=training).mean(), training=training).mean()
 
     def get_config(self):

@@ -6,16 +6,28 @@ The runner (``gentk.training.runner``) drives it; the methods below are the whol
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from gentk.config import TrainConfig
 
-__all__ = ["check_active_options", "Recipe"]
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+__all__ = ["check_active_options", "ConfigT", "DataT", "Recipe"]
+
+#: the recipe's config class (a ``TrainConfig`` dataclass)
+ConfigT = TypeVar("ConfigT", bound=TrainConfig)
+#: what the recipe's ``load_data`` returns and every later hook receives
+DataT = TypeVar("DataT")
 
 
-class Recipe:
-    """Base class of model recipes.
+class Recipe(Generic[ConfigT, DataT]):
+    """Base class of model recipes, generic in its config class and its data
+    (``class MyRecipe(Recipe[MyConfig, MyData])``: a type checker then knows what every hook
+    receives).
 
     Attributes:
         name: the name ``gentk run`` takes.
@@ -47,17 +59,17 @@ class Recipe:
     supports_mixed_precision: bool = True
     shaped_defaults: dict[str, dict[str, Any]] = {}
 
-    def inactive_options(self, config) -> dict[str, str]:
+    def inactive_options(self, config: ConfigT) -> dict[str, str]:
         """Options of ``config`` that do nothing for this recipe with these values (an option
         of a component the config does not choose, of another mode), each with the reason.
         The runner refuses one set away from its default; ``gentk info`` leaves them out."""
         return {}
 
-    def jit_supported(self, config) -> bool:
+    def jit_supported(self, config: ConfigT) -> bool:
         """Whether XLA can compile the train step of the model ``config`` describes."""
         return self.supports_jit
 
-    def mirrored_supported(self, config) -> bool:
+    def mirrored_supported(self, config: ConfigT) -> bool:
         """Whether the train step runs under ``MirroredStrategy`` over several local devices.
         A step that applies an optimizer update only on some steps (``gentk.replicas.run_if``)
         trains under several workers (one device each) but not over several devices of one
@@ -65,11 +77,11 @@ class Recipe:
         return True
 
     # -- data -----------------------------------------------------------------------------
-    def load_data(self, config, path: str | None) -> Any:
+    def load_data(self, config: ConfigT, path: str | None) -> Any:
         """Read ``path`` (or the embedded default when None), validate and split it."""
         raise NotImplementedError
 
-    def data_defaults(self, shape) -> dict[str, Any]:
+    def data_defaults(self, shape: tuple[int, ...]) -> dict[str, Any]:
         """Option defaults for data of this ``shape`` (one example's shape): by default those
         of ``shaped_defaults`` for ``"images"`` (``(H, W, C)``) or ``"vectors"``, for recipes
         whose class defaults suit only their default data (the GAN variants' step sizes and
@@ -81,54 +93,58 @@ class Recipe:
             return {}
         return dict(self.shaped_defaults.get("images" if len(shape) == 3 else "vectors", {}))
 
-    def train_dataset(self, config, data):
+    def train_dataset(self, config: ConfigT, data: DataT):
         """The ``tf.data.Dataset`` that ``fit`` consumes (batched, shuffled with the seed)."""
         raise NotImplementedError
 
-    def validation_dataset(self, config, data):
+    def validation_dataset(self, config: ConfigT, data: DataT):
         """The dataset ``fit`` validates on each epoch, or None."""
         return None
 
     # -- model ----------------------------------------------------------------------------
-    def build(self, config, data):
+    def build(self, config: ConfigT, data: DataT):
         """A new, uncompiled ``keras.Model`` for this data."""
         raise NotImplementedError
 
-    def compile(self, model, config, *, jit_compile: bool) -> None:
+    def compile(self, model: keras.Model, config: ConfigT, *, jit_compile: bool) -> None:
         model.compile(
             optimizer=self.optimizer(config),
             jit_compile=jit_compile,
             steps_per_execution=getattr(config, "steps_per_execution", 1),
         )
 
-    def optimizer(self, config):
+    def optimizer(self, config: ConfigT):
         """The optimizer ``compile`` gives the model: ``FusedAdam`` (Keras' Adam, one kernel per
         weight) with ``learning_rate`` and ``weight_decay``."""
         from gentk.training.optimizers import FusedAdam
 
         return FusedAdam(config.learning_rate, weight_decay=config.weight_decay or None)
 
-    def callbacks(self, model, config, data, run_dir: Path) -> list:
+    def callbacks(self, model: keras.Model, config: ConfigT, data: DataT, run_dir: Path) -> list:
         """Extra Keras callbacks for this recipe (e.g. validation ranking metrics)."""
         return []
 
-    def finish_training(self, model, config, data, run_dir: Path) -> None:
+    def finish_training(
+        self, model: keras.Model, config: ConfigT, data: DataT, run_dir: Path
+    ) -> None:
         """Called after ``fit`` returns (e.g. to restore the best weights)."""
 
     # -- results --------------------------------------------------------------------------
-    def evaluate(self, model, config, data) -> dict[str, Any]:
+    def evaluate(self, model: keras.Model, config: ConfigT, data: DataT) -> dict[str, Any]:
         """Test metrics as a flat JSON-able dict."""
         raise NotImplementedError
 
-    def write_artifacts(self, model, config, data, run_dir: Path) -> list[str]:
+    def write_artifacts(
+        self, model: keras.Model, config: ConfigT, data: DataT, run_dir: Path
+    ) -> list[str]:
         """Write model-specific outputs (plots, samples, recommendations); return their names."""
         return []
 
-    def sample(self, model, n: int, config, *, seed: int = 0, **options):
+    def sample(self, model: keras.Model, n: int, config: ConfigT, *, seed: int = 0, **options):
         """``n`` samples as a numpy array (for ``gentk sample``)."""
         raise NotImplementedError(f"model {self.name!r} does not draw samples")
 
-    def write_samples(self, samples, path: Path, config) -> None:
+    def write_samples(self, samples: np.ndarray, path: Path, config: ConfigT) -> None:
         """Write ``samples`` to ``path`` atomically, plus any picture beside it: ``.npz``
         (array ``samples``) or ``.csv`` (one flattened sample per row, columns ``x0, x1, ...``).
         """
@@ -149,28 +165,30 @@ class Recipe:
             header = ",".join(f"x{k}" for k in range(rows.shape[1]))
             np.savetxt(tmp, rows, delimiter=",", header=header, comments="", fmt="%.7g")
 
-    def read_rows(self, config, path):
+    def read_rows(self, config: ConfigT, path: str | os.PathLike | None):
         """All rows of ``path``, unsplit, for ``gentk encode`` and ``gentk score``."""
         raise NotImplementedError(f"model {self.name!r} does not encode or score rows")
 
-    def codes(self, model, x, labels=None):
+    def codes(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         """The compressed representation ``gentk encode`` writes."""
         raise NotImplementedError(f"model {self.name!r} does not encode")
 
-    def decode_codes(self, model, codes, labels=None):
+    def decode_codes(self, model: keras.Model, codes: np.ndarray, labels: np.ndarray | None = None):
         """Data for codes from ``codes`` (``gentk decode``)."""
         raise NotImplementedError(f"model {self.name!r} does not decode")
 
-    def scores(self, model, config, x, labels=None):
+    def scores(
+        self, model: keras.Model, config: ConfigT, x: np.ndarray, labels: np.ndarray | None = None
+    ):
         """``(name, per-row anomaly scores)`` for ``gentk score``."""
         raise NotImplementedError(f"model {self.name!r} does not score rows")
 
-    def load_eval_data(self, config, path: str | None, run_dir: Path):
+    def load_eval_data(self, config: ConfigT, path: str | None, run_dir: Path):
         """The data ``gentk evaluate RUN --data`` scores; defaults to ``load_data``."""
         return self.load_data(config, path)
 
 
-def check_active_options(recipe, config) -> None:
+def check_active_options(recipe: Recipe, config: TrainConfig) -> None:
     """Refuse (``UserError``) an option set away from the recipe's default that the recipe
     would ignore with this config (``Recipe.inactive_options``), naming it and why."""
     import dataclasses

@@ -10,6 +10,9 @@ makes the same update, the one a single process makes on the global batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import tensorflow as tf
 
 __all__ = ["run_if", "replica_sum", "global_moments", "from_first_replica"]
@@ -23,13 +26,13 @@ def _context():
     return ctx if ctx is not None and ctx.num_replicas_in_sync > 1 else None
 
 
-def replica_sum(x):
+def replica_sum(x: tf.Tensor):
     """``x`` summed over the replicas in sync (differentiable); ``x`` itself with one."""
     ctx = _context()
     return x if ctx is None else ctx.all_reduce("SUM", x)
 
 
-def from_first_replica(x):
+def from_first_replica(x: tf.Tensor):
     """Replica 0's ``x`` on every replica (e.g. the examples a dead code restarts from)."""
     ctx = _context()
     if ctx is None:
@@ -38,7 +41,7 @@ def from_first_replica(x):
     return ctx.all_reduce("SUM", x * first)
 
 
-def global_moments(x, axes):
+def global_moments(x: tf.Tensor, axes: Sequence[int]):
     """``tf.nn.moments(x, axes)`` over the global batch: sums and counts are added across
     replicas first (differentiable), so shares of any size give the global mean and variance."""
     x = tf.convert_to_tensor(x)
@@ -52,7 +55,7 @@ def global_moments(x, axes):
     return mean, tf.maximum(squares / count - tf.square(mean), 0.0)
 
 
-def run_if(pred, fn, *args) -> None:
+def run_if(pred: tf.Tensor | bool, fn: Callable[[], Any], *args) -> None:
     """``fn(*args)`` when ``pred`` holds, from a ``train_step`` under any ``tf.distribute``
     strategy; what ``fn`` returns is dropped.
 

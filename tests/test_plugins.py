@@ -263,3 +263,35 @@ def test_plugins_import_only_the_declared_api_from_gentk():
         assert getattr(gentk.api, name) is not None, name
     with pytest.raises(AttributeError, match="has no attribute"):
         gentk.api.no_such_name  # noqa: B018
+
+
+def test_the_plugin_api_is_typed():
+    """Every function of ``gentk.api`` and ``gentk.__all__``, and every public method of their
+    classes defined in gentk, annotates every parameter (#24 item 6)."""
+    import inspect
+
+    import gentk
+    import gentk.api
+
+    objects = [(n, getattr(gentk.api, n)) for n in gentk.api.__all__]
+    objects += [(n, getattr(gentk, n)) for n in gentk.__all__ if n != "__version__"]
+    missing = []
+
+    def check(qual, fn):
+        for p in inspect.signature(fn).parameters.values():
+            untyped = p.annotation is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            if untyped and p.name not in ("self", "cls"):
+                missing.append(f"{qual}({p.name})")
+
+    for name, obj in objects:
+        if inspect.ismodule(obj):
+            continue
+        if inspect.isclass(obj):
+            if not obj.__module__.startswith("gentk"):
+                continue
+            for attr, fn in vars(obj).items():
+                if inspect.isfunction(fn) and (not attr.startswith("_") or attr == "__init__"):
+                    check(f"{name}.{attr}", fn)
+        elif callable(obj):
+            check(name, obj)
+    assert not missing, f"{len(missing)} untyped: {', '.join(missing[:20])}"

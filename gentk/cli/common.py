@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from gentk.errors import UserError
@@ -22,7 +24,7 @@ class RunInfo:
         return load_model(self.run_dir / "model.keras")
 
 
-def open_run(run_dir, overrides=()) -> RunInfo:
+def open_run(run_dir: str | os.PathLike, overrides: Sequence[str] = ()) -> RunInfo:
     """The recipe, config (with ``KEY=VALUE`` ``overrides``, checked as for ``run``) and
     metadata of a finished run, or a ``UserError`` saying what is amiss."""
     from gentk.config import resolve_config

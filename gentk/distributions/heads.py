@@ -24,7 +24,7 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "discretized-logisti
 LEARNED_SCALE = ("gaussian-learned", "discretized-logistic")
 
 
-def latent_distribution(params, kind: str):
+def latent_distribution(params: tf.Tensor, kind: str):
     """q(z|x) from head outputs: ``gaussian`` splits [loc, raw scale]; ``deterministic`` is a
     point mass at ``params``."""
     params = tf.cast(params, tf.float32)
@@ -43,7 +43,9 @@ def _learned_scale(log_scale):
     return tf.exp(tf.maximum(tf.cast(log_scale, tf.float32), MIN_LOG_SCALE))
 
 
-def pixel_likelihood(params, kind: str, sigma: float = 1.0, log_scale=None):
+def pixel_likelihood(
+    params: tf.Tensor, kind: str, sigma: float = 1.0, log_scale: tf.Tensor | float | None = None
+):
     """p(x|z) with event shape ``params.shape[1:]``.
 
     ``bernoulli``: logits; ``gaussian``: mean with fixed ``sigma``, so -log p is

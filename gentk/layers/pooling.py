@@ -13,6 +13,8 @@ each value is spread evenly over its p x p window, U y = upsample(y) / p^2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import tensorflow as tf
 
@@ -28,18 +30,18 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
     """Non-overlapping max pooling (``padding='same'``) returning ``(pooled, argmax)``; the
     argmax holds flat indices into the input batch (``include_batch_in_index``)."""
 
-    def __init__(self, pool_size=2, **kwargs):
+    def __init__(self, pool_size: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size)
 
-    def call(self, x):
+    def call(self, x: tf.Tensor):
         window = [1, *self.pool_size, 1]
         pooled, argmax = tf.nn.max_pool_with_argmax(
             x, window, window, padding="SAME", include_batch_in_index=True
         )
         return pooled, argmax
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]):
         b, h, w, c = input_shape
         ph, pw = self.pool_size
         out = (b, -(-h // ph), -(-w // pw), c)
@@ -56,7 +58,7 @@ class MaxUnpooling2D(keras.layers.Layer):
     ``call(x, argmax, output_size)`` with ``output_size = (H, W)`` of the pooled layer's input;
     everything not at an argmax is zero."""
 
-    def call(self, x, argmax, output_size):
+    def call(self, x: tf.Tensor, argmax: tf.Tensor, output_size: tf.Tensor | Sequence[int]):
         shape = tf.shape(x)
         h, w = output_size
         total = shape[0] * h * w * shape[3]
@@ -70,16 +72,16 @@ class MaxUnpooling2D(keras.layers.Layer):
 class AverageUnpooling2D(keras.layers.Layer):
     """The adjoint of ``AveragePooling2D(pool_size)``: nearest upsampling divided by p_h p_w."""
 
-    def __init__(self, pool_size=2, **kwargs):
+    def __init__(self, pool_size: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size)
 
-    def call(self, x):
+    def call(self, x: tf.Tensor):
         ph, pw = self.pool_size
         up = tf.repeat(tf.repeat(x, ph, axis=1), pw, axis=2)
         return up / float(ph * pw)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]):
         b, h, w, c = input_shape
         ph, pw = self.pool_size
         return (b, None if h is None else h * ph, None if w is None else w * pw, c)

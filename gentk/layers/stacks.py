@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 
 __all__ = ["dense_stack", "conv_down", "conv_up"]
 
 
-def dense_stack(units, activation: str = "relu", name: str = "mlp") -> keras.Sequential:
+def dense_stack(
+    units: Sequence[int], activation: str = "relu", name: str = "mlp"
+) -> keras.Sequential:
     """Dense layers of the given widths, each followed by ``activation``."""
     return keras.Sequential(
         [
@@ -23,7 +27,10 @@ UPSAMPLE = ("transpose", "avg-unpool")
 
 
 def conv_down(
-    filters, activation: str = "relu", name: str = "conv_down", downsample: str = "stride"
+    filters: Sequence[int],
+    activation: str = "relu",
+    name: str = "conv_down",
+    downsample: str = "stride",
 ) -> keras.Sequential:
     """3x3 convolutions that each halve height and width: stride 2 (``stride``), or stride 1
     followed by 2x2 max or average pooling (``max-pool``, ``avg-pool``); 'same' padding."""
@@ -45,7 +52,10 @@ def conv_down(
 
 
 def conv_up(
-    filters, activation: str = "relu", name: str = "conv_up", upsample: str = "transpose"
+    filters: Sequence[int],
+    activation: str = "relu",
+    name: str = "conv_up",
+    upsample: str = "transpose",
 ) -> keras.Sequential:
     """Stages that each double height and width: a stride-2 3x3 transposed convolution
     (``transpose``), or average unpooling (the adjoint of average pooling) followed by a

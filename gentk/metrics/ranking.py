@@ -6,13 +6,17 @@ depend on the sorting algorithm. Items a user folded in are excluded by giving t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["rank_top_k", "recall_at_k", "ndcg_at_k", "top_k_metrics"]
 
 
-def rank_top_k(scores: np.ndarray, k: int, exclude=None) -> np.ndarray:
+def rank_top_k(
+    scores: np.ndarray, k: int, exclude: sp.csr_matrix | np.ndarray | None = None
+) -> np.ndarray:
     """Indices of the ``k`` best items per row, best first, ``exclude`` (sparse/bool) removed.
 
     ``tf.math.top_k`` finds them without sorting whole rows (1M items) and breaks ties by the
@@ -52,7 +56,13 @@ def ndcg_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
     return _ndcg(rank_top_k(scores, k, exclude), _targets(targets), k)
 
 
-def top_k_metrics(scores, targets, exclude=None, recall=(20, 50), ndcg=(100,)) -> dict:
+def top_k_metrics(
+    scores: np.ndarray,
+    targets: sp.csr_matrix | np.ndarray,
+    exclude: sp.csr_matrix | np.ndarray | None = None,
+    recall: Sequence[int] = (20, 50),
+    ndcg: Sequence[int] = (100,),
+) -> dict:
     """``{"recall@K": ..., "ndcg@K": ...}`` per user (users with targets only), from one
     ranking of the best ``max(K)`` items instead of one per metric."""
     t = _targets(targets)

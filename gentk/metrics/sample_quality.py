@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,13 @@ def _kid_of_counts(kaa, kbb, kab, counts_a, counts_b) -> np.ndarray:
     return within_a / (m * (m - 1)) + within_b / (n * (n - 1)) - 2.0 * cross / (m * n)
 
 
-def bootstrap_se(statistic, a: np.ndarray, b: np.ndarray, rounds: int = 30, seed: int = 0):
+def bootstrap_se(
+    statistic: Callable[[np.ndarray], float],
+    a: np.ndarray,
+    b: np.ndarray,
+    rounds: int = 30,
+    seed: int = 0,
+):
     """Bootstrap standard error of ``statistic(a, b)``: rows of both sets redrawn with
     replacement ``rounds`` times. For ``kernel_distance`` the kernels are computed once and
     each redraw weighs their entries by how often it drew each row (the same values)."""
@@ -201,13 +208,13 @@ class FeatureExtractor:
             pass  # an unwritable cache only costs the retraining
         return model
 
-    def features(self, x) -> np.ndarray:
+    def features(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float32).reshape(len(x), -1)
         # one eager call per 4,096 rows: Keras' predict costs ~0.1 s of set-up per call
         chunks = [x[i : i + 4096] for i in range(0, len(x), 4096)] or [x]
         return np.concatenate([np.asarray(self.body([c], training=False)) for c in chunks])
 
-    def accuracy(self, x, labels) -> float:
+    def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
         x = np.asarray(x, np.float32).reshape(len(x), -1)
         pred = np.asarray(self.model.predict(x, batch_size=512, verbose=0)).argmax(1)
         return float(np.mean(pred == np.asarray(labels)))

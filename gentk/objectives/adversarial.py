@@ -223,7 +223,7 @@ def f_bound(name: str, real_t, fake_t):
     return _mean(real_t) - _mean(d.conjugate(tf.cast(fake_t, tf.float32)))
 
 
-def f_critic_loss(name: str, real_scores, fake_scores):
+def f_critic_loss(name: str, real_scores: tf.Tensor, fake_scores: tf.Tensor):
     """-(E_P[g_f(v)] - E_Q[f*(g_f(v))]) for raw critic outputs v."""
     d = _divergence(name)
     real = d.activation(tf.cast(real_scores, tf.float32))
@@ -231,7 +231,7 @@ def f_critic_loss(name: str, real_scores, fake_scores):
     return -(_mean(real) - _mean(fake))
 
 
-def f_generator_loss(name: str, fake_scores):
+def f_generator_loss(name: str, fake_scores: tf.Tensor):
     """-E_Q[g_f(v)]: the generator criterion the f-GAN paper uses in practice."""
     d = _divergence(name)
     return -_mean(d.activation(tf.cast(fake_scores, tf.float32)))

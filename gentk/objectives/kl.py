@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from tensorflow_probability import distributions as tfd
+
 __all__ = ["kl_divergence", "monte_carlo_kl", "standard_normal"]
 
 
@@ -27,7 +33,14 @@ def monte_carlo_kl(q, p, *, z=None, num_samples: int = 1, seed=None):
     return diff
 
 
-def kl_divergence(q, p, *, z=None, num_samples: int = 1, seed=None):
+def kl_divergence(
+    q: tfd.Distribution,
+    p: tfd.Distribution,
+    *,
+    z: tf.Tensor | None = None,
+    num_samples: int = 1,
+    seed: tf.Tensor | None = None,
+):
     """KL(q || p): analytic when TFP registers one for the pair, else ``monte_carlo_kl``.
 
     #### Mathematical details

@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
 __all__ = [
     "elbo",
     "iwae_bound",
@@ -11,7 +17,7 @@ __all__ = [
 ]
 
 
-def elbo(log_likelihood, kl, beta=1.0):
+def elbo(log_likelihood: tf.Tensor, kl: tf.Tensor, beta: float | tf.Tensor = 1.0):
     """ELBO_beta = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example.
 
     With beta = 1 this is the evidence lower bound: ELBO <= log p(x).
@@ -19,7 +25,7 @@ def elbo(log_likelihood, kl, beta=1.0):
     return log_likelihood - beta * kl
 
 
-def iwae_bound(log_weights):
+def iwae_bound(log_weights: tf.Tensor):
     """The importance-weighted bound from ``[K, B]`` log weights log p(x, z_k) - log q(z_k|x).
 
     L_K = log (1/K) sum_k w_k. L_1 is the ELBO, L_K is non-decreasing in K and tends to
@@ -31,7 +37,7 @@ def iwae_bound(log_weights):
     return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k)
 
 
-def multinomial_log_likelihood(logits, x):
+def multinomial_log_likelihood(logits: tf.Tensor, x: tf.Tensor | tf.SparseTensor):
     """sum_i x_i log softmax(logits)_i per row, for dense ``x`` or a ``tf.SparseTensor``.
 
     This is ``tfd.Multinomial(total_count=sum(x), logits=logits).log_prob(x)`` without the
@@ -47,8 +53,16 @@ def multinomial_log_likelihood(logits, x):
     return tf.reduce_sum(log_probs * tf.cast(x, log_probs.dtype), axis=-1)
 
 
-def sampled_multinomial_log_likelihood(hidden, kernel, bias, x, sampled, log_q, *,
-                                       items_first=False):  # fmt: skip
+def sampled_multinomial_log_likelihood(
+    hidden: tf.Tensor,
+    kernel: tf.Tensor | keras.Variable,
+    bias: tf.Tensor | keras.Variable,
+    x: tf.Tensor | tf.SparseTensor,
+    sampled: tf.Tensor,
+    log_q: tf.Tensor,
+    *,
+    items_first: bool = False,
+) -> tf.Tensor:
     """Sampled-softmax estimate of ``multinomial_log_likelihood(hidden @ kernel + bias, x)``
     that computes logits only for the batch's positives and ``S`` sampled items.
 

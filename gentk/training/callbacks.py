@@ -7,8 +7,10 @@ import csv
 import io
 import json
 import math
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -105,7 +107,7 @@ class EpochSummaries(keras.callbacks.Callback):
         self._writers = {}
 
 
-def read_checkpoint_state(run_dir) -> dict | None:
+def read_checkpoint_state(run_dir: str | os.PathLike) -> dict | None:
     """The last complete checkpoint's ``state.json``, None when there is none; a damaged one
     is a one-line ``UserError`` naming it."""
     from gentk.errors import UserError
@@ -364,7 +366,7 @@ class BestWeights(keras.callbacks.Callback):
     resumed run keeps selecting and ``restore`` loads the weights that checkpoint chose.
     Epochs without the value (not validated, ``validation_every``) are skipped."""
 
-    def __init__(self, run_dir, monitor: str = "val_loss", mode: str = "min"):
+    def __init__(self, run_dir: str | os.PathLike, monitor: str = "val_loss", mode: str = "min"):
         super().__init__()
         self.dir = Path(run_dir) / "checkpoints"
         self.monitor, self.sign = monitor, (1.0 if mode == "min" else -1.0)
@@ -373,11 +375,11 @@ class BestWeights(keras.callbacks.Callback):
         self.file: str | None = None
         self._values = None  # the best epoch's weights, not yet written
 
-    def value(self, epoch, logs):
+    def value(self, epoch: int, logs: dict[str, float]):
         """The monitored value of this epoch, or None."""
         return (logs or {}).get(self.monitor)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None):
         value = self.value(epoch, logs)
         if value is None or not _finite(value):
             return
@@ -386,10 +388,10 @@ class BestWeights(keras.callbacks.Callback):
             self._values = [v.numpy() for v in self.model.weights]
             self.improved(epoch)
 
-    def improved(self, epoch) -> None:
+    def improved(self, epoch: int) -> None:
         """Called when ``epoch`` became the best (subclasses record more)."""
 
-    def flush(self, checkpoints) -> None:
+    def flush(self, checkpoints: Path) -> None:
         """Write the best weights not yet written (the model's own are put back after)."""
         if self._values is None:
             return
@@ -407,20 +409,20 @@ class BestWeights(keras.callbacks.Callback):
     def get_state(self):
         return {"best": self.best, "epoch": self.best_epoch, "file": self.file}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]):
         best = state.get("best")
         self.best = None if best is None else float(best)
         self.best_epoch = int(state.get("epoch", 0))
         self.file = state.get("file")
 
     @staticmethod
-    def restore(model, run_dir) -> bool:
+    def restore(model: keras.Model, run_dir: str | os.PathLike) -> bool:
         """Load into ``model`` the best weights the run's last checkpoint recorded (or an older
         run's ``best.weights.h5``); whether there were any."""
         return restore_best(model, run_dir)
 
 
-def restore_best(model, run_dir) -> bool:
+def restore_best(model: keras.Model, run_dir: str | os.PathLike) -> bool:
     """``BestWeights.restore`` for any callback whose checkpointed state names a ``file``."""
     checkpoints = Path(run_dir) / "checkpoints"
     state = read_checkpoint_state(run_dir) or {}

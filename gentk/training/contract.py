@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["Optimized", "training_contract", "optimizers", "optimizer_variables"]
 
@@ -38,7 +41,7 @@ class Optimized:
     learning_rate: str | None = "learning_rate"
 
 
-def training_contract(model) -> list[Optimized]:
+def training_contract(model: keras.Model) -> list[Optimized]:
     """``model.training_contract()`` where the model declares one, else its one optimizer over
     every trainable weight, minimising the first of its ``loss_names`` (compiled models)."""
     declared = getattr(model, "training_contract", None)

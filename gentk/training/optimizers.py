@@ -32,7 +32,12 @@ __all__ = ["FusedAdam", "LazyAdam", "gather_rows"]
 class FusedAdam(keras.optimizers.Adam):
     """``keras.optimizers.Adam`` (same arguments and results) with fused dense updates."""
 
-    def update_step(self, gradient, variable, learning_rate):
+    def update_step(
+        self,
+        gradient: tf.Tensor | tf.IndexedSlices,
+        variable: keras.Variable,
+        learning_rate: tf.Tensor,
+    ):
         if isinstance(gradient, tf.IndexedSlices):
             gradient = tf.convert_to_tensor(gradient)  # duplicate rows summed
         if self.amsgrad:
@@ -61,7 +66,7 @@ def _variable(variable):
     return variable.value if isinstance(variable, keras.Variable) else variable
 
 
-def gather_rows(params, indices):
+def gather_rows(params: keras.Variable | tf.Tensor, indices: tf.Tensor):
     """``params[indices]`` along the first axis; of a (Keras) variable only those rows are read
     (its TensorFlow variable's ``sparse_read``), and the gradient is ``tf.IndexedSlices``. A
     whole read of a variable that ``LazyAdam`` then updates row by row makes TensorFlow copy it
@@ -98,7 +103,12 @@ class LazyAdam(FusedAdam):
     exactly Adam. Keras applies ``weight_decay`` to whole variables before the update (set it
     to None to keep the update lazy). Saved as ``gentk>LazyAdam`` with Adam's config."""
 
-    def update_step(self, gradient, variable, learning_rate):
+    def update_step(
+        self,
+        gradient: tf.Tensor | tf.IndexedSlices,
+        variable: keras.Variable,
+        learning_rate: tf.Tensor,
+    ):
         if self.amsgrad or not isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype

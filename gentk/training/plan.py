@@ -18,13 +18,17 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gentk.config import config_to_dict, resolve_config
 from gentk.errors import PluginError, UserError
 from gentk.recipe import check_active_options
 from gentk.training.callbacks import read_checkpoint_state
 from gentk.training.rundir import inspect_run_dir
+
+if TYPE_CHECKING:
+    from gentk.config import TrainConfig
+    from gentk.recipe import Recipe
 
 __all__ = [
     "RunPlan",
@@ -170,7 +174,7 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def use_xla(recipe, config) -> bool:
+def use_xla(recipe: Recipe, config: TrainConfig) -> bool:
     """Whether the train step is compiled with XLA: ``jit_compile=true`` where the recipe
     supports it; ``auto`` also needs a GPU or TPU, or a recipe measured faster with XLA on
     CPU (``Recipe.xla_on_cpu``)."""

@@ -57,7 +57,7 @@ class RunLock:
         UserError: another process holds the lock; the message names its pid.
     """
 
-    def __init__(self, run_dir, what: str = "run directory"):
+    def __init__(self, run_dir: str | os.PathLike, what: str = "run directory"):
         run_dir = check_output_path(run_dir, what)
         self.run_dir, self.what = run_dir, what
         self.path = run_dir.parent / f".{run_dir.name}.lock"
@@ -96,7 +96,7 @@ class RunLock:
             self._fd = None
 
 
-def check_output_path(path, what: str = "output") -> Path:
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     """``path`` resolved (symlinks followed), refused when it cannot be a directory gentk owns:
     the file-system root, the current directory or one of its parents.
 
