@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-__all__ = ["check_active_options", "ConfigT", "DataT", "Recipe"]
+__all__ = ["call_hook", "check_active_options", "ConfigT", "DataT", "Recipe"]
 
 #: the recipe's config class (a ``TrainConfig`` dataclass)
 ConfigT = TypeVar("ConfigT", bound=TrainConfig)
@@ -205,3 +205,15 @@ def check_active_options(recipe: Recipe, config: TrainConfig) -> None:
                 f"{name}={getattr(config, name)!r} was set, but model {recipe.name!r} ignores it "
                 f"({why}); leave it out"
             )
+
+
+def call_hook(hook, *args: Any, plan: Any = None, **kwargs: Any) -> Any:
+    """Call the recipe method ``hook`` with ``args``, and with the run's ``RunPlan`` as
+    ``plan=`` when the method declares a parameter of that name (so a recipe that needs the
+    run's decisions, its directory layout, XLA or whether it resumes, reads them there, and
+    recipes written without it keep working)."""
+    import inspect
+
+    if plan is not None and "plan" in inspect.signature(hook).parameters:
+        kwargs["plan"] = plan
+    return hook(*args, **kwargs)

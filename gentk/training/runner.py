@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from gentk.atomic import atomic_path, atomic_write_json, atomic_write_text
 from gentk.config import config_to_dict, config_to_toml
 from gentk.errors import DiskFullError, Interrupted, PluginError, TrainingError, UserError
+from gentk.recipe import call_hook
 from gentk.saving import read_archive_config, unloadable_classes
 from gentk.training.callbacks import (
     AtomicCheckpoint,
@@ -105,9 +106,12 @@ def _is_default(strategy) -> bool:
     return not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
 
 
-def build_compiled_model(recipe, config, data, strategy=None, *, jit: bool | None = None):
+def build_compiled_model(
+    recipe, config, data, strategy=None, *, jit: bool | None = None, plan: RunPlan | None = None
+):
     """Build, compile and call the model on one batch so it is built before any save;
-    ``jit``: XLA for the train step (None: ``use_xla``, a run passes its plan's decision)."""
+    ``jit``: XLA for the train step (None: ``use_xla``, a run passes its plan's decision);
+    ``plan``: the run's plan, for recipe hooks that declare it (``call_hook``)."""
     import tensorflow as tf
 
     from gentk.models import GenerativeModel
@@ -116,15 +120,15 @@ def build_compiled_model(recipe, config, data, strategy=None, *, jit: bool | Non
     jit = use_xla(recipe, config) if jit is None else jit
     several = strategy.num_replicas_in_sync > 1 or not _is_default(strategy)
     with strategy.scope():
-        model = recipe.build(config, data)
+        model = call_hook(recipe.build, config, data, plan=plan)
         # Keras compiles the whole step, strategy.run included, which XLA cannot do across
         # devices; under a strategy only each replica's forward and backward pass is compiled
-        recipe.compile(model, config, jit_compile=jit and not several)
+        call_hook(recipe.compile, model, config, jit_compile=jit and not several, plan=plan)
         if jit and several and isinstance(model, GenerativeModel):
             model.xla_per_replica = True
         if several:  # Keras' multi-step loop fails under a mirrored strategy (TF 2.21)
             model.steps_per_execution = 1
-        batch = next(iter(recipe.train_dataset(config, data)))
+        batch = next(iter(call_hook(recipe.train_dataset, config, data, plan=plan)))
         x = batch[0] if isinstance(batch, tuple) else batch
         model(x)  # builds every layer: an unbuilt subclassed model saves no weights
         for part in training_contract(model):  # each optimizer's state on its variables
@@ -333,7 +337,9 @@ def _train(plan: RunPlan) -> RunResult:
     meta = plan.meta if plan.resuming else _write_run_files(plan)
     run = _Run(plan)
     _build(run)
-    extra = plan.recipe.callbacks(run.model, plan.config, plan.data_obj, plan.run_dir)
+    extra = call_hook(
+        plan.recipe.callbacks, run.model, plan.config, plan.data_obj, plan.run_dir, plan=plan
+    )
     stateful = [cb for cb in extra if hasattr(cb, "get_state")]
     if plan.resuming:
         _restore(run, meta, stateful)
@@ -375,7 +381,7 @@ def _build(run: _Run) -> None:
     config = run.config
     run.strategy = select_strategy(getattr(config, "distribute", "auto"), run.recipe, config)
     run.model = build_compiled_model(
-        run.recipe, config, run.data_obj, run.strategy, jit=run.plan.xla
+        run.recipe, config, run.data_obj, run.strategy, jit=run.plan.xla, plan=run.plan
     )
     _check_loadable(run.recipe, keras.saving.serialize_keras_object(run.model), "its model.keras")
     log.info(
@@ -460,8 +466,10 @@ def _fit(run: _Run) -> None:
     if run.initial_epoch < config.epochs:
         with stop_on_signals(checkpoint):
             fit(
-                run.recipe.train_dataset(config, run.data_obj),
-                validation_data=run.recipe.validation_dataset(config, run.data_obj),
+                call_hook(run.recipe.train_dataset, config, run.data_obj, plan=run.plan),
+                validation_data=call_hook(
+                    run.recipe.validation_dataset, config, run.data_obj, plan=run.plan
+                ),
                 validation_freq=ValidationEpochs(config.validation_every, config.epochs),
                 epochs=config.epochs,
                 initial_epoch=run.initial_epoch,
@@ -503,20 +511,22 @@ def _finish(run: _Run) -> RunResult:
             return RunResult(run_dir, model, {}, history, config, data_obj)
         # evaluation, export and artifacts on a model outside the strategy (Keras' predict
         # and evaluate would need every worker), with the weights of the last checkpoint
-        model = build_compiled_model(recipe, config, data_obj, tf.distribute.get_strategy())
+        model = build_compiled_model(
+            recipe, config, data_obj, tf.distribute.get_strategy(), plan=run.plan
+        )
         last = read_checkpoint_state(run_dir)
         if last is not None:
             model.load_weights(run_dir / "checkpoints" / last["weights"])
-    recipe.finish_training(model, config, data_obj, run_dir)
+    call_hook(recipe.finish_training, model, config, data_obj, run_dir, plan=run.plan)
     with atomic_path(run_dir / "model.keras") as tmp:
         model.save(tmp)
         _check_loadable(recipe, read_archive_config(tmp), "model.keras")
-    metrics = dict(recipe.evaluate(model, config, data_obj))
+    metrics = dict(call_hook(recipe.evaluate, model, config, data_obj, plan=run.plan))
     metrics.setdefault("epochs", len(history))
     metrics["train_seconds_this_session"] = round(run.train_seconds, 3)
     atomic_write_json(run_dir / "metrics.json", metrics)
     if history:
         plots.training_curves(history, run_dir / "training_curves.png")
-    recipe.write_artifacts(model, config, data_obj, run_dir)
+    call_hook(recipe.write_artifacts, model, config, data_obj, run_dir, plan=run.plan)
     log.info("metrics %s", metrics)
     return RunResult(run_dir, model, metrics, history, config, data_obj)

@@ -58,3 +58,25 @@ def test_gentk_run_takes_a_datasets_name_and_records_it(tmp_path):
     with pytest.raises(UserError, match=r"--data 'digitz': no such file.*datasets: .*digits"):
         plan_run(_recipe(), run_dir=tmp_path / "x", data="digitz")
     assert not (tmp_path / "x").exists()
+
+
+def test_hooks_that_declare_plan_receive_it(tmp_path):
+    """A recipe hook with a ``plan`` parameter gets the run's RunPlan; hooks without it are
+    called as before (``call_hook``)."""
+    from gentk_autoencoders.recipe import AutoencoderRecipe
+
+    seen = {}
+
+    class Planned(AutoencoderRecipe):
+        def callbacks(self, model, config, data, run_dir, *, plan):
+            seen["callbacks"] = plan
+            return []
+
+        def evaluate(self, model, config, data, plan=None):
+            seen["evaluate"] = plan
+            return super().evaluate(model, config, data)
+
+    out = tmp_path / "run"
+    gentk.run(Planned(), output=out, verbose=0, epochs=1, overrides=SMALL)
+    assert isinstance(seen["callbacks"], RunPlan) and seen["callbacks"] is seen["evaluate"]
+    assert seen["callbacks"].run_dir == out and seen["callbacks"].action == "new"
