@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from gentk.api import Recipe, TrainConfig, note, option, printable
+from gentk.api import Recipe, TrainConfig, constructor_options, note, option, printable
 
 __all__ = [
     "RecommenderConfig",
@@ -258,21 +258,18 @@ class RecommenderRecipe(Recipe):
             per_epoch = -(-data.train.shape[0] // config.batch_size)
             steps = max(1, int(0.8 * config.epochs * per_epoch))
         cap = 1.0 if config.select_beta else config.anneal_cap
-        return MultVAE(
-            data.n_items,
-            config.hidden,
-            config.latent_dim,
-            config.dropout,
-            self.variational,
-            cap,
-            steps,
-            config.seed,
-            decoder_hidden=config.decoder_hidden,
-            sampled_softmax=config.sampled_softmax,
+        options = constructor_options(
+            MultVAE,
+            config,
+            n_items=data.n_items,
+            variational=self.variational,
+            anneal_cap=cap,
+            anneal_steps=steps,
             item_log_q=proposal(data.train, config.sampler_power),
             item_log_prior=item_log_prior(config, data.train),
             name=self.name.replace("-", "_"),
         )
+        return MultVAE(**options)
 
     def compile(self, model, config, *, jit_compile):
         n_items = model.n_items
@@ -445,20 +442,16 @@ class RecVAERecipe(RecommenderRecipe):
     def build(self, config, data):
         from gentk_recommender.recvae import RecVAE
 
-        return RecVAE(
-            data.n_items,
-            hidden=config.hidden[0],
-            depth=config.depth,
-            latent_dim=config.latent_dim,
-            dropout=config.dropout,
+        options = constructor_options(
+            RecVAE,
+            config,
+            n_items=data.n_items,
+            hidden=config.hidden[0],  # one width, repeated `depth` times
             epsilon=config.layer_norm_epsilon,
-            gamma=config.gamma,
-            encoder_epochs=config.encoder_epochs,
             steps_per_epoch=-(-data.train.shape[0] // config.batch_size),
-            mixture=config.mixture,
-            seed=config.seed,
             name="recvae",
         )
+        return RecVAE(**options)
 
 
 class DAERecipe(RecommenderRecipe):
