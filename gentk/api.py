@@ -31,7 +31,8 @@ Groups (see docs/plugins.md for what each is for):
 - layers and flows: ``dense_stack``, ``conv_down``, ``conv_up``, ``MaxPoolingWithArgmax2D``,
   ``MaxUnpooling2D``, ``AverageUnpooling2D``, ``build_layers``, ``parse_step``,
   ``validate_step``;
-- data: ``TabularData``, ``EncodedRows``, ``read_interactions``, ``gaussian_ring``;
+- data: ``TabularData``, ``ImageSplits`` (what ``ImageRecipe.load_data`` returns),
+  ``EncodedRows``, ``read_interactions``, ``gaussian_ring``;
 - metrics: ``frechet_distance``, ``kernel_distance``, ``precision_recall``, ``mode_coverage``,
   ``bootstrap_se``, ``FeatureExtractor``, ``rank_top_k``, ``top_k_metrics``;
 - runs, files and output: ``get_registry``, ``open_run``, ``RunLock``, ``check_output_path``,
@@ -116,6 +117,7 @@ _WHERE = {
     "validate_step": "gentk.flow_layout",
     # data
     "TabularData": "gentk.data.tabular",
+    "ImageSplits": "gentk.image_recipe",
     "EncodedRows": "gentk.data.interactions",
     "read_interactions": "gentk.data",
     "gaussian_ring": "gentk.data",

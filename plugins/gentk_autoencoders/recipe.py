@@ -6,6 +6,8 @@ reads the options from here); the models are imported when a recipe builds one.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gentk.api import (
     EncoderDecoderRecipe,
@@ -15,6 +17,11 @@ from gentk.api import (
     option,
     with_defaults,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.api import ImageSplits
 
 __all__ = [
     "NOISES",
@@ -57,7 +64,7 @@ class AutoencoderRecipe(EncoderDecoderRecipe):
     config = AutoencoderConfig
     defaults: dict = {}
 
-    def build(self, config, data):
+    def build(self, config: AutoencoderConfig, data: ImageSplits):
         from gentk_autoencoders.model import Autoencoder
 
         encoder, decoder = self.encoder_decoder(config, data, "deterministic")
@@ -66,7 +73,9 @@ class AutoencoderRecipe(EncoderDecoderRecipe):
         )
         return Autoencoder(**options)
 
-    def callbacks(self, model, config, data, run_dir):
+    def callbacks(
+        self, model: keras.Model, config: AutoencoderConfig, data: ImageSplits, run_dir: Path
+    ):
         if config.pretrain_epochs <= 0:
             return []
         from gentk_autoencoders.model import LayerwisePretraining
@@ -138,7 +147,7 @@ class UnpoolingRecipe(EncoderDecoderRecipe):
     smoke = {"epochs": 1, "batch_size": 64, "filters": (4,)}
     supports_jit = False  # max_pool_with_argmax has no XLA kernel on every device
 
-    def build(self, config, data):
+    def build(self, config: UnpoolingConfig, data: ImageSplits):
         if len(data.shape) != 3:
             raise ValueError(
                 f"{self.name} needs images (H, W, C); the data have shape {data.shape}"

@@ -12,7 +12,9 @@ standardised by a fixed affine map). The log-likelihood is always in the data's 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +28,11 @@ from gentk.api import (
     validate_step,
     with_defaults,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.api import ImageSplits
 
 __all__ = ["FlowConfig", "FlowRecipe", "RECIPES", "detect_levels"]
 
@@ -137,7 +144,7 @@ class FlowRecipe(ImageRecipe):
     tune_metric = ("val_nll", "minimize")
     keeps_best_epoch = True  # BestWeights on val_nll
 
-    def inactive_options(self, config) -> dict[str, str]:
+    def inactive_options(self, config: FlowConfig) -> dict[str, str]:
         flow = "a flow's likelihood is its exact density, with no pixel likelihood"
         out = {"likelihood": flow, "sigma": flow}
         if not any("spline" in step for step in parse_step(config.bijectors)):
@@ -149,20 +156,20 @@ class FlowRecipe(ImageRecipe):
                 out[name] = f"no step among bijectors={config.bijectors} has an affine log-scale"
         return out
 
-    def jit_supported(self, config) -> bool:
+    def jit_supported(self, config: FlowConfig) -> bool:
         """FFJORD's ODE solver keeps a TensorArray of unbounded size, which XLA cannot
         compile; every other step can be compiled."""
         return "ffjord" not in parse_step(config.bijectors)
 
     # -- data -------------------------------------------------------------------------------
-    def read_rows(self, config, path):
+    def read_rows(self, config: FlowConfig, path: str | os.PathLike | None):
         if path is None and self.toy:
             from gentk_flows.datasets import two_moons
 
             return two_moons()
         return super().read_rows(config, path)
 
-    def load_data(self, config, path):
+    def load_data(self, config: FlowConfig, path: str | os.PathLike | None):
         data = super().load_data(config, path)
         for split in (data.train, data.validation, data.test):
             if len(split) and not np.all(np.isfinite(split)):
@@ -183,7 +190,7 @@ class FlowRecipe(ImageRecipe):
             data.num_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
         return data
 
-    def slices(self, x, labels, config):
+    def slices(self, x: np.ndarray, labels: np.ndarray | None, config: FlowConfig):
         import tensorflow as tf
 
         if config.conditional:
@@ -198,13 +205,13 @@ class FlowRecipe(ImageRecipe):
         return detect_levels(x) if x.ndim >= 3 else 0
 
     # -- model ------------------------------------------------------------------------------
-    def layer_names(self, config) -> list[str]:
+    def layer_names(self, config: FlowConfig) -> list[str]:
         names = parse_step(config.bijectors) * config.steps
         if config.final:
             names.append(config.final)
         return names
 
-    def build(self, config, data):
+    def build(self, config: FlowConfig, data: ImageSplits):
         from gentk.api import build_layers
 
         if len(data.shape) == 3 and config.image_layout == "multiscale":
@@ -285,14 +292,16 @@ class FlowRecipe(ImageRecipe):
             return in_batches(lambda b, y: model.compiled_log_prob(b, y), x, labels, size=512)
         return in_batches(lambda b: model.compiled_log_prob(b), x, size=512)
 
-    def callbacks(self, model, config, data, run_dir):
+    def callbacks(self, model: keras.Model, config: FlowConfig, data: ImageSplits, run_dir: Path):
         from gentk.api import BestWeights
 
         if len(data.validation) == 0:
             return []  # no model selection: the last epoch is the model
         return [BestWeights(run_dir, "val_nll")]
 
-    def finish_training(self, model, config, data, run_dir):
+    def finish_training(
+        self, model: keras.Model, config: FlowConfig, data: ImageSplits, run_dir: Path
+    ):
         """Keep the epoch with the best validation NLL (a late unstable epoch is not kept)."""
         from gentk.api import BestWeights
 
@@ -305,7 +314,7 @@ class FlowRecipe(ImageRecipe):
         batches = self.slices(x, labels, config).batch(self.eval_batch_size(config, data))
         return float(model.evaluate(batches, verbose=0, return_dict=True)["nll"])
 
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: FlowConfig, data: ImageSplits):
         nll = self._nll(model, config, data, data.test, data.test_labels)
         out = {
             "test_nll": nll,
@@ -321,7 +330,9 @@ class FlowRecipe(ImageRecipe):
         out["train_nll"] = self._nll(model, config, data, data.train[:2000], labels)
         return out
 
-    def write_artifacts(self, model, config, data, run_dir: Path):
+    def write_artifacts(
+        self, model: keras.Model, config: FlowConfig, data: ImageSplits, run_dir: Path
+    ):
         from gentk.api import plots
 
         run_dir = Path(run_dir)
@@ -352,7 +363,17 @@ class FlowRecipe(ImageRecipe):
         written.append("latent.png")
         return written
 
-    def sample(self, model, n, config, *, seed=0, label=None, temperature=None, **options):
+    def sample(
+        self,
+        model: keras.Model,
+        n: int,
+        config: FlowConfig,
+        *,
+        seed: int = 0,
+        label: int | None = None,
+        temperature: float | None = None,
+        **options,
+    ):
         if label is not None and not model.num_classes:
             raise UserError(f"model {self.name!r} is not class-conditional (conditional=true)")
         if label is not None and not 0 <= int(label) < model.num_classes:
@@ -372,19 +393,25 @@ class FlowRecipe(ImageRecipe):
             raise UserError("this flow is class-conditional: the rows need labels")
         return np.asarray(labels)[:n]
 
-    def codes(self, model, x, labels=None):
+    def codes(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         """What ``gentk encode`` writes: the rows mapped to the base space."""
         return self.latents(model, x, labels)
 
-    def latents(self, model, x, labels=None):
+    def latents(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         y = self._labels(model, labels, len(x))
         return in_batches(model.encode, x, y).reshape(len(x), -1)
 
-    def decode_codes(self, model, codes, labels=None):
+    def decode_codes(self, model: keras.Model, codes: np.ndarray, labels: np.ndarray | None = None):
         codes = np.asarray(codes, dtype=np.float32)
         return in_batches(model.decode, codes, self._labels(model, labels, len(codes)))
 
-    def scores(self, model, config, x, labels=None):
+    def scores(
+        self,
+        model: keras.Model,
+        config: FlowConfig,
+        x: np.ndarray,
+        labels: np.ndarray | None = None,
+    ):
         """Exact negative log-likelihood per row (higher: more anomalous)."""
         return "negative_log_likelihood", -self._log_prob(
             model, x, self._labels(model, labels, len(x))

@@ -14,8 +14,10 @@ examples alone.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,11 @@ from gentk.api import (
     with_defaults,
 )
 from gentk_gan.catalogue import RECIPE_HELP, SCHEDULES
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.api import ImageSplits
 
 __all__ = ["GANConfig", "GANRecipe", "RECIPES"]
 
@@ -134,19 +141,19 @@ class GANRecipe(ImageRecipe):
              "batch_size": 64, "latent_dim": 4, "quality_samples": 50}  # fmt: skip
     tune_metric = None  # GAN losses say little: tune on metrics.json (fd_*, high_quality_share)
 
-    def mirrored_supported(self, config) -> bool:
+    def mirrored_supported(self, config: GANConfig) -> bool:
         """n critic steps per generator step update the generator conditionally."""
         return config.critic_steps == 1 or config.schedule == "simultaneous"
 
     # -- data ---------------------------------------------------------------------------
-    def read_rows(self, config, path):
+    def read_rows(self, config: GANConfig, path: str | os.PathLike | None):
         if path is None and self.toy:
             from gentk.api import gaussian_ring
 
             return gaussian_ring()
         return super().read_rows(config, path)
 
-    def load_data(self, config, path):
+    def load_data(self, config: GANConfig, path: str | os.PathLike | None):
         data = super().load_data(config, path)
         if self.mode != "unconditional":
             if data.train_labels is None:
@@ -171,7 +178,7 @@ class GANRecipe(ImageRecipe):
             data.train_labels = _keep_labelled(data.train_labels, config.labelled, config.seed)
         return data
 
-    def slices(self, x, labels, config):
+    def slices(self, x: np.ndarray, labels: np.ndarray | None, config: GANConfig):
         import tensorflow as tf
 
         if self.mode == "unconditional" or labels is None:
@@ -183,7 +190,7 @@ class GANRecipe(ImageRecipe):
         return int(max(int(v.max()) for v in labels) + 1) if labels else 0
 
     @staticmethod
-    def with_components(config, shape=None):
+    def with_components(config: GANConfig, shape: tuple[int, ...] = None):
         """``config`` with ``generator``/``critic`` ``auto`` resolved by the data's ``shape``
         (images: DCGAN, vectors: MLP); they stay ``auto`` while the shape is not known."""
         if shape is None:
@@ -196,7 +203,7 @@ class GANRecipe(ImageRecipe):
         chosen = {k: v for k, v in auto.items() if getattr(config, k) == "auto"}
         return dataclasses.replace(config, **chosen) if chosen else config
 
-    def inactive_options(self, config) -> dict[str, str]:
+    def inactive_options(self, config: GANConfig) -> dict[str, str]:
         """Component options act only for their component; with ``auto`` the data decide, and
         ``load_data`` checks again once their shape is known."""
         out = {}
@@ -226,7 +233,7 @@ class GANRecipe(ImageRecipe):
         return out
 
     # -- model --------------------------------------------------------------------------
-    def build(self, config, data):
+    def build(self, config: GANConfig, data: ImageSplits):
         from gentk.api import get_registry
         from gentk_gan.model import AdversarialModel
 
@@ -288,7 +295,7 @@ class GANRecipe(ImageRecipe):
         except ValueError as err:
             raise UserError(str(err)) from None
 
-    def component(self, kind, name, **options):
+    def component(self, kind: str, name: str, **options):
         """The registered component with the options it declares (a third-party critic need
         not take every option gentk passes); a bad combination is a one-line UserError."""
         from gentk.api import get_registry
@@ -304,7 +311,7 @@ class GANRecipe(ImageRecipe):
     decode_codes = Recipe.decode_codes
     scores = Recipe.scores
 
-    def compile(self, model, config, *, jit_compile):
+    def compile(self, model: keras.Model, config: GANConfig, *, jit_compile: bool):
         from gentk.api import FusedAdam
 
         def adam(lr):
@@ -322,13 +329,13 @@ class GANRecipe(ImageRecipe):
             steps_per_execution=config.steps_per_execution,
         )
 
-    def callbacks(self, model, config, data, run_dir):
+    def callbacks(self, model: keras.Model, config: GANConfig, data: ImageSplits, run_dir: Path):
         from gentk_gan.progress import SampleGrid
 
         return [SampleGrid(run_dir, data, seed=config.seed, every=config.progress_every)]
 
     # -- results ------------------------------------------------------------------------
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: GANConfig, data: ImageSplits):
         out = {"n_train": len(data.train), "n_test": len(data.test)}
         fake = np.asarray(model.sample(config.quality_samples, seed=config.seed + 1))
         if len(data.shape) == 1 and data.shape[0] == 2 and data.test_labels is not None:
@@ -348,7 +355,7 @@ class GANRecipe(ImageRecipe):
                 )
         return out
 
-    def quality(self, config, data, fake) -> dict:
+    def quality(self, config: GANConfig, data: ImageSplits, fake: np.ndarray) -> dict:
         """FD (with its bootstrap standard error), KID and precision/recall of generated samples
         against real training rows, beside the same figures for other real training rows (the
         real-vs-real floor), all at one sample size: n = min(quality_samples, half the training
@@ -400,14 +407,25 @@ class GANRecipe(ImageRecipe):
             "recall_real_floor": fr,
         }
 
-    def write_artifacts(self, model, config, data, run_dir):
+    def write_artifacts(
+        self, model: keras.Model, config: GANConfig, data: ImageSplits, run_dir: Path
+    ):
         samples = np.asarray(model.sample(64 if len(data.shape) >= 2 else 1000, seed=config.seed))
         from gentk_gan.progress import picture
 
         picture(samples, data, Path(run_dir) / "samples.png", f"{self.name} samples")
         return ["samples.png", "progress/"]
 
-    def sample(self, model, n, config, *, seed=0, label=None, **options):
+    def sample(
+        self,
+        model: keras.Model,
+        n: int,
+        config: GANConfig,
+        *,
+        seed: int = 0,
+        label: int | None = None,
+        **options,
+    ):
         if label is not None and self.mode not in ("conditional", "acgan"):
             raise UserError(f"model {self.name!r} is not class-conditional; --label needs cgan")
         if label is not None and not 0 <= int(label) < model.num_classes:

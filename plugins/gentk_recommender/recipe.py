@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.api import Recipe, TrainConfig, constructor_options, note, option, printable
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk_recommender.data import RecData
 
 __all__ = [
     "RecommenderConfig",
@@ -239,7 +246,7 @@ class RecommenderRecipe(Recipe):
     def _dense(self, config, data):
         return use_dense(self, config, data.n_items)
 
-    def train_dataset(self, config, data):
+    def train_dataset(self, config: RecommenderConfig, data: RecData):
         from gentk_recommender.data import sparse_batches
 
         return sparse_batches(
@@ -250,7 +257,7 @@ class RecommenderRecipe(Recipe):
             dense=self._dense(config, data),
         )
 
-    def build(self, config, data):
+    def build(self, config: RecommenderConfig, data: RecData):
         from gentk_recommender.model import MultVAE
 
         steps = config.anneal_steps
@@ -271,12 +278,12 @@ class RecommenderRecipe(Recipe):
         )
         return MultVAE(**options)
 
-    def compile(self, model, config, *, jit_compile):
+    def compile(self, model: keras.Model, config: RecommenderConfig, *, jit_compile: bool):
         n_items = model.n_items
         jit = jit_compile and use_dense(self, config, n_items)  # XLA cannot compile sparse ops
         super().compile(model, config, jit_compile=jit)
 
-    def optimizer(self, config):
+    def optimizer(self, config: RecommenderConfig):
         """``LazyAdam`` with a sampled softmax (its output rows' gradients are IndexedSlices:
         a step updates the rows the batch scored), else ``FusedAdam``."""
         if not (config.sampled_softmax and config.lazy_adam):
@@ -285,14 +292,16 @@ class RecommenderRecipe(Recipe):
 
         return LazyAdam(config.learning_rate, weight_decay=config.weight_decay or None)
 
-    def load_data(self, config, path):
+    def load_data(self, config: RecommenderConfig, path: str | os.PathLike | None):
         from gentk_recommender.data import prepare
 
         data = prepare(config, path)
         note(printable(data.stats["summary"]))
         return data
 
-    def callbacks(self, model, config, data, run_dir):
+    def callbacks(
+        self, model: keras.Model, config: RecommenderConfig, data: RecData, run_dir: Path
+    ):
         from gentk_recommender.data import write_split
         from gentk_recommender.serving import write_items
 
@@ -306,7 +315,9 @@ class RecommenderRecipe(Recipe):
             ValidationNDCG(data, run_dir, self._dense(config, data), every=config.validation_every)
         ]
 
-    def finish_training(self, model, config, data, run_dir):
+    def finish_training(
+        self, model: keras.Model, config: RecommenderConfig, data: RecData, run_dir: Path
+    ):
         """The best validated epoch's weights, and what picked it on ``data.selection``
         (this run's data: the recipe object is shared by every run of the process)."""
         from gentk.api import read_checkpoint_state, restore_best
@@ -315,13 +326,15 @@ class RecommenderRecipe(Recipe):
         state = (read_checkpoint_state(run_dir) or {}).get("callbacks", {})
         data.selection = state.get("ValidationNDCG")
 
-    def sample(self, model, n: int, config, *, seed: int = 0, **options):
+    def sample(
+        self, model: keras.Model, n: int, config: RecommenderConfig, *, seed: int = 0, **options
+    ):
         raise NotImplementedError(
             f"model {self.name!r} draws no samples; `gentk recommend RUN --data FILE` "
             "recommends items for users"
         )
 
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: RecommenderConfig, data: RecData):
         from gentk_recommender.evaluation import model_scorer, popularity_scorer, ranking_metrics
 
         dense = self._dense(config, data)
@@ -353,7 +366,9 @@ class RecommenderRecipe(Recipe):
         out["input_mode"] = "dense" if dense else "sparse"
         return out
 
-    def write_artifacts(self, model, config, data, run_dir):
+    def write_artifacts(
+        self, model: keras.Model, config: RecommenderConfig, data: RecData, run_dir: Path
+    ):
         from gentk_recommender.evaluation import model_scorer, top_n
 
         users, x = data.all_users()
@@ -435,11 +450,11 @@ class RecVAERecipe(RecommenderRecipe):
     config = RecVAEConfig
     smoke = {"epochs": 2, "hidden": (16,), "depth": 2, "latent_dim": 8, "batch_size": 128}
 
-    def mirrored_supported(self, config) -> bool:
+    def mirrored_supported(self, config: RecommenderConfig) -> bool:
         """The encoder and decoder phases alternate: conditional updates."""
         return False
 
-    def build(self, config, data):
+    def build(self, config: RecVAEConfig, data: RecData):
         from gentk_recommender.recvae import RecVAE
 
         options = constructor_options(

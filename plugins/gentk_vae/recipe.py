@@ -6,6 +6,9 @@ here); the models are imported when a recipe builds one.
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +20,11 @@ from gentk.api import (
     in_batches,
     option,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.api import ImageSplits
 
 __all__ = [
     "ESTIMATORS",
@@ -95,12 +103,12 @@ class VAERecipe(EncoderDecoderRecipe):
     config = VAEConfig
     smoke = {**EncoderDecoderRecipe.smoke, "nll_samples": 20}
 
-    def build(self, config, data):
+    def build(self, config: VAEConfig, data: ImageSplits):
         from gentk_vae.model import VAE
 
         return VAE(**self.model_options(VAE, config, data, name="vae"))
 
-    def model_options(self, model_class, config, data, **given):
+    def model_options(self, model_class: type, config: VAEConfig, data: ImageSplits, **given):
         """The constructor arguments of ``model_class`` (the VAE family's helper): its encoder,
         decoder, prior and posterior from the config, every option it names from the config
         by the same name, then ``given``."""
@@ -115,13 +123,13 @@ class VAERecipe(EncoderDecoderRecipe):
             **given,
         )
 
-    def prior_layer(self, config):
+    def prior_layer(self, config: VAEConfig):
         """The registered prior ``config.prior`` over ``latent_dim`` (None: N(0, I))."""
         if config.prior == "standard-normal":
             return None
         return self.component("prior", config.prior, latent_dim=config.latent_dim)
 
-    def posterior_layers(self, config) -> list:
+    def posterior_layers(self, config: VAEConfig) -> list:
         """The flow posterior's bijector layers (none for the Gaussian q), each conditioned
         on q's mean and log-scale (``2 * latent_dim`` values)."""
         if config.posterior == "gaussian":
@@ -136,7 +144,7 @@ class VAERecipe(EncoderDecoderRecipe):
         names = parse_step(config.posterior) * config.posterior_steps
         return build_layers(names, options, seed=config.seed)
 
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: VAEConfig, data: ImageSplits):
         out = super().evaluate(model, config, data)
         if config.nll_samples > 0:
             lp = in_batches(
@@ -164,7 +172,7 @@ class IWAERecipe(VAERecipe):
     name = "iwae"
     config = IWAEConfig
 
-    def build(self, config, data):
+    def build(self, config: VAEConfig, data: ImageSplits):
         from gentk_vae.iwae import IWAE
 
         return IWAE(**self.model_options(IWAE, config, data, name="iwae"))
@@ -195,7 +203,7 @@ class CVAERecipe(VAERecipe):
     config = CVAEConfig
 
     # -- data -------------------------------------------------------------------------
-    def load_data(self, config, path):
+    def load_data(self, config: VAEConfig, path: str | os.PathLike | None):
         data = super().load_data(config, path)
         if data.train_labels is None:
             raise UserError(
@@ -213,13 +221,13 @@ class CVAERecipe(VAERecipe):
             raise UserError(f"{self.name} needs integer class labels 0..C-1 in {data.source}")
         return data
 
-    def slices(self, x, labels, config):
+    def slices(self, x: np.ndarray, labels: np.ndarray | None, config: VAEConfig):
         import tensorflow as tf
 
         return tf.data.Dataset.from_tensor_slices({"x": x, "label": labels.astype("int32")})
 
     # -- model --------------------------------------------------------------------------
-    def build(self, config, data):
+    def build(self, config: VAEConfig, data: ImageSplits):
         from gentk_vae.cvae import CVAE
 
         n_classes = int(max(data.train_labels.max(), data.test_labels.max()) + 1)
@@ -234,7 +242,7 @@ class CVAERecipe(VAERecipe):
         return CVAE(**options)
 
     # -- results ------------------------------------------------------------------------
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: VAEConfig, data: ImageSplits):
         results = model.evaluate(self.test_dataset(config, data), verbose=0, return_dict=True)
         out = {f"test_{k}": float(v) for k, v in results.items()}
         inputs = {"x": data.test, "label": data.test_labels}
@@ -261,7 +269,9 @@ class CVAERecipe(VAERecipe):
         out["n_train"], out["n_test"] = len(data.train), len(data.test)
         return out
 
-    def write_artifacts(self, model, config, data, run_dir):
+    def write_artifacts(
+        self, model: keras.Model, config: VAEConfig, data: ImageSplits, run_dir: Path
+    ):
         from gentk.api import plots
 
         written = []
@@ -297,20 +307,31 @@ class CVAERecipe(VAERecipe):
             )
         return labels
 
-    def latents(self, model, x, labels=None):
+    def latents(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         labels = self._labels(model, labels, "encodes")
         return in_batches(model.encode, x, labels)
 
-    def decode_codes(self, model, codes, labels=None):
+    def decode_codes(self, model: keras.Model, codes: np.ndarray, labels: np.ndarray | None = None):
         if labels is None:
             raise UserError(f"{self.name} decodes with labels: give codes written with labels")
         return np.asarray(model.decode(codes, labels))
 
-    def scores(self, model, config, x, labels=None):
+    def scores(
+        self, model: keras.Model, config: VAEConfig, x: np.ndarray, labels: np.ndarray | None = None
+    ):
         labels = self._labels(model, labels, "scores")
         return "negative_elbo", -in_batches(lambda a, b: model.elbo(a, b, n_samples=10), x, labels)
 
-    def sample(self, model, n, config, *, seed=0, label=None, **options):
+    def sample(
+        self,
+        model: keras.Model,
+        n: int,
+        config: VAEConfig,
+        *,
+        seed: int = 0,
+        label: int | None = None,
+        **options,
+    ):
         if label is not None and not 0 <= label < model.n_classes:
             raise UserError(
                 f"--label must be a class in 0..{model.n_classes - 1}. Received: {label}"

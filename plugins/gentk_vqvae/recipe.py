@@ -5,10 +5,17 @@ the options from here); the model is imported when the recipe builds one.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gentk.api import EncoderDecoderRecipe, ImageDataConfig, in_batches, option
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk.api import ImageSplits
 
 __all__ = ["VQVAEConfig", "VQVAERecipe"]
 
@@ -52,7 +59,7 @@ class VQVAERecipe(EncoderDecoderRecipe):
     }
     supports_jit = False  # the quantiser assigns codebook variables inside the step
 
-    def build(self, config, data):
+    def build(self, config: VQVAEConfig, data: ImageSplits):
         if len(data.shape) != 3:
             raise ValueError(
                 f"{self.name} needs images (H, W, C); the data have shape {data.shape}"
@@ -76,16 +83,16 @@ class VQVAERecipe(EncoderDecoderRecipe):
             name="vq_vae",
         )
 
-    def codes(self, model, x, labels=None):
+    def codes(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         """Integer code grids [N, h, w]: the compressed images."""
         return in_batches(model.encode, x)
 
-    def latents(self, model, x, labels=None):
+    def latents(self, model: keras.Model, x: np.ndarray, labels: np.ndarray | None = None):
         """The quantised vectors of each image, flattened."""
         codes = self.codes(model, x)
         return np.asarray(model.quantizer.lookup(codes)).reshape(len(codes), -1)
 
-    def decode_codes(self, model, codes, labels=None):
+    def decode_codes(self, model: keras.Model, codes: np.ndarray, labels: np.ndarray | None = None):
         codes = np.asarray(codes)
         if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
             raise ValueError(f"VQ-VAE codes are integer grids [N, h, w]; got {codes.shape}")
@@ -93,7 +100,7 @@ class VQVAERecipe(EncoderDecoderRecipe):
             raise ValueError(f"codes must lie in 0..{model.num_codes - 1}")
         return super().decode_codes(model, codes)
 
-    def evaluate(self, model, config, data):
+    def evaluate(self, model: keras.Model, config: VQVAEConfig, data: ImageSplits):
         out = super().evaluate(model, config, data)
         codes = self.codes(model, data.test)
         from gentk_vqvae.layers import code_statistics
@@ -105,7 +112,9 @@ class VQVAERecipe(EncoderDecoderRecipe):
         out["bits_per_image"] = float(np.prod(codes.shape[1:]) * np.log2(model.num_codes))
         return out
 
-    def write_artifacts(self, model, config, data, run_dir):
+    def write_artifacts(
+        self, model: keras.Model, config: VQVAEConfig, data: ImageSplits, run_dir: Path
+    ):
         from gentk.api import plots
 
         recon = np.asarray(model(data.test[:8]))
