@@ -110,14 +110,16 @@ def build_compiled_model(
     recipe, config, data, strategy=None, *, jit: bool | None = None, plan: RunPlan | None = None
 ):
     """Build, compile and call the model on one batch so it is built before any save;
-    ``jit``: XLA for the train step (None: ``use_xla``, a run passes its plan's decision);
-    ``plan``: the run's plan, for recipe hooks that declare it (``call_hook``)."""
+    ``plan``: the run's plan (its XLA decision, and for recipe hooks that declare it,
+    ``call_hook``); ``jit``: XLA for the train step (None: the plan's decision, else
+    ``use_xla``)."""
     import tensorflow as tf
 
     from gentk.models import GenerativeModel
 
     strategy = strategy or tf.distribute.get_strategy()
-    jit = use_xla(recipe, config) if jit is None else jit
+    if jit is None:
+        jit = plan.xla if plan is not None else use_xla(recipe, config)
     several = strategy.num_replicas_in_sync > 1 or not _is_default(strategy)
     with strategy.scope():
         model = call_hook(recipe.build, config, data, plan=plan)
@@ -380,9 +382,7 @@ def _build(run: _Run) -> None:
 
     config = run.config
     run.strategy = select_strategy(getattr(config, "distribute", "auto"), run.recipe, config)
-    run.model = build_compiled_model(
-        run.recipe, config, run.data_obj, run.strategy, jit=run.plan.xla, plan=run.plan
-    )
+    run.model = build_compiled_model(run.recipe, config, run.data_obj, run.strategy, plan=run.plan)
     _check_loadable(run.recipe, keras.saving.serialize_keras_object(run.model), "its model.keras")
     log.info(
         "model %s with %d parameters, %d replica(s)",
