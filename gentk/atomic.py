@@ -16,8 +16,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gentk.errors import DiskFullError
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "atomic_path",
@@ -104,7 +108,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
             os.unlink(tmp)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -114,7 +118,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def append_text(path, text: str, durable: bool = True) -> None:
+def append_text(path: str | os.PathLike, text: str, durable: bool = True) -> None:
     """Append ``text`` to ``path`` and fsync it (unless not ``durable``: then ``sync_file``
     later, before anything that counts on it); a full disk is a ``DiskFullError`` and the file
     is cut back to its old length (no partial line is left)."""
@@ -134,13 +138,13 @@ def append_text(path, text: str, durable: bool = True) -> None:
             raise
 
 
-def sync_file(path) -> None:
+def sync_file(path: str | os.PathLike) -> None:
     """fsync ``path``: what was appended to it reaches the disk."""
     with disk_full(Path(path)), open(path, "rb") as f:
         os.fsync(f.fileno())
 
 
-def atomic_write_json(path, obj) -> None:
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
@@ -157,7 +161,7 @@ def keras_state_writer():
         return None
 
 
-def save_weights(model, path) -> None:
+def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     """``model.save_weights(path)`` made atomic, durable and safe on a full disk.
 
     The HDF5 file is built in memory and written with plain file I/O: HDF5 that meets a full

@@ -69,7 +69,7 @@ def with_defaults(base: type, name: str, module: str, **defaults) -> type:
     return config
 
 
-def data_options(config) -> list[str]:
+def data_options(config: Any) -> list[str]:
     """The options of ``config`` (a config or its class) marked ``data=True`` (see ``option``)."""
     return [f.name for f in dataclasses.fields(config) if f.metadata.get("data")]
 
@@ -95,7 +95,7 @@ def describe_bounds(b: dict) -> str:
     return "finite"
 
 
-def check_ranges(config) -> None:
+def check_ranges(config: Any) -> None:
     """Raise ``ValueError`` naming the first option outside its range (see ``option``)."""
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -227,7 +227,7 @@ def _jit_mode(value) -> str:
     raise ValueError(f"`jit_compile` must be auto, true or false. Received: jit_compile={value!r}")
 
 
-def config_to_dict(config) -> dict[str, Any]:
+def config_to_dict(config: Any) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -237,7 +237,7 @@ def config_to_dict(config) -> dict[str, Any]:
     return out
 
 
-def config_to_toml(config) -> str:
+def config_to_toml(config: Any) -> str:
     return tomli_w.dumps(config_to_dict(config))
 
 
@@ -250,7 +250,7 @@ def _base_types(tp) -> tuple[Any, bool]:
     return tp, False
 
 
-def parse_value(name: str, tp, value: Any) -> Any:
+def parse_value(name: str, tp: Any, value: Any) -> Any:
     """Convert ``value`` (a string from ``--set`` or a TOML value) to the field's type."""
     base, optional = _base_types(tp)
     if optional and (value is None or (isinstance(value, str) and value.lower() in ("", "none"))):

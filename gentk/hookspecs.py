@@ -7,7 +7,13 @@ with ``@gentk.hookimpl`` and announces itself in the ``gentk.plugins`` entry-poi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["hookspec", "hookimpl", "PROJECT_NAME"]
 
@@ -17,7 +23,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_components(register):
+def register_components(register: Callable[..., None]):
     """Add reusable building blocks: encoders, decoders, generators, critics, bijectors,
     divergences, priors and schedules.
 
@@ -36,7 +42,7 @@ def register_components(register):
 
 
 @hookspec
-def register_models(register):
+def register_models(register: Callable[..., None]):
     """Add model recipes: what ``gentk run NAME`` trains.
 
     Called once when the registry is first built.
@@ -51,7 +57,7 @@ def register_models(register):
 
 
 @hookspec
-def register_datasets(register):
+def register_datasets(register: Callable[..., None]):
     """Add named built-in datasets that ``--data NAME`` (and recipes) can use.
 
     Called once when the registry is first built.
@@ -63,7 +69,7 @@ def register_datasets(register):
 
 
 @hookspec
-def register_commands(cli):
+def register_commands(cli: click.Group):
     """Add ``click`` commands to the ``gentk`` group (as ``llm`` plugins do).
 
     Called when the CLI starts, before arguments are parsed. Keep imports of TensorFlow inside

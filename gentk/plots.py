@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +52,7 @@ def _as_images(x: np.ndarray, image_shape=None) -> np.ndarray:
     return x
 
 
-def mosaic(images, columns: int = 8, pad: int = 1) -> np.ndarray:
+def mosaic(images: np.ndarray, columns: int = 8, pad: int = 1) -> np.ndarray:
     """Images ``[N, H, W]`` or ``[N, H, W, C]`` tiled into one array, ``columns`` per row, with
     ``pad`` pixels of background (0.5 grey) between them."""
     n = len(images)
@@ -66,7 +68,13 @@ def mosaic(images, columns: int = 8, pad: int = 1) -> np.ndarray:
 
 
 def image_grid(
-    images, path, *, image_shape=None, columns: int = 8, title: str | None = None, row_labels=None
+    images: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    image_shape: tuple[int, int, int] | None = None,
+    columns: int = 8,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
 ) -> Path:
     """A grid of images (values in [0, 1]); rows of ``columns`` images, drawn as one mosaic
     (fast enough to write after every epoch)."""
@@ -88,7 +96,14 @@ def image_grid(
     return _save(fig, path)
 
 
-def reconstructions(originals, recons, path, *, image_shape=None, n: int = 8) -> Path:
+def reconstructions(
+    originals: np.ndarray,
+    recons: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    image_shape: tuple[int, int, int] | None = None,
+    n: int = 8,
+) -> Path:
     """Originals (top row) above their reconstructions (bottom row)."""
     a = _as_images(originals[:n], image_shape)
     b = _as_images(recons[:n], image_shape)
@@ -100,7 +115,12 @@ def reconstructions(originals, recons, path, *, image_shape=None, n: int = 8) ->
     )
 
 
-def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
+def latent_scatter(
+    z: np.ndarray,
+    path: str | os.PathLike,
+    labels: np.ndarray | None = None,
+    title: str = "latent space",
+) -> Path:
     """A 2-D scatter of latents (PCA to 2-D when wider), coloured by label when given."""
     plt = _pyplot()
     z = np.asarray(z, dtype=np.float64)
@@ -124,7 +144,9 @@ def latent_scatter(z, path, labels=None, title: str = "latent space") -> Path:
     return _save(fig, path)
 
 
-def scatter_over(samples, real, path, title: str = "samples") -> Path:
+def scatter_over(
+    samples: np.ndarray, real: np.ndarray, path: str | os.PathLike, title: str = "samples"
+) -> Path:
     """2-D generated points (orange) over real points (grey): which modes a model covers."""
     plt = _pyplot()
     samples = np.asarray(samples, dtype=np.float64)
@@ -146,7 +168,13 @@ def scatter_over(samples, real, path, title: str = "samples") -> Path:
     return _save(fig, path)
 
 
-def density_2d(log_prob, real, path, title: str = "density", n: int = 200) -> Path:
+def density_2d(
+    log_prob: Callable[[np.ndarray], np.ndarray],
+    real: np.ndarray,
+    path: str | os.PathLike,
+    title: str = "density",
+    n: int = 200,
+) -> Path:
     """The model's density on an ``n x n`` grid around the data (heat map) beside the data
     (scatter), on the same axes. ``log_prob(points [M, 2]) -> [M]``."""
     plt = _pyplot()
@@ -172,7 +200,9 @@ def density_2d(log_prob, real, path, title: str = "density", n: int = 200) -> Pa
     return _save(fig, path)
 
 
-def codebook_usage(counts, path, title: str = "codebook usage") -> Path:
+def codebook_usage(
+    counts: np.ndarray, path: str | os.PathLike, title: str = "codebook usage"
+) -> Path:
     """Bars of how often each code is used, most used first, with the perplexity."""
     plt = _pyplot()
     counts = np.asarray(counts, dtype=np.float64)
@@ -189,7 +219,7 @@ def codebook_usage(counts, path, title: str = "codebook usage") -> Path:
     return _save(fig, path)
 
 
-def training_curves(history: list[dict], path) -> Path:
+def training_curves(history: list[dict], path: str | os.PathLike) -> Path:
     """One panel per logged quantity (train and ``val_`` together) against the epoch."""
     plt = _pyplot()
     keys = []
@@ -215,7 +245,12 @@ def training_curves(history: list[dict], path) -> Path:
     return _save(fig, path)
 
 
-def study_progress(points, path, metric: str, maximize: bool = False) -> Path:
+def study_progress(
+    points: Sequence[tuple[int, float, str]],
+    path: str | os.PathLike,
+    metric: str,
+    maximize: bool = False,
+) -> Path:
     """A tuning study: each trial's ``metric`` (``points`` = ``(trial, value, state)``;
     pruned trials at their last reported value, hollow) and the best completed so far."""
     plt = _pyplot()

@@ -17,6 +17,8 @@ import importlib.metadata
 import os
 import types
 import warnings
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint
 
 import pluggy
 
@@ -49,7 +51,10 @@ def _names_from_env(var: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def get_plugin_manager(extra_plugins=(), entry_points=None) -> pluggy.PluginManager:
+def get_plugin_manager(
+    extra_plugins: Iterable[tuple[str, object]] = (),
+    entry_points: Iterable[EntryPoint] | None = None,
+) -> pluggy.PluginManager:
     """A plugin manager with every allowed entry-point plugin (and ``extra_plugins``) loaded.
 
     Args:

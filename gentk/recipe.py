@@ -7,6 +7,7 @@ The runner (``gentk.training.runner``) drives it; the methods below are the whol
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -207,7 +208,7 @@ def check_active_options(recipe: Recipe, config: TrainConfig) -> None:
             )
 
 
-def call_hook(hook, *args: Any, plan: Any = None, **kwargs: Any) -> Any:
+def call_hook(hook: Callable[..., Any], *args: Any, plan: Any = None, **kwargs: Any) -> Any:
     """Call the recipe method ``hook`` with ``args``, and with the run's ``RunPlan`` as
     ``plan=`` when the method declares a parameter of that name (so a recipe that needs the
     run's decisions, its directory layout, XLA or whether it resumes, reads them there, and

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def saved_classes(config) -> list[tuple[str | None, str | None, str]]:
+def saved_classes(config: dict) -> list[tuple[str | None, str | None, str]]:
     """``(module, registered_name, class_name)`` of every object in a serialized Keras config.
     Keras records a class defined in ``__main__`` (a script) with module None; it is reported
     as ``__main__`` (the objects Keras writes without a module key, tuples and arrays, as None)."""
@@ -76,7 +76,7 @@ def _is_keras(module: str | None) -> bool:
     return not module or module == "keras" or module.startswith(("keras.", "builtins"))
 
 
-def unloadable_classes(config) -> list[str]:
+def unloadable_classes(config: dict) -> list[str]:
     """Classes in a serialized model that a fresh process could not find: those defined
     outside gentk, Keras and the loaded plugins' packages (a script, a notebook, a test)."""
     from gentk.plugins import plugin_packages
@@ -90,7 +90,7 @@ def unloadable_classes(config) -> list[str]:
     return sorted(set(bad))
 
 
-def import_saved_modules(config) -> None:
+def import_saved_modules(config: dict) -> None:
     """Import the plugin modules that define a saved model's classes, so a class that its
     plugin registers only when its module is imported (not when the hooks run) still loads.
     Only modules inside gentk's and the loaded plugins' packages are imported: the archive

@@ -36,9 +36,17 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from gentk.registry import Entry
 
 __all__ = [
     "ConformanceError",
@@ -92,7 +100,7 @@ def _nonzero(grad) -> bool:
     return grad is not None and bool(np.any(tf.convert_to_tensor(grad).numpy() != 0))
 
 
-def check_adversarial_divergence(divergence, args) -> None:
+def check_adversarial_divergence(divergence: Any, args: dict) -> None:
     """Finite scalar losses, gradients to the scores each reads, and a config round trip."""
     import tensorflow as tf
 
@@ -110,7 +118,7 @@ def check_adversarial_divergence(divergence, args) -> None:
     _require(_close(clone.generator_loss(args[1]), generator), "get_config round trip differs")
 
 
-def check_bijector(layer, x) -> None:
+def check_bijector(layer: keras.layers.Layer, x: tf.Tensor) -> None:
     """The bijection checks of a Bijector layer on points ``x`` ``[B, ...event]`` (vectors or
     images; see the module docstring); weights are moved off their initial values first
     (couplings start as the identity, where every check would pass trivially)."""
@@ -175,7 +183,7 @@ def check_bijector(layer, x) -> None:
     )
 
 
-def check_prior(layer) -> None:
+def check_prior(layer: keras.layers.Layer) -> None:
     """A prior layer: ``layer()`` is a distribution over ``[latent_dim]`` whose samples and
     log-densities are finite; the log-density's gradient reaches every weight (moved off its
     initial value first); a serialization round trip keeps the log-densities."""
@@ -202,7 +210,7 @@ def check_prior(layer) -> None:
     _require(_close(clone().log_prob(z), log_p, 1e-5, 1e-5), "a round trip changes log_prob")
 
 
-def check_component(entry) -> None:
+def check_component(entry: Entry) -> None:
     """The checks of one registered component (see the module docstring)."""
     import keras
     import tensorflow as tf
@@ -253,7 +261,7 @@ def check_component(entry) -> None:
         _require(_close(a, b), "a serialization round trip changes the outputs")
 
 
-def check_model(entry, workdir) -> Path:
+def check_model(entry: Entry, workdir: Path) -> Path:
     """The checks of one registered model recipe; returns the saved ``.keras`` file (with an
     ``.npz`` of inputs and outputs beside it) for ``check_fresh_load``."""
     import keras
@@ -346,7 +354,7 @@ print(json.dumps(out))
 """
 
 
-def fresh_load_errors(paths, tolerance: float = 1e-4) -> dict[str, str | None]:
+def fresh_load_errors(paths: Sequence[Path], tolerance: float = 1e-4) -> dict[str, str | None]:
     """Load every saved model again in one new interpreter and compare its outputs; return
     each file's problem (None when it loads and agrees)."""
     paths = [str(p) for p in paths]
@@ -368,7 +376,7 @@ def fresh_load_errors(paths, tolerance: float = 1e-4) -> dict[str, str | None]:
     return out
 
 
-def check_mixed_precision(entry, workdir, policy: str = "mixed_bfloat16") -> None:
+def check_mixed_precision(entry: Entry, workdir: Path, policy: str = "mixed_bfloat16") -> None:
     """Three training steps of the recipe's smoke model built under ``policy``: finite float32
     losses, float32 weights, and the same weights after save and load."""
     import keras
@@ -409,7 +417,7 @@ def check_mixed_precision(entry, workdir, policy: str = "mixed_bfloat16") -> Non
     _require(keras.config.dtype_policy().name == "float32", "the global policy was not restored")
 
 
-def multi_worker_steps(labels, steps: int = 2) -> dict:
+def multi_worker_steps(labels: Sequence[str], steps: int = 2) -> dict:
     """In a worker of a multi-worker cluster (``TF_CONFIG`` set, nothing run yet): each model
     ``labels`` names (``model:NAME``, or ``model:NAME@key=value;key=value`` with options)
     built from its smoke options under ``MultiWorkerMirroredStrategy`` and trained ``steps``
@@ -463,7 +471,9 @@ def multi_worker_steps(labels, steps: int = 2) -> dict:
     return out
 
 
-def check_multi_worker(labels, workers: int = 2, steps: int = 2, timeout: float = 900) -> dict:
+def check_multi_worker(
+    labels: Sequence[str], workers: int = 2, steps: int = 2, timeout: float = 900
+) -> dict:
     """``multi_worker_steps`` in ``workers`` local processes on loopback; returns
     ``{label: error or None}``: an error when an entry failed on a worker, logged a non-finite
     value, made other than ``steps`` optimizer steps, or ended with weights that differ
@@ -519,13 +529,15 @@ def check_multi_worker(labels, workers: int = 2, steps: int = 2, timeout: float 
     return errors
 
 
-def check_fresh_load(paths, tolerance: float = 1e-4) -> None:
+def check_fresh_load(paths: Sequence[Path], tolerance: float = 1e-4) -> None:
     """``fresh_load_errors`` as a check: raise ``ConformanceError`` naming the first failure."""
     for name, error in fresh_load_errors(paths, tolerance).items():
         _require(error is None, f"{name}: {error}")
 
 
-def check_plugin(plugin: str, entries=None, workdir=None) -> list[tuple[str, str | None]]:
+def check_plugin(
+    plugin: str, entries: Sequence[str] | None = None, workdir: Path | None = None
+) -> list[tuple[str, str | None]]:
     """Run every check on the entries ``plugin`` registered (or on ``entries``, given as
     ``kind:name``); return ``(entry, error or None)`` pairs."""
     from gentk.plugins import get_registry
@@ -569,7 +581,7 @@ def check_plugin(plugin: str, entries=None, workdir=None) -> list[tuple[str, str
     ]
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gentk.testing",
         description="Run gentk's conformance checks on the entries a plugin registered.",

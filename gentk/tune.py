@@ -25,10 +25,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gentk.errors import TrainingError, UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from gentk.recipe import Recipe
 
 __all__ = ["Dimension", "parse_space", "tune"]
 
@@ -44,7 +52,7 @@ class Dimension:
     log: bool = False
     integer: bool = False
 
-    def suggest(self, trial):
+    def suggest(self, trial: optuna.Trial):
         """The trial's value (numbers as numbers, so ``best.json`` keeps their type)."""
         if self.choices:
             return trial.suggest_categorical(self.name, [_literal(v) for v in self.choices])
@@ -75,7 +83,7 @@ def _literal(text: str):
     return text
 
 
-def parse_space(specs) -> list[Dimension]:
+def parse_space(specs: Iterable[str]) -> list[Dimension]:
     """``key=v1,v2,...`` (choices), ``key=lo:hi`` (uniform; integers when both ends are) or
     ``key=lo:hi:log`` (log-uniform). Raises a ``UserError`` naming the bad spec."""
     dims, seen = [], set()
@@ -176,20 +184,20 @@ def _trial_value(result, metric, direction, keeps_best):
 
 
 def tune(
-    recipe,
+    recipe: Recipe,
     *,
-    space,
+    space: Iterable[str],
     trials: int,
-    output,
-    data=None,
-    data_label=None,
+    output: str | os.PathLike,
+    data: Any = None,
+    data_label: str | None = None,
     metric: str | None = None,
     direction: str | None = None,
-    overrides=(),
-    config_path=None,
+    overrides: Sequence[str] = (),
+    config_path: str | os.PathLike | None = None,
     prune: bool = True,
     seed: int = 0,
-    echo=print,
+    echo: Callable[[str], Any] = print,
     keep_models: str = "best",
     **direct,
 ) -> dict:

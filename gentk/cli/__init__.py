@@ -87,7 +87,7 @@ def _out_of_memory(err: BaseException) -> str | None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gentk", prog_name="gentk")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-def cli(debug):
+def cli(debug: bool):
     """gentk: train, evaluate and sample generative models from plugins.
 
     Start with `gentk plugins` to see what is installed and `gentk run NAME` to train.
@@ -153,7 +153,7 @@ def _show_notes() -> None:
     logger.setLevel(logging.INFO)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None):
     """Console entry point."""
     _show_notes()
     if "--debug" not in (sys.argv[1:] if argv is None else argv):

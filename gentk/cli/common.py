@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gentk.errors import UserError
+
+if TYPE_CHECKING:
+    from gentk.recipe import Recipe
 
 __all__ = ["RunInfo", "open_run"]
 
 
 class RunInfo:
-    def __init__(self, run_dir: Path, meta: dict, recipe, config):
+    def __init__(self, run_dir: Path, meta: dict, recipe: Recipe, config: Any):
         self.run_dir = run_dir
         self.meta = meta
         self.recipe = recipe

@@ -13,7 +13,7 @@ __all__ = ["command"]
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("codes_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Output .npz.")
-def command(run_dir, codes_file, output):
+def command(run_dir: str, codes_file: str, output: str):
     """Decode the ``codes`` array of CODES_FILE with the model of RUN_DIR; writes ``x`` to an
     .npz and a PNG grid beside it for images."""
     import zipfile

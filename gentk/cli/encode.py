@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from gentk.cli.common import RunInfo
 
 __all__ = ["command", "read_rows_for"]
 
 
-def read_rows_for(info, data):
+def read_rows_for(info: RunInfo, data: str | None):
     """All rows of ``data`` (default: the run's own data), checked against the model's shape."""
     import numpy as np
 
@@ -37,7 +41,7 @@ def read_rows_for(info, data):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", default=None, help="File, folder or dataset name (default: the run's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Output .npz.")
-def command(run_dir, data, output):
+def command(run_dir: str, data: str | None, output: str):
     """Write the code of every row of DATA under the model of RUN_DIR to an .npz
     (``codes``, and ``labels`` when the data have them)."""
     import numpy as np

@@ -23,7 +23,7 @@ __all__ = ["command"]
     default=None,
     help="Also write the metrics to this JSON file.",
 )
-def command(run_dir, data, output):
+def command(run_dir: str, data: str | None, output: str | None):
     """Evaluate the model trained in RUN_DIR and print its metrics."""
     from gentk.atomic import atomic_write_json
     from gentk.cli.common import open_run

@@ -59,7 +59,7 @@ def _shaped(entry) -> dict[str, dict]:
 @click.command("info")
 @click.argument("name")
 @click.option("--kind", help="Disambiguate when several kinds share NAME (e.g. decoder).")
-def command(name, kind):
+def command(name: str, kind: str | None):
     """Show the options and defaults of model or component NAME."""
     from gentk.errors import UserError
     from gentk.plugins import get_registry

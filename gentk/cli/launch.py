@@ -86,7 +86,7 @@ def _stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
     help="First of N consecutive ports on 127.0.0.1 (default: free ones).",
 )
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
-def command(workers, port, cmd):
+def command(workers: int, port: int | None, cmd: tuple[str, ...]):
     """Run COMMAND (e.g. `gentk run vae --set distribute=multi-worker`) as N local workers
     of one MultiWorkerMirroredStrategy cluster, e.g.
 

@@ -11,7 +11,7 @@ __all__ = ["command"]
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def command(as_json):
+def command(as_json: bool):
     """List every registered model and component with its plugin and version."""
     from gentk.plugins import get_registry
 

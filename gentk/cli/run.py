@@ -57,19 +57,19 @@ __all__ = ["command"]
 @click.option("--force", is_flag=True, help="Replace whatever --output holds.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def command(
-    name,
-    data,
-    config_path,
-    overrides,
-    validation,
-    test,
-    epochs,
-    batch_size,
-    seed,
-    output,
-    resume,
-    force,
-    quiet,
+    name: str,
+    data: str | None,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    validation: str | None,
+    test: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    output: str | None,
+    resume: bool,
+    force: bool,
+    quiet: bool,
 ):
     """Train model NAME, evaluate it and write its run directory.
 

@@ -35,7 +35,14 @@ __all__ = ["command"]
     metavar="KEY=VALUE",
     help="Change a sampling option of the run's config (e.g. temperature=0.7 for flows).",
 )
-def command(run_dir, count, output, seed, label, overrides):
+def command(
+    run_dir: str,
+    count: int,
+    output: str | None,
+    seed: int,
+    label: int | None,
+    overrides: tuple[str, ...],
+):
     """Draw N samples from the model trained in RUN_DIR."""
     from gentk.cli.common import open_run
 

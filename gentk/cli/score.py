@@ -14,7 +14,7 @@ __all__ = ["command"]
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", default=None, help="File, folder or dataset name (default: the run's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Output .csv.")
-def command(run_dir, data, output):
+def command(run_dir: str, data: str | None, output: str):
     """Score every row of DATA (higher is more anomalous): the negative ELBO for likelihood
     models, the exact negative log-likelihood for flows, the reconstruction error for
     autoencoders. Columns: row, then the score named by what it holds (negative_elbo,

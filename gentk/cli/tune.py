@@ -44,8 +44,21 @@ __all__ = ["command"]
 @click.option("--keep-models", type=click.Choice(["best", "all"]), default="best",
               show_default=True,
               help="Trials that keep model.keras and checkpoints/: the best, or all.")  # fmt: skip
-def command(name, space, trials, data, config_path, overrides, epochs, metric, maximize,
-            no_prune, seed, output, keep_models):  # fmt: skip
+def command(
+    name: str,
+    space: tuple[str, ...],
+    trials: int,
+    data: str | None,
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    epochs: int | None,
+    metric: str | None,
+    maximize: bool | None,
+    no_prune: bool,
+    seed: int,
+    output: str | None,
+    keep_models: str,
+):
     """Search options of model NAME: each trial is a run directory under the study directory,
     which also holds study.csv, study.png and best.json. A killed study resumes when the same
     command is run again (the interrupted trial continues from its checkpoint)."""

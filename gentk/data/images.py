@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import zipfile
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _with_channels(x: np.ndarray) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """The array in an IDX file (``.gz`` or raw), with shape and type checked against its header."""
     path = Path(path)
     try:
@@ -80,7 +81,7 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
-def read_npz(path) -> ImageData:
+def read_npz(path: str | os.PathLike) -> ImageData:
     """Images from ``x``/``images`` (else the first array) and labels from ``y``/``labels``."""
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
@@ -107,7 +108,7 @@ def read_npz(path) -> ImageData:
     return ImageData(_with_channels(_to_unit(x, path)), labels, str(path))
 
 
-def read_png_folder(path) -> ImageData:
+def read_png_folder(path: str | os.PathLike) -> ImageData:
     """Every PNG under ``path``; sub-folder names become labels when there are sub-folders."""
     from PIL import Image
 
@@ -138,7 +139,7 @@ def read_png_folder(path) -> ImageData:
     return ImageData(_to_unit(x, path), labels, str(path))
 
 
-def load_images(path) -> ImageData:
+def load_images(path: str | os.PathLike) -> ImageData:
     """Dispatch on what ``path`` is: a PNG folder, ``.npz``, or an IDX file (labels beside it
     are picked up when named like MNIST's: ``*-images-idx3-ubyte`` -> ``*-labels-idx1-ubyte``)."""
     path = Path(path)

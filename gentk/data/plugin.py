@@ -5,13 +5,15 @@ through the ``gentk.plugins`` entry point (``core`` in pyproject.toml) and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gentk.hookspecs import hookimpl
 
 __all__ = ["register_datasets"]
 
 
 @hookimpl
-def register_datasets(register):
+def register_datasets(register: Callable[..., None]):
     from gentk.data.builtin import digits, gaussian_grid, gaussian_ring
 
     register("digits", digits, help="scikit-learn's 1,797 8x8 digits with labels")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ class TabularData:
     source: str = ""
 
 
-def read_tabular(path, *, label_column: str | None = None) -> TabularData:
+def read_tabular(path: str | os.PathLike, *, label_column: str | None = None) -> TabularData:
     """Read a numeric CSV; every cell must be a finite number (the label column excepted).
 
     Raises:

@@ -47,7 +47,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_input(path, *, folders: bool = True) -> None:
+def check_input(path: str | os.PathLike, *, folders: bool = True) -> None:
     """Refuse, before anything opens it, a path that is not a regular file or (with
     ``folders``) a folder of them: a FIFO, socket or device would block or never end.
 
@@ -73,7 +73,7 @@ def check_input(path, *, folders: bool = True) -> None:
         raise DataError(f"is {_kind(mode)}; data must be a regular file or a folder", path)
 
 
-def compression(path) -> str | None:
+def compression(path: str | os.PathLike) -> str | None:
     """``gzip``, ``bzip2``, ``xz`` or ``zip`` by the file's first bytes; None for plain files."""
     with open(path, "rb") as f:
         head = f.read(6)
@@ -169,7 +169,7 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def iter_lines(path, skip: int = 0):
+def iter_lines(path: str | os.PathLike, skip: int = 0):
     """``(line number, text, bytes)`` of each non-blank line, streamed in 1 MiB blocks (bounded
     memory), after the first ``skip`` non-blank lines; UTF-8 (with BOM) or, block by block,
     Latin-1."""
@@ -194,7 +194,7 @@ def iter_lines(path, skip: int = 0):
                     yield number, text.rstrip("\r"), size
 
 
-def read_lines(path, limit: int | None = None) -> list[tuple[int, str]]:
+def read_lines(path: str | os.PathLike, limit: int | None = None) -> list[tuple[int, str]]:
     """Non-blank lines (the first ``limit`` of them) with their 1-based line numbers."""
     path = Path(path)
     lines = []
@@ -230,7 +230,9 @@ def is_number(text: str) -> bool:
     return True
 
 
-def to_float(text: str, path, line_no: int, column: str, hint: str = "") -> float:
+def to_float(
+    text: str, path: str | os.PathLike, line_no: int, column: str, hint: str = ""
+) -> float:
     """A finite float, or a ``DataError`` naming file, line and column (``hint`` follows the
     message when ``text`` is not a number at all)."""
     try:

@@ -35,8 +35,8 @@ class DiscretizedLogistic(tfd.Distribution):
 
     def __init__(
         self,
-        loc,
-        scale,
+        loc: tf.Tensor,
+        scale: tf.Tensor,
         levels: int = 256,
         validate_args: bool = False,
         allow_nan_stats: bool = True,

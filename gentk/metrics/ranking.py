@@ -46,12 +46,16 @@ def _hits(top: np.ndarray, targets: sp.csr_matrix) -> np.ndarray:
     return np.asarray(picked.todense() if sp.issparse(picked) else picked, dtype=np.float64)
 
 
-def recall_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
+def recall_at_k(
+    scores: np.ndarray, targets: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None
+) -> np.ndarray:
     """Recall@K = |top-K ∩ targets| / min(K, |targets|), per user (users with targets only)."""
     return _recall(rank_top_k(scores, k, exclude), _targets(targets), k)
 
 
-def ndcg_at_k(scores, targets, k: int, exclude=None) -> np.ndarray:
+def ndcg_at_k(
+    scores: np.ndarray, targets: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None
+) -> np.ndarray:
     """NDCG@K = DCG@K / IDCG, DCG = sum_{r<K} rel_r / log2(r + 2), IDCG over min(K, |targets|)."""
     return _ndcg(rank_top_k(scores, k, exclude), _targets(targets), k)
 

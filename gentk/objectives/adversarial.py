@@ -68,17 +68,17 @@ def _mean(x):
     return tf.reduce_mean(tf.cast(x, tf.float32))
 
 
-def minimax_critic_loss(real_scores, fake_scores):
+def minimax_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor):
     """-E[log D(x_real)] - E[log(1 - D(x_fake))] with D = sigmoid(score)."""
     return _mean(tf.nn.softplus(-real_scores)) + _mean(tf.nn.softplus(fake_scores))
 
 
-def minimax_generator_loss(fake_scores):
+def minimax_generator_loss(fake_scores: tf.Tensor):
     """E[log(1 - D(G(z)))] = -E[softplus(score)]: saturates when D rejects the samples."""
     return -_mean(tf.nn.softplus(fake_scores))
 
 
-def nonsaturating_generator_loss(fake_scores):
+def nonsaturating_generator_loss(fake_scores: tf.Tensor):
     """-E[log D(G(z))] = E[softplus(-score)]."""
     return _mean(tf.nn.softplus(-fake_scores))
 
@@ -89,43 +89,43 @@ def _two_class(scores):
     return log_p[:, 1], log_p[:, 0]
 
 
-def softmax_minimax_critic_loss(real_scores, fake_scores):
+def softmax_minimax_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor):
     """The minimax critic loss with a two-class softmax head: cross-entropy on real/fake."""
     return -_mean(_two_class(real_scores)[0]) - _mean(_two_class(fake_scores)[1])
 
 
-def softmax_minimax_generator_loss(fake_scores):
+def softmax_minimax_generator_loss(fake_scores: tf.Tensor):
     """E[log(1 - D(G(z)))] with D the softmax probability of class "real"."""
     return _mean(_two_class(fake_scores)[1])
 
 
-def softmax_nonsaturating_generator_loss(fake_scores):
+def softmax_nonsaturating_generator_loss(fake_scores: tf.Tensor):
     """-E[log D(G(z))] with D the softmax probability of class "real"."""
     return -_mean(_two_class(fake_scores)[0])
 
 
-def wasserstein_critic_loss(real_scores, fake_scores):
+def wasserstein_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor):
     """E[s(fake)] - E[s(real)]; its negative estimates W1 for a 1-Lipschitz critic."""
     return _mean(fake_scores) - _mean(real_scores)
 
 
-def wasserstein_generator_loss(fake_scores):
+def wasserstein_generator_loss(fake_scores: tf.Tensor):
     return -_mean(fake_scores)
 
 
-def hinge_critic_loss(real_scores, fake_scores):
+def hinge_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor):
     return _mean(tf.nn.relu(1.0 - real_scores)) + _mean(tf.nn.relu(1.0 + fake_scores))
 
 
-def hinge_generator_loss(fake_scores):
+def hinge_generator_loss(fake_scores: tf.Tensor):
     return -_mean(fake_scores)
 
 
-def least_squares_critic_loss(real_scores, fake_scores):
+def least_squares_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor):
     return 0.5 * _mean(tf.square(real_scores - 1.0)) + 0.5 * _mean(tf.square(fake_scores))
 
 
-def least_squares_generator_loss(fake_scores):
+def least_squares_generator_loss(fake_scores: tf.Tensor):
     return 0.5 * _mean(tf.square(fake_scores - 1.0))
 
 
@@ -216,7 +216,7 @@ def _divergence(name: str) -> FDivergence:
         ) from None
 
 
-def f_bound(name: str, real_t, fake_t):
+def f_bound(name: str, real_t: tf.Tensor, fake_t: tf.Tensor):
     """The variational lower bound E_P[T] - E_Q[f*(T)] for critic values ``T`` already in the
     domain of f* (after the output activation)."""
     d = _divergence(name)

@@ -11,7 +11,14 @@ if TYPE_CHECKING:
 __all__ = ["kl_divergence", "monte_carlo_kl", "standard_normal"]
 
 
-def monte_carlo_kl(q, p, *, z=None, num_samples: int = 1, seed=None):
+def monte_carlo_kl(
+    q: tfd.Distribution,
+    p: tfd.Distribution,
+    *,
+    z: tf.Tensor | None = None,
+    num_samples: int = 1,
+    seed: int | None = None,
+):
     """Monte-Carlo KL(q || p) = E_q[log q(z) - log p(z)], averaged over ``num_samples`` draws.
 
     Args:

@@ -9,8 +9,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -21,6 +22,9 @@ from gentk.atomic import (
     save_weights,
     sync_file,
 )
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = [
     "AtomicCheckpoint",
@@ -53,10 +57,10 @@ class NanGuard(keras.callbacks.Callback):
         self.tripped: tuple[int, int, str, float] | None = None
         self._epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None):
         for key, value in (logs or {}).items():
             if not _finite(value):
                 self.tripped = (self._epoch + 1, batch + 1, key, float(value))
@@ -74,7 +78,7 @@ class EpochSummaries(keras.callbacks.Callback):
     the digits VAE Keras' callback cost 6 ms an epoch, a fifth of the epoch's train steps.
     """
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir: str | os.PathLike):
         super().__init__()
         self.log_dir = Path(log_dir)
         self._writers = {}
@@ -86,7 +90,7 @@ class EpochSummaries(keras.callbacks.Callback):
             self._writers[run] = Writer(str(self.log_dir / run))
         return self._writers[run]
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None):
         values = dict(logs or {})
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and "learning_rate" not in values:
@@ -101,7 +105,7 @@ class EpochSummaries(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
@@ -132,7 +136,7 @@ def read_checkpoint_state(run_dir: str | os.PathLike) -> dict | None:
 HISTORY_FILE = "history.jsonl"
 
 
-def read_history(checkpoints, rows: int) -> list[dict]:
+def read_history(checkpoints: Path, rows: int) -> list[dict]:
     """The first ``rows`` rows of ``checkpoints/history.jsonl`` (rows past them belong to an
     epoch whose checkpoint was never completed)."""
     from gentk.errors import UserError
@@ -166,7 +170,7 @@ def _csv_lines(keys: list[str], rows: list[dict], header: bool = False) -> str:
     return buf.getvalue()
 
 
-def write_history_csv(path, history: list[dict]) -> None:
+def write_history_csv(path: str | os.PathLike, history: list[dict]) -> None:
     """``history.csv``: ``epoch`` first, then the other columns in alphabetical order (rows
     read back from ``state.json`` after a resume carry no order of their own)."""
     atomic_write_text(path, _csv_lines(_csv_columns(history), history, header=True))
@@ -237,12 +241,12 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def __init__(
         self,
-        run_dir,
+        run_dir: Path,
         history: list[dict],
         guard: NanGuard | None = None,
-        stateful=(),
+        stateful: Sequence[keras.callbacks.Callback] = (),
         every: str = "1",
-        variables=None,
+        variables: Sequence[tf.Variable] | None = None,
     ):
         super().__init__()
         self.run_dir = Path(run_dir)
@@ -273,13 +277,13 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self._csv_keys = _csv_columns(self.history) if self.history else None
         self._started = True
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None):
         self.cadence.restart()
 
     def _due(self, epoch: int) -> bool:
         return bool(self.stop_requested) or self.cadence.due(epoch, self.params.get("epochs", 0))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None):
         if self.guard is not None and self.guard.tripped:
             self._save_snapshot()
             return
@@ -304,7 +308,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         else:
             self._snapshot = self._take_snapshot(epoch + 1)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None):
         done = len(self.history) and self.history[-1].get("epoch")
         if self._started and done and done != self.saved_epoch and not self._tripped():
             self._save(int(done))

@@ -51,7 +51,7 @@ def training_contract(model: keras.Model) -> list[Optimized]:
     return [Optimized("model", model.optimizer, model.trainable_variables, loss)]
 
 
-def optimizers(model) -> list:
+def optimizers(model: keras.Model) -> list:
     """Every optimizer of ``model``'s contract, each once, in the contract's order."""
     out = []
     for part in training_contract(model):
@@ -60,6 +60,6 @@ def optimizers(model) -> list:
     return out
 
 
-def optimizer_variables(model) -> list:
+def optimizer_variables(model: keras.Model) -> list:
     """The state of every optimizer of ``model`` (each optimizer once)."""
     return [v for optimizer in optimizers(model) for v in optimizer.variables]

@@ -19,8 +19,14 @@ import contextlib
 import functools
 import json
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gentk.errors import TrainingError, UserError
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 __all__ = [
     "cluster_workers",
@@ -130,7 +136,7 @@ def _part(t, j, parts):
     return t[j::parts]
 
 
-def worker_share(dataset, replicas: int, first: int, count: int):
+def worker_share(dataset: tf.data.Dataset, replicas: int, first: int, count: int):
     """The batches of replicas ``first .. first + count - 1`` of ``replicas``, in that order,
     for each global batch of ``dataset`` with at least ``replicas`` rows (see the module
     docstring)."""
@@ -149,7 +155,7 @@ def worker_share(dataset, replicas: int, first: int, count: int):
     return dataset.filter(big_enough).flat_map(parts).with_options(options)
 
 
-def distribute_batches(strategy, dataset):
+def distribute_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     """``dataset`` of global batches as ``strategy``'s per-replica batches, each worker
     building its own share (``distribute_datasets_from_function``)."""
 
@@ -161,7 +167,9 @@ def distribute_batches(strategy, dataset):
     return strategy.distribute_datasets_from_function(share)
 
 
-def broadcast_from_chief(strategy, values, chief: bool):
+def broadcast_from_chief(
+    strategy: tf.distribute.Strategy, values: Sequence[tf.Variable], chief: bool
+):
     """``values`` (a list of variables) set everywhere to the chief's values: a resumed run
     trains from the chief's checkpoint even where the other workers cannot read it."""
     import tensorflow as tf
@@ -176,7 +184,7 @@ def _local_replicas(strategy) -> int:
     return max(1, strategy.num_replicas_in_sync // cluster_workers())
 
 
-def broadcast_int(strategy, value: int, chief: bool) -> int:
+def broadcast_int(strategy: tf.distribute.Strategy, value: int, chief: bool) -> int:
     """The chief's ``value`` on every worker (e.g. the epoch a resumed run starts after)."""
     import tensorflow as tf
 
@@ -226,17 +234,17 @@ def _step_function(strategy, step, signature):
 
 
 def fit_distributed(
-    model,
-    strategy,
-    train,
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    train: tf.data.Dataset,
     *,
-    validation_data=None,
-    validation_freq=1,
+    validation_data: tf.data.Dataset | None = None,
+    validation_freq: int = 1,
     epochs: int,
     initial_epoch: int = 0,
-    callbacks=(),
-    verbose=1,
-    shuffle=False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 1,
+    shuffle: bool = False,
 ):
     """``model.fit(train, validation_data=..., ...)`` for ``strategy`` (same arguments; the
     ``tf.data`` pipelines shuffle themselves, so ``shuffle`` must be False): the model's own

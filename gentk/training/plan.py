@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from gentk.training.callbacks import read_checkpoint_state
 from gentk.training.rundir import inspect_run_dir
 
 if TYPE_CHECKING:
+    import keras
+
     from gentk.config import TrainConfig
     from gentk.recipe import Recipe
 
@@ -89,19 +92,19 @@ class RunPlan:
 
 
 def plan_run(
-    recipe,
-    config=None,
+    recipe: Recipe,
+    config: Any = None,
     *,
     run_dir: Path,
-    data=None,
+    data: Any = None,
     resume: bool = False,
     force: bool = False,
     verbose: int | None = None,
-    config_path=None,
-    overrides=(),
+    config_path: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
     data_label: str | None = None,
     direct: dict | None = None,
-    callbacks=(),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     chief_dir: Path | None = None,
 ) -> RunPlan:
     """Check and resolve everything a run needs, in the order a user's mistakes show up
@@ -193,13 +196,13 @@ def has_accelerator() -> bool:
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def dataset_label(data) -> str | None:
+def dataset_label(data: Any) -> str | None:
     """What ``run.json`` records for ``data`` given as a registered dataset's name (the name,
     so ``--resume`` loads it again); None for a path (recorded resolved) or loaded data."""
     return data if isinstance(data, str) and not Path(data).exists() else None
 
 
-def resolve_data(data, what: str = "--data"):
+def resolve_data(data: Any, what: str = "--data"):
     """An existing path (checked to be a file or folder, never a FIFO or a device), or what a
     registered dataset's loader returns for its name; None and loaded data stay as they are.
 
@@ -224,7 +227,7 @@ def resolve_data(data, what: str = "--data"):
     )
 
 
-def data_fingerprint(data) -> str | None:
+def data_fingerprint(data: Any) -> str | None:
     """sha256 of a data file, or of a folder's files (names and contents); None otherwise."""
     if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
         return None
@@ -290,7 +293,7 @@ def _started_options(meta: dict, saved_config) -> dict | None:
     return None if saved_config is None else config_to_dict(saved_config)
 
 
-def changed_options(started: dict | None, config) -> dict[str, tuple]:
+def changed_options(started: dict | None, config: Any) -> dict[str, tuple]:
     """``{option: (value the run started with, value now)}`` for every option that differs."""
     if started is None:
         return {}

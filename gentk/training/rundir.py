@@ -113,13 +113,13 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     return resolved
 
 
-def backup_path(run_dir) -> Path:
+def backup_path(run_dir: Path) -> Path:
     """Where ``--force`` keeps the previous run until the new one has finished."""
     run_dir = Path(run_dir)
     return run_dir.with_name(run_dir.name + ".old")
 
 
-def stranded_note(run_dir) -> str:
+def stranded_note(run_dir: Path) -> str:
     """A sentence (or "") about a previous run left in ``NAME.old`` by a ``--force`` run that
     was killed before its first checkpoint."""
     backup = backup_path(Path(run_dir))

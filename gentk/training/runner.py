@@ -49,6 +49,7 @@ from gentk.training.rundir import RunLock, check_output_path, set_aside
 
 if TYPE_CHECKING:
     import keras
+    import tensorflow as tf
 
     from gentk.config import TrainConfig
     from gentk.recipe import Recipe
@@ -107,7 +108,13 @@ def _is_default(strategy) -> bool:
 
 
 def build_compiled_model(
-    recipe, config, data, strategy=None, *, jit: bool | None = None, plan: RunPlan | None = None
+    recipe: Recipe,
+    config: Any,
+    data: Any,
+    strategy: tf.distribute.Strategy | None = None,
+    *,
+    jit: bool | None = None,
+    plan: RunPlan | None = None,
 ):
     """Build, compile and call the model on one batch so it is built before any save;
     ``plan``: the run's plan (its XLA decision, and for recipe hooks that declare it,
@@ -265,7 +272,7 @@ def _run_planned(plan: RunPlan) -> RunResult:
 
 
 @contextlib.contextmanager
-def stop_on_signals(checkpoint):
+def stop_on_signals(checkpoint: AtomicCheckpoint):
     """While training: SIGINT or SIGTERM asks ``checkpoint`` to save at the end of the epoch in
     progress and stop; a second signal stops at once (the last checkpoint stays). Only the
     main thread can install handlers; elsewhere nothing changes."""

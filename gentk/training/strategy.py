@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from gentk.config import DISTRIBUTE_MODES
 from gentk.errors import UserError
 
+if TYPE_CHECKING:
+    from gentk.recipe import Recipe
+
 __all__ = ["select_strategy", "DISTRIBUTE_MODES"]
 
 
-def select_strategy(mode: str = "auto", recipe=None, config=None):
+def select_strategy(mode: str = "auto", recipe: Recipe | None = None, config: Any = None):
     """The strategy for this process.
 
     ``auto``: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers, else

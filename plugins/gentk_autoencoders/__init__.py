@@ -6,6 +6,8 @@ Heavy imports (TensorFlow) happen inside the hooks, so loading the plugin is che
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from gentk import hookimpl
@@ -52,7 +54,7 @@ def _components():
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     c = "gentk_autoencoders.components:"
     register(
         "encoder",
@@ -97,6 +99,6 @@ def register_components(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     for name, ref, text in MODELS:
         register(ref, name=name, help=text)

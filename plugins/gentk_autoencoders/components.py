@@ -103,11 +103,11 @@ class MLPEncoder(Encoder):
 
     def __init__(
         self,
-        latent_dim=2,
-        hidden=(256, 128),
-        activation="relu",
-        distribution="gaussian",
-        init="glorot",
+        latent_dim: int = 2,
+        hidden: tuple[int, ...] = (256, 128),
+        activation: str = "relu",
+        distribution: str = "gaussian",
+        init: str = "glorot",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -129,11 +129,13 @@ class MLPEncoder(Encoder):
         width = self.latent_dim * (2 if distribution == "gaussian" else 1)
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
 
-    def build(self, x_shape, condition_shape=None):
+    def build(
+        self, x_shape: tuple[int | None, ...], condition_shape: tuple[int | None, ...] | None = None
+    ):
         width = int(np.prod(x_shape[1:])) + _width(condition_shape)
         _build_mlp(self.body, self.head, width, self.init)
 
-    def call(self, x, condition=None, training=False):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = _flat_with_condition(x, condition)
         if self.body is not None:
             h = self.body(h, training=training)
@@ -157,11 +159,11 @@ class ConvEncoder(Encoder):
 
     def __init__(
         self,
-        latent_dim=2,
-        filters=(32, 64),
-        activation="relu",
-        distribution="gaussian",
-        downsample="stride",
+        latent_dim: int = 2,
+        filters: tuple[int, ...] = (32, 64),
+        activation: str = "relu",
+        distribution: str = "gaussian",
+        downsample: str = "stride",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -179,12 +181,14 @@ class ConvEncoder(Encoder):
         width = self.latent_dim * (2 if distribution == "gaussian" else 1)
         self.head = keras.layers.Dense(width, dtype="float32", name="head")
 
-    def build(self, x_shape, condition_shape=None):
+    def build(
+        self, x_shape: tuple[int | None, ...], condition_shape: tuple[int | None, ...] | None = None
+    ):
         self.body.build(x_shape)
         out = self.body.compute_output_shape(x_shape)
         self.head.build((None, int(np.prod(out[1:])) + _width(condition_shape)))
 
-    def call(self, x, condition=None, training=False):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = self.body(x, training=training)
         return latent_distribution(self.head(_flat_with_condition(h, condition)), self.distribution)
 
@@ -234,12 +238,12 @@ class MLPDecoder(_PixelDecoder):
 
     def __init__(
         self,
-        output_shape=(8, 8, 1),
-        hidden=(128, 256),
-        activation="relu",
-        likelihood="bernoulli",
-        sigma=1.0,
-        init="glorot",
+        output_shape: tuple[int, int, int] = (8, 8, 1),
+        hidden: tuple[int, ...] = (128, 256),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        sigma: float = 1.0,
+        init: str = "glorot",
         **kwargs,
     ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
@@ -249,10 +253,12 @@ class MLPDecoder(_PixelDecoder):
         self.body = dense_stack(self.hidden, activation, name="body") if self.hidden else None
         self.head = keras.layers.Dense(int(np.prod(self.event_shape)), dtype="float32", name="head")
 
-    def build(self, z_shape, condition_shape=None):
+    def build(
+        self, z_shape: tuple[int | None, ...], condition_shape: tuple[int | None, ...] | None = None
+    ):
         _build_mlp(self.body, self.head, int(z_shape[-1]) + _width(condition_shape), self.init)
 
-    def call(self, z, condition=None, training=False):
+    def call(self, z: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = _flat_with_condition(z, condition)
         if self.body is not None:
             h = self.body(h, training=training)
@@ -276,12 +282,12 @@ class ConvDecoder(_PixelDecoder):
 
     def __init__(
         self,
-        output_shape=(8, 8, 1),
-        filters=(64, 32),
-        activation="relu",
-        likelihood="bernoulli",
-        sigma=1.0,
-        upsample="transpose",
+        output_shape: tuple[int, int, int] = (8, 8, 1),
+        filters: tuple[int, ...] = (64, 32),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        sigma: float = 1.0,
+        upsample: str = "transpose",
         **kwargs,
     ):
         super().__init__(output_shape, likelihood, sigma, **kwargs)
@@ -299,12 +305,14 @@ class ConvDecoder(_PixelDecoder):
         self.body = conv_up(self.filters, activation, name="up", upsample=upsample)
         self.head = keras.layers.Conv2D(c, 3, padding="same", dtype="float32", name="head")
 
-    def build(self, z_shape, condition_shape=None):
+    def build(
+        self, z_shape: tuple[int | None, ...], condition_shape: tuple[int | None, ...] | None = None
+    ):
         self.stem.build((None, int(z_shape[-1]) + _width(condition_shape)))
         self.body.build((None, *self.grid))
         self.head.build(self.body.compute_output_shape((None, *self.grid)))
 
-    def call(self, z, condition=None, training=False):
+    def call(self, z: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = self.stem(_flat_with_condition(z, condition))
         h = self.body(tf.reshape(h, (-1, *self.grid)), training=training)
         params = self.head(h)[:, : self.event_shape[0], : self.event_shape[1], :]

@@ -28,6 +28,8 @@ network is then fine-tuned.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 
-def sparsity_kl(h, target: float):
+def sparsity_kl(h: tf.Tensor, target: float):
     """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)), rho_hat_j = mean_b sigmoid(h_bj)."""
     rho_hat = tf.clip_by_value(tf.reduce_mean(tf.sigmoid(h), axis=0), 1e-6, 1 - 1e-6)
     rho = tf.cast(target, h.dtype)
@@ -73,15 +75,15 @@ class Autoencoder(EncoderDecoderModel):
 
     def __init__(
         self,
-        encoder,
-        decoder,
-        noise="none",
-        noise_level=0.0,
-        contractive_weight=0.0,
-        l1_weight=0.0,
-        sparsity_weight=0.0,
-        sparsity_target=0.05,
-        seed=0,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        noise: str = "none",
+        noise_level: float = 0.0,
+        contractive_weight: float = 0.0,
+        l1_weight: float = 0.0,
+        sparsity_weight: float = 0.0,
+        sparsity_target: float = 0.05,
+        seed: int = 0,
         **kwargs,
     ):
         super().__init__(encoder, decoder, **kwargs)
@@ -102,7 +104,7 @@ class Autoencoder(EncoderDecoderModel):
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
-    def corrupt(self, x):
+    def corrupt(self, x: tf.Tensor):
         """The noisy input the denoising AE encodes."""
         if self.noise == "gaussian":
             return x + self.noise_level * keras.random.normal(tf.shape(x), seed=self.seed_generator)
@@ -111,7 +113,7 @@ class Autoencoder(EncoderDecoderModel):
             return x * tf.cast(keep, x.dtype)
         return x
 
-    def contractive_penalty(self, x, training=False):
+    def contractive_penalty(self, x: tf.Tensor, training: bool = False):
         """||dh/dx||_F^2 per example, the encoder's Jacobian by automatic differentiation."""
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -119,7 +121,7 @@ class Autoencoder(EncoderDecoderModel):
         jacobian = tape.batch_jacobian(h, x)
         return tf.reduce_sum(tf.reshape(tf.square(jacobian), (tf.shape(x)[0], -1)), axis=-1)
 
-    def regularizer(self, x_in, h, training=False):
+    def regularizer(self, x_in: tf.Tensor, h: tf.Tensor, training: bool = False):
         total = tf.constant(0.0)
         if self.contractive_weight > 0:
             penalty = self.contractive_penalty(x_in, training)
@@ -130,7 +132,7 @@ class Autoencoder(EncoderDecoderModel):
             total += self.sparsity_weight * sparsity_kl(h, self.sparsity_target)
         return total
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = tf.cast(unpack_x(data), tf.float32)
         x_in = self.corrupt(x) if training else x
         h = self.encoder(x_in, training=training).mean()
@@ -167,7 +169,14 @@ def _stage_step(down, up, weights, optimizer):
     return step
 
 
-def pretrain_layerwise(model, x, epochs: int, batch_size: int = 128, lr: float = 1e-3, seed=0):
+def pretrain_layerwise(
+    model: keras.Model,
+    x: np.ndarray,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+):
     """Greedy layer-wise pretraining of an MLP autoencoder; returns each stage's
     (first-epoch, last-epoch) mean squared reconstruction error of its own input."""
     pairs = _layer_pairs(model)
@@ -191,12 +200,12 @@ def pretrain_layerwise(model, x, epochs: int, batch_size: int = 128, lr: float =
 class LayerwisePretraining(keras.callbacks.Callback):
     """Runs ``pretrain_layerwise`` when a fresh training starts (not on resume)."""
 
-    def __init__(self, x, epochs, batch_size, lr, seed):
+    def __init__(self, x: np.ndarray, epochs: int, batch_size: int, lr: float, seed: int):
         super().__init__()
         self.x, self.epochs, self.batch_size, self.lr, self.seed = x, epochs, batch_size, lr, seed
         self.report = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None):
         if int(self.model.optimizer.iterations) > 0:  # resumed: the weights are trained already
             return
         self.report = pretrain_layerwise(

@@ -17,6 +17,8 @@ Convolutional Networks", 2014.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -50,13 +52,13 @@ class UnpoolingAutoencoder(GenerativeModel):
 
     def __init__(
         self,
-        image_shape=(8, 8, 1),
-        latent_dim=8,
-        filters=(32, 64),
-        unpooling="max",
-        activation="relu",
-        likelihood="bernoulli",
-        sigma=1.0,
+        image_shape: tuple[int, int, int] = (8, 8, 1),
+        latent_dim: int = 8,
+        filters: tuple[int, ...] = (32, 64),
+        unpooling: str = "max",
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        sigma: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -110,7 +112,7 @@ class UnpoolingAutoencoder(GenerativeModel):
             for i in range(len(self.filters))
         ]
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         self.call(tf.zeros((1, *self.image_shape)))
 
     def _encode(self, x, training=False):
@@ -136,10 +138,10 @@ class UnpoolingAutoencoder(GenerativeModel):
             h = self.up[i](h)
         return pixel_likelihood(h, self.likelihood, self.sigma)
 
-    def encode(self, x):
+    def encode(self, x: tf.Tensor):
         return self._encode(x)[0]
 
-    def decode(self, z):
+    def decode(self, z: tf.Tensor):
         if self.unpooling == "max":
             raise ValueError(
                 "a max-unpooling autoencoder decodes only with the switches of an input; "
@@ -147,11 +149,11 @@ class UnpoolingAutoencoder(GenerativeModel):
             )
         return self._decode(tf.cast(z, tf.float32)).mean()
 
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor, training: bool = False):
         z, switches = self._encode(x, training)
         return self._decode(z, switches).mean()
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = tf.cast(unpack_x(data), tf.float32)
         z, switches = self._encode(x, training)
         px = self._decode(z, switches)

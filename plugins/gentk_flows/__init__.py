@@ -12,6 +12,7 @@ everything heavy is registered by reference and imported on first use.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -116,7 +117,7 @@ def _example(cls_name: str, dim: int = 4, **options):
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     for name, cls_name, options, text in BIJECTORS:
         extra = {"hidden": (8,)} if issubclass(options, NetworkOptions) else {}
         if name == "ffjord":  # every check solves ODEs eagerly: small, looser tolerance
@@ -211,7 +212,7 @@ def _register_priors(register):
 
 
 @hookimpl
-def register_datasets(register):
+def register_datasets(register: Callable[..., None]):
     from gentk_flows import datasets
 
     register("two-moons", datasets.two_moons, help="2-D: scikit-learn's two moons")
@@ -220,6 +221,6 @@ def register_datasets(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     for name, text in MODELS:
         register(f"gentk_flows.recipe:RECIPES.{name}", name=name, help=text)

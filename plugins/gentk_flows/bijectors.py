@@ -63,7 +63,7 @@ __all__ = [
 CLAMPS = ("rational", "tanh")
 
 
-def soft_clamp(a, bound: float, clamp: str = "tanh"):
+def soft_clamp(a: tf.Tensor, bound: float, clamp: str = "tanh"):
     """A log-scale ``a`` squashed smoothly into ``(-bound, bound)``, slope 1 at 0.
 
     ``rational``: ``a / (1 + |a| / bound)``, zuko's ``MonotonicAffineTransform`` (there
@@ -113,12 +113,12 @@ class _VectorBijector(Bijector):
 class AffineLayer(_VectorBijector):
     """Elementwise ``forward(z) = z * exp(log_scale) + shift``."""
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.shift = self.add_weight(shape=(self.dim,), initializer="zeros", name="shift")
         self.log_scale = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_scale")
         self.built = True
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         return tfb.Chain([tfb.Shift(self.shift), tfb.Scale(log_scale=self.log_scale)])
 
 
@@ -127,11 +127,11 @@ class DiagonalScale(_VectorBijector):
     """NICE's last layer: ``forward(z) = z * exp(log_scale)`` (the only volume change of a
     NICE flow)."""
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.log_scale = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_scale")
         self.built = True
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         return tfb.Scale(log_scale=self.log_scale)
 
 
@@ -139,13 +139,13 @@ class DiagonalScale(_VectorBijector):
 class ActNorm(AffineLayer):
     """Affine per dimension, initialised from data (Glow, section 3.1)."""
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         super().build(input_shape)
         self.initialized = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="initialized"
         )
 
-    def initialize(self, x) -> None:
+    def initialize(self, x: tf.Tensor) -> None:
         """Set shift and scale so that ``inverse(x)`` has zero mean and unit variance per
         dimension; once only (the flag is saved with the weights)."""
         if not self.built:
@@ -163,11 +163,11 @@ class InvertibleLinear(_VectorBijector):
     """``forward(z) = P L U z`` (Glow's invertible 1x1 convolution, LU-parameterised),
     initialised at a random rotation drawn with ``seed``."""
 
-    def __init__(self, dim, condition_dim=0, seed=0, **kwargs):
+    def __init__(self, dim: int, condition_dim: int = 0, seed: int = 0, **kwargs):
         super().__init__(dim, condition_dim, **kwargs)
         self.seed = int(seed)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         rng = np.random.default_rng(self.seed)
         q, _ = np.linalg.qr(rng.standard_normal((self.dim, self.dim)))
         lower_upper, permutation = tf.linalg.lu(q.astype("float32"))
@@ -185,7 +185,7 @@ class InvertibleLinear(_VectorBijector):
         )
         self.built = True
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         return tfb.ScaleMatvecLU(self.lower_upper, self.permutation)
 
     def get_config(self):
@@ -196,10 +196,16 @@ class InvertibleLinear(_VectorBijector):
 class Reverse(_VectorBijector):
     """Reverses the order of the dimensions (no weights, log-determinant 0)."""
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         return tfb.Permute(permutation=list(range(self.dim - 1, -1, -1)))
 
-    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+    def inverse_and_log_det(
+        self,
+        y: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        event_ndims: int = 1,
+    ):
         return tf.reverse(y, [-1]), tf.zeros(tf.shape(y)[:-1], y.dtype)
 
 
@@ -252,7 +258,7 @@ class _Coupling(_VectorBijector):
 class AdditiveCoupling(_Coupling):
     """NICE: ``y2 = x2 + m(x1)`` (volume-preserving)."""
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         condition = self._condition(condition)
 
         def fn(x0, units):
@@ -278,9 +284,18 @@ class AffineCoupling(_Coupling):
     params_per_dim = 2
     FORMS = ("base", "data")
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, net_init="identity", form="base", clamp="tanh",
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        scale_bound: float = 3.0,
+        net_init: str = "identity",
+        form: str = "base",
+        clamp: str = "tanh",
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
         if form not in self.FORMS:
             raise ValueError(f"`form` must be base or data. Received: form={form!r}")
@@ -288,13 +303,13 @@ class AffineCoupling(_Coupling):
         self.clamp = _check_clamp(clamp)
 
     @classmethod
-    def from_config(cls, config):  # saved before `form`
+    def from_config(cls, config: dict):  # saved before `form`
         return super().from_config({"form": "data", **config})
 
     def _log_scale(self, params):
         return soft_clamp(params[..., 1], self.scale_bound, self.clamp)
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         condition = self._condition(condition)
 
         def fn(x0, units):
@@ -322,13 +337,22 @@ class SplineCoupling(_Coupling):
     """Rational-quadratic spline coupling: ``bins`` bins on ``[-bound, bound]``, identity
     outside (Durkan et al., 2019)."""
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
-                 bound=4.0, net_init="identity", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        bins: int = 8,
+        bound: float = 4.0,
+        net_init: str = "identity",
+        **kwargs,
+    ):
         self.bins, self.bound = int(bins), float(bound)
         self.params_per_dim = 3 * self.bins - 1
         super().__init__(dim, condition_dim, hidden, activation, net_init, **kwargs)
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         condition = self._condition(condition)
         k, bound = self.bins, self.bound
 
@@ -374,9 +398,19 @@ class MaskedAutoregressive(_VectorBijector):
 
     FORMS = ("base", "data")
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, inverse=False, net_init="identity", form="base",
-                 clamp="tanh", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        scale_bound: float = 3.0,
+        inverse: bool = False,
+        net_init: str = "identity",
+        form: str = "base",
+        clamp: str = "tanh",
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, **kwargs)
         if form not in self.FORMS:
             raise ValueError(f"`form` must be base or data. Received: form={form!r}")
@@ -387,17 +421,17 @@ class MaskedAutoregressive(_VectorBijector):
         self.made = MADE(self.dim, self.hidden, 2, activation, self.condition_dim, net_init)
 
     @classmethod
-    def from_config(cls, config):  # saved before `form`
+    def from_config(cls, config: dict):  # saved before `form`
         return super().from_config({"form": "data", **config})
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.made.build((None, self.dim))
         self.built = True
 
     def _log_scale(self, params):
         return soft_clamp(params[..., 1], self.scale_bound, self.clamp)
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         condition = self._condition(condition)
         base = self.form == "base"
 
@@ -411,7 +445,13 @@ class MaskedAutoregressive(_VectorBijector):
         maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=fn)
         return tfb.Invert(maf) if self.inverse else maf
 
-    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+    def inverse_and_log_det(
+        self,
+        y: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        event_ndims: int = 1,
+    ):
         """MAF's density direction with one run of the MADE (TFP's runs it twice); IAF's
         needs ``D`` runs (TFP's)."""
         if self.inverse:
@@ -439,9 +479,19 @@ class MaskedAutoregressive(_VectorBijector):
 class InverseAutoregressive(MaskedAutoregressive):
     """IAF: the inverse of a MAF layer (fast sampling, density in D passes)."""
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu",
-                 scale_bound=3.0, inverse=True, net_init="identity", form="base",
-                 clamp="tanh", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        scale_bound: float = 3.0,
+        inverse: bool = True,
+        net_init: str = "identity",
+        form: str = "base",
+        clamp: str = "tanh",
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, hidden, activation, scale_bound, inverse, net_init,
                          form, clamp, **kwargs)  # fmt: skip
 
@@ -452,19 +502,28 @@ class SplineAutoregressive(_VectorBijector):
     rational-quadratic spline on ``[-bound, bound]`` (identity outside) whose ``bins`` widths,
     heights and slopes are a MADE's outputs for ``x_<d``. Density in one pass, sampling in D."""
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="relu", bins=8,
-                 bound=4.0, net_init="identity", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        bins: int = 8,
+        bound: float = 4.0,
+        net_init: str = "identity",
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, **kwargs)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         self.bins, self.bound, self.net_init = int(bins), float(bound), net_init
         self.made = MADE(self.dim, self.hidden, 3 * self.bins - 1, activation,
                          self.condition_dim, net_init)  # fmt: skip
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.made.build((None, self.dim))
         self.built = True
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         condition = self._condition(condition)
 
         def fn(x):
@@ -472,7 +531,13 @@ class SplineAutoregressive(_VectorBijector):
 
         return tfb.MaskedAutoregressiveFlow(bijector_fn=fn)
 
-    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=1):
+    def inverse_and_log_det(
+        self,
+        y: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        event_ndims: int = 1,
+    ):
         """The density direction with one run of the MADE (TFP's runs it twice)."""
         params = self.made(y, self._condition(condition))
         x, log_det = _spline(params, self.bins, self.bound).inverse_and_log_det(y)
@@ -501,13 +566,20 @@ class BatchNorm(_VectorBijector):
 
     uses_training = True
 
-    def __init__(self, dim, condition_dim=0, momentum=0.9, epsilon=1e-5, **kwargs):
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        momentum: float = 0.9,
+        epsilon: float = 1e-5,
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, **kwargs)
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"`momentum` must lie in [0, 1). Received: momentum={momentum}")
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.log_gamma = self.add_weight(shape=(self.dim,), initializer="zeros", name="log_gamma")
         self.beta = self.add_weight(shape=(self.dim,), initializer="zeros", name="beta")
         self.moving_mean = self.add_weight(
@@ -518,16 +590,16 @@ class BatchNorm(_VectorBijector):
         )
         self.built = True
 
-    def call(self, condition=None, training=False):
+    def call(self, condition: tf.Tensor | None = None, training: bool = False):
         return _BatchNormBijector(self, bool(training))
 
-    def initialize(self, x) -> None:
+    def initialize(self, x: tf.Tensor) -> None:
         """Moving statistics from a batch ``x`` of this layer's inputs (data side)."""
         x = np.asarray(x, dtype="float32").reshape(-1, self.dim)
         self.moving_mean.assign(x.mean(axis=0))
         self.moving_variance.assign(x.var(axis=0))
 
-    def update(self, mean, variance) -> None:
+    def update(self, mean: tf.Tensor, variance: tf.Tensor) -> None:
         m = self.momentum
         self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * tf.stop_gradient(mean))
         self.moving_variance.assign(
@@ -581,14 +653,14 @@ class SinhArcsinhLayer(_VectorBijector):
     """Elementwise sinh-arcsinh (Jones & Pewsey, 2009): learned skewness and tail weight per
     dimension, ``forward(z) = sinh((arcsinh(z) + skewness) * tailweight)``."""
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.skewness = self.add_weight(shape=(self.dim,), initializer="zeros", name="skewness")
         self.log_tailweight = self.add_weight(
             shape=(self.dim,), initializer="zeros", name="log_tailweight"
         )
         self.built = True
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         return tfb.SinhArcsinh(skewness=self.skewness, tailweight=tf.exp(self.log_tailweight))
 
 
@@ -609,8 +681,16 @@ class FFJORDLayer(_VectorBijector):
 
     uses_training = True  # the trace estimator differs in training
 
-    def __init__(self, dim, condition_dim=0, hidden=(64, 64), activation="tanh", atol=1e-5,
-                 exact_trace_dims=2, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        condition_dim: int = 0,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "tanh",
+        atol: float = 1e-5,
+        exact_trace_dims: int = 2,
+        **kwargs,
+    ):
         super().__init__(dim, condition_dim, **kwargs)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         self.atol, self.exact_trace_dims = float(atol), int(exact_trace_dims)
@@ -619,11 +699,11 @@ class FFJORDLayer(_VectorBijector):
             + [keras.layers.Dense(self.dim, kernel_initializer="zeros")]
         )
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.net.build((None, self.dim + 1 + self.condition_dim))
         self.built = True
 
-    def call(self, condition=None, training=False):
+    def call(self, condition: tf.Tensor | None = None, training: bool = False):
         condition = self._condition(condition)
 
         def dynamics(t, z):

@@ -139,8 +139,18 @@ class MultiscaleFlow(Bijector):
         condition_dim: width of a one-hot condition every coupling net reads (0: none).
     """
 
-    def __init__(self, shape=(8, 8, 1), kind="realnvp", scales=2, steps=3, filters=32,
-                 scale_bound=3.0, seed=0, condition_dim=0, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        shape: tuple[int, int, int] = (8, 8, 1),
+        kind: str = "realnvp",
+        scales: int = 2,
+        steps: int = 3,
+        filters: int | tuple[int, ...] = 32,
+        scale_bound: float = 3.0,
+        seed: int = 0,
+        condition_dim: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.condition_dim = int(condition_dim)
         self.shape = tuple(int(s) for s in shape)
@@ -160,7 +170,7 @@ class MultiscaleFlow(Bijector):
         )
         self.built = True
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         self.built = True  # every weight is made in __init__
 
     # -- layout -----------------------------------------------------------------------------
@@ -240,16 +250,22 @@ class MultiscaleFlow(Bijector):
     def _chain(self, plan, condition=None):
         return tfb.Chain([self._piece(p, condition) for p in plan])  # data side first
 
-    def __call__(self, condition=None, **kwargs):
+    def __call__(self, condition: tf.Tensor | None = None, **kwargs):
         return self.call(condition)
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         if self.condition_dim and condition is None:
             raise ValueError("this MultiscaleFlow is conditional: call it with condition=")
         condition = tf.cast(condition, tf.float32) if self.condition_dim else None
         return self._chain(self._plan, condition)
 
-    def inverse_and_log_det(self, y, condition=None, training=False, event_ndims=3):
+    def inverse_and_log_det(
+        self,
+        y: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        event_ndims: int = 3,
+    ):
         """The pieces in the normalising direction, each coupling's net run once."""
         if self.condition_dim and condition is None:
             raise ValueError("this MultiscaleFlow is conditional: call it with condition=")
@@ -271,7 +287,7 @@ class MultiscaleFlow(Bijector):
             total += log_det
         return h, total
 
-    def initialize(self, x) -> None:
+    def initialize(self, x: tf.Tensor) -> None:
         """Glow's data-dependent initialisation: each actnorm, in the normalising direction,
         is set so that the batch ``x`` leaves it with zero mean and unit variance per channel.
         Once only: the flag is saved with the weights. (A conditional flow initialises with

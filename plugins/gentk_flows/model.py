@@ -18,6 +18,8 @@ So ``log_prob`` is the log-density of the data in their own units, and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -49,8 +51,18 @@ class FlowModel(GenerativeModel):
 
     loss_names = ("loss", "nll", "bits_per_dim")
 
-    def __init__(self, layers, event_shape, dequantize=0, logit_alpha=0.0, standardize=None,
-                 num_classes=0, seed=0, flatten=True, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        layers: Sequence[keras.layers.Layer],
+        event_shape: tuple[int, ...],
+        dequantize: int = 0,
+        logit_alpha: float = 0.0,
+        standardize: tuple[Sequence[float], Sequence[float]] | None = None,
+        num_classes: int = 0,
+        seed: int = 0,
+        flatten: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.flatten = bool(flatten)
         self.flow_layers = [
@@ -71,7 +83,7 @@ class FlowModel(GenerativeModel):
             raise ValueError(f"`logit_alpha` must lie in [0, 0.5). Received: {logit_alpha}")
 
     # -- the flow ---------------------------------------------------------------------------
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         for layer in self.flow_layers:
             if not layer.built:
                 layer.build()
@@ -89,7 +101,7 @@ class FlowModel(GenerativeModel):
             parts += [tfb.Scale(1.0 / (1.0 - 2.0 * a)), tfb.Shift(-a), tfb.Sigmoid()]
         return tfb.Chain(parts) if parts else tfb.Identity()
 
-    def bijector(self, condition=None, training=False) -> tfb.Bijector:
+    def bijector(self, condition: tf.Tensor | None = None, training: bool = False) -> tfb.Bijector:
         """Base space -> data space, rebuilt from the layers (``training`` reaches layers that
         estimate their log-determinant differently in training, such as FFJORD's trace)."""
         if not self.built:
@@ -115,12 +127,14 @@ class FlowModel(GenerativeModel):
             reinterpreted_batch_ndims=len(self.flow_shape),
         )
 
-    def distribution(self, condition=None, temperature: float = 1.0, training=False):
+    def distribution(
+        self, condition: tf.Tensor | None = None, temperature: float = 1.0, training: bool = False
+    ):
         return tfd.TransformedDistribution(
             self.base(temperature), self.bijector(condition, training)
         )
 
-    def density(self, x, condition=None, training=False):
+    def density(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         """``log p(x)`` of points ``x`` already in the flow's shape: the data transform's and
         each layer's ``inverse_and_log_det`` down to the base, whose log-density ends it. The
         same number as ``distribution(condition).log_prob(x)`` (tested), with each coupling's
@@ -150,7 +164,7 @@ class FlowModel(GenerativeModel):
     def _flat(self, x):
         return tf.reshape(tf.cast(x, tf.float32), (-1, *self.flow_shape))
 
-    def initialize(self, x, labels=None) -> None:
+    def initialize(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> None:
         """Data-dependent initialisation (actnorm): push a batch through the layers in the
         normalising direction, letting each layer that can ``initialize`` itself on it."""
         if not self.built:
@@ -172,37 +186,37 @@ class FlowModel(GenerativeModel):
         u = keras.random.uniform(tf.shape(x), seed=self.seed_generator)
         return (k + u) / levels
 
-    def log_prob(self, x, labels=None):
+    def log_prob(self, x: tf.Tensor, labels: tf.Tensor | None = None):
         """Log-density of (dequantised) ``x`` in the data's units, per example."""
         x = self._prepare(self._flat(x), training=False)
         return self.density(x, self._condition(labels))
 
     @tf.function(reduce_retracing=True)
-    def compiled_log_prob(self, x, labels=None):
+    def compiled_log_prob(self, x: tf.Tensor, labels: tf.Tensor | None = None):
         """``log_prob`` in a ``tf.function`` (an ODE flow solves eagerly otherwise, slowly)."""
         return self.log_prob(x, labels)
 
-    def nats_to_bits_per_dim(self, nll):
+    def nats_to_bits_per_dim(self, nll: float):
         """``(nll + D log L) / (D log 2)``: bits per dimension of the discrete data."""
         offset = self.dim * math.log(self.dequantize) if self.dequantize else 0.0
         return (nll + offset) / (self.dim * math.log(2.0))
 
     # -- training ----------------------------------------------------------------------------
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = unpack_x(data)
         labels = data[1] if self.num_classes and isinstance(data, (tuple, list)) else None
         xf = self._prepare(self._flat(x), training)
         nll = -tf.reduce_mean(self.density(xf, self._condition(labels), training=training))
         return {"loss": nll, "nll": nll, "bits_per_dim": self.nats_to_bits_per_dim(nll)}
 
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor, training: bool = False):
         """The base-space code of ``x`` (``encode``); a conditional flow encodes as class 0
         here (Keras builds models by calling them on inputs alone): use ``encode(x, labels)``."""
         labels = tf.zeros(tf.shape(x)[:1], tf.int32) if self.num_classes else None
         return self.encode(x, labels)
 
     # -- what users do with a trained flow ------------------------------------------------------
-    def encode(self, x, labels=None):
+    def encode(self, x: tf.Tensor, labels: tf.Tensor | None = None):
         """``x`` mapped to the base space (no dequantisation noise: bin midpoints)."""
         xf = self._flat(x)
         if self.dequantize:
@@ -210,12 +224,18 @@ class FlowModel(GenerativeModel):
             xf = (tf.round(xf * (levels - 1.0)) + 0.5) / levels
         return self.bijector(self._condition(labels)).inverse(xf)
 
-    def decode(self, z, labels=None):
+    def decode(self, z: tf.Tensor, labels: tf.Tensor | None = None):
         z = tf.reshape(tf.cast(z, tf.float32), (-1, *self.flow_shape))
         x = self.bijector(self._condition(labels)).forward(z)
         return tf.reshape(x, (-1, *self.event_shape))
 
-    def sample(self, n, temperature=1.0, labels=None, seed=None):
+    def sample(
+        self,
+        n: int,
+        temperature: float = 1.0,
+        labels: tf.Tensor | None = None,
+        seed: int | None = None,
+    ):
         seed = self.seed_generator if seed is None else seed
         z = keras.random.normal((int(n), *self.flow_shape), seed=seed) * temperature
         return self.decode(z, labels)

@@ -18,9 +18,14 @@ behind (``benchmarks/flows_peer.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 from keras import ops
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = ["MADE", "CouplingNet", "FanInUniform", "INITS", "made_masks"]
 
@@ -31,10 +36,10 @@ INITS = ("identity", "uniform")
 class FanInUniform(keras.initializers.Initializer):
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for any shape (biases too, which carry no fan-in)."""
 
-    def __init__(self, fan_in: int, seed=None):
+    def __init__(self, fan_in: int, seed: int | None = None):
         self.fan_in, self.seed = int(fan_in), seed
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape: tuple[int | None, ...], dtype: tf.DType | str | None = None):
         bound = 1.0 / np.sqrt(max(1, self.fan_in))
         return keras.random.uniform(shape, -bound, bound, dtype=dtype, seed=self.seed)
 
@@ -72,13 +77,20 @@ def made_masks(dim: int, hidden: tuple[int, ...], params: int) -> list[np.ndarra
 class MaskedDense(keras.layers.Layer):
     """``x @ (W * mask) + b``: a dense layer with a fixed connectivity mask (saved in config)."""
 
-    def __init__(self, mask, activation=None, zero_init=False, init="identity", **kwargs):
+    def __init__(
+        self,
+        mask: np.ndarray,
+        activation: str | None = None,
+        zero_init: bool = False,
+        init: str = "identity",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.mask_value = np.asarray(mask, dtype="float32")
         self.activation = keras.activations.get(activation)
         self.zero_init, self.init = bool(zero_init), init
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         n_in, n_out = self.mask_value.shape
         inits = _initializers(self.init, n_in, self.zero_init)
         self.kernel = self.add_weight(
@@ -88,7 +100,7 @@ class MaskedDense(keras.layers.Layer):
             shape=(n_out,), initializer=inits["bias_initializer"], name="bias"
         )
 
-    def call(self, x):
+    def call(self, x: tf.Tensor):
         mask = ops.convert_to_tensor(self.mask_value, dtype=self.kernel.dtype)
         return self.activation(ops.matmul(x, self.kernel * mask) + self.bias)
 
@@ -115,8 +127,16 @@ class MADE(keras.layers.Layer):
             (unmasked: every output may depend on it); 0 for none.
     """
 
-    def __init__(self, dim, hidden=(64, 64), params=2, activation="relu", conditional_dim=0,
-                 init="identity", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        hidden: tuple[int, ...] = (64, 64),
+        params: int = 2,
+        activation: str | None = "relu",
+        conditional_dim: int = 0,
+        init: str = "identity",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.dim, self.hidden, self.params = int(dim), tuple(int(h) for h in hidden), int(params)
         self.activation, self.conditional_dim = activation, int(conditional_dim)
@@ -131,7 +151,7 @@ class MADE(keras.layers.Layer):
             keras.layers.Dense(m.shape[1], use_bias=False) for m in masks[:-1]
         ] if self.conditional_dim else []  # fmt: skip
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         width = self.dim
         for k, layer in enumerate(self.layers_):
             layer.build((None, width))
@@ -139,7 +159,7 @@ class MADE(keras.layers.Layer):
                 self.condition_layers[k].build((None, self.conditional_dim))
             width = layer.mask_value.shape[1]
 
-    def call(self, x, condition=None):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None):
         h = x
         for k, layer in enumerate(self.layers_):
             h = layer(h)
@@ -167,8 +187,15 @@ class CouplingNet(keras.layers.Layer):
     """``CouplingNet(x_kept, condition=None) -> [B, out_dim]``: an MLP started as ``init`` says
     (``identity``: its output layer at zero, the coupling it drives starts as the identity)."""
 
-    def __init__(self, out_dim, hidden=(64, 64), activation="relu", condition_dim=0,
-                 init="identity", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        out_dim: int,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str | None = "relu",
+        condition_dim: int = 0,
+        init: str = "identity",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.out_dim, self.hidden, self.activation = int(out_dim), tuple(hidden), activation
         self.condition_dim, self.init = int(condition_dim), init
@@ -176,7 +203,7 @@ class CouplingNet(keras.layers.Layer):
         self.body = [keras.layers.Dense(int(h), activation=activation) for h in self.hidden]
         self.head = keras.layers.Dense(self.out_dim)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         width = int(input_shape[-1]) + self.condition_dim
         for layer in [*self.body, self.head]:  # the fan-in is known here
             inits = _initializers(self.init, width, layer is self.head)
@@ -185,7 +212,7 @@ class CouplingNet(keras.layers.Layer):
             layer.build((None, width))
             width = layer.units
 
-    def call(self, x, condition=None):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None):
         h = x if condition is None else ops.concatenate([x, condition], axis=-1)
         for layer in self.body:
             h = layer(h)

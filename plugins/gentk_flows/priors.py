@@ -9,6 +9,8 @@ its importance-sampled NLL uses the flow's exact ``log p(z)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -34,8 +36,15 @@ class FlowPrior(Prior):
             ``bijectors`` when None.
     """
 
-    def __init__(self, latent_dim=2, bijectors="affine-coupling,reverse", steps=4,
-                 hidden=(64, 64), layers=None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        bijectors: str = "affine-coupling,reverse",
+        steps: int = 4,
+        hidden: tuple[int, ...] = (64, 64),
+        layers: Sequence[keras.layers.Layer] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.latent_dim, self.bijectors = int(latent_dim), str(bijectors)
         self.steps, self.hidden = int(steps), tuple(int(h) for h in hidden)

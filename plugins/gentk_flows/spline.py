@@ -42,7 +42,14 @@ class RQSpline(tfp.bijectors.Bijector):
         bound: half-width of the interval.
     """
 
-    def __init__(self, widths, heights, slopes, bound, name="rq_spline"):
+    def __init__(
+        self,
+        widths: tf.Tensor,
+        heights: tf.Tensor,
+        slopes: tf.Tensor,
+        bound: float,
+        name: str = "rq_spline",
+    ):
         parameters = dict(locals())
         with tf.name_scope(name) as name:
             self.widths, self.heights, self.slopes = widths, heights, slopes
@@ -104,7 +111,7 @@ class RQSpline(tfp.bijectors.Bijector):
     def _forward_log_det_jacobian(self, x):
         return self._forward_and_log_det(x)[1]
 
-    def inverse_and_log_det(self, y):
+    def inverse_and_log_det(self, y: tf.Tensor):
         """``(x, log|dx/dy|)`` elementwise, from one bin lookup: the inverse, and the
         derivative at ``x`` from the same bin's values (TFP's ``inverse`` then
         ``inverse_log_det_jacobian`` looks the bin up again for ``x``)."""

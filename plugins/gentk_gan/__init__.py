@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def _divergence(name, **options):
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     register(
         "generator",
         "mlp-generator",
@@ -172,6 +173,6 @@ def register_components(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     for name, text in RECIPE_HELP.items():
         register(f"gentk_gan.recipe:RECIPES.{name}", name=name, help=text)

@@ -51,14 +51,14 @@ class MinibatchStdDev(keras.layers.Layer):
     """Appends the batch's mean feature standard deviation as one more feature (or channel),
     so the critic can see a collapsed, too-uniform batch (Karras et al., 2018)."""
 
-    def call(self, h):
+    def call(self, h: tf.Tensor):
         mean = tf.reduce_mean(h, axis=0, keepdims=True)
         std = tf.sqrt(tf.reduce_mean(tf.square(h - mean), axis=0) + 1e-8)
         stat = tf.reduce_mean(std)
         extra = tf.ones_like(h[..., :1]) * stat
         return tf.concat([h, extra], axis=-1)
 
-    def compute_output_shape(self, shape):
+    def compute_output_shape(self, shape: tuple[int | None, ...]):
         return (*shape[:-1], None if shape[-1] is None else shape[-1] + 1)
 
 
@@ -70,17 +70,17 @@ class VirtualBatchNorm(keras.layers.Layer):
     moment), so an example's output never depends on the other examples of its batch.
     gamma and beta are learned as in batch normalisation."""
 
-    def __init__(self, reference, epsilon=1e-5, **kwargs):
+    def __init__(self, reference: tf.Tensor, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
         self.reference = int(reference)
         self.epsilon = float(epsilon)
 
-    def build(self, shape):
+    def build(self, shape: tuple[int | None, ...]):
         width = int(shape[-1])
         self.gamma = self.add_weight(shape=(width,), initializer="ones", name="gamma")
         self.beta = self.add_weight(shape=(width,), initializer="zeros", name="beta")
 
-    def call(self, h):
+    def call(self, h: tf.Tensor):
         ref = h[: self.reference]
         r = float(self.reference)
         mean_ref = tf.reduce_mean(ref, axis=0, keepdims=True)
@@ -89,7 +89,7 @@ class VirtualBatchNorm(keras.layers.Layer):
         var = (r * sq_ref + tf.square(h)) / (r + 1.0) - tf.square(mean)
         return self.gamma * (h - mean) * tf.math.rsqrt(var + self.epsilon) + self.beta
 
-    def compute_output_shape(self, shape):
+    def compute_output_shape(self, shape: tuple[int | None, ...]):
         return shape
 
     def get_config(self):
@@ -123,14 +123,14 @@ class MLPGenerator(_Conditioned, Generator):
 
     def __init__(
         self,
-        output_shape=(8, 8, 1),
-        latent_dim=64,
-        hidden=(128, 128),
-        activation="relu",
-        output_activation="sigmoid",
-        batch_norm=False,
-        num_classes=0,
-        virtual_batch_norm=0,
+        output_shape: tuple[int, int, int] = (8, 8, 1),
+        latent_dim: int = 64,
+        hidden: tuple[int, ...] = (128, 128),
+        activation: str = "relu",
+        output_activation: str = "sigmoid",
+        batch_norm: bool = False,
+        num_classes: int = 0,
+        virtual_batch_norm: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -167,7 +167,7 @@ class MLPGenerator(_Conditioned, Generator):
         act = None if output_activation == "linear" else output_activation
         self.head = keras.layers.Dense(size, activation=act, dtype="float32")
 
-    def build(self, z_shape):
+    def build(self, z_shape: tuple[int | None, ...]):
         shape = (None, self.latent_dim + self.num_classes)
         if self.virtual_batch_norm:  # the fixed reference batch of noise (and labels)
             self.reference_z = self.add_weight(
@@ -181,7 +181,7 @@ class MLPGenerator(_Conditioned, Generator):
             shape = layer.compute_output_shape(shape)
         self.head.build(shape)
 
-    def call(self, z, condition=None, training=False):
+    def call(self, z: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = z
         if self.num_classes:
             h = tf.concat([h, self._one_hot(condition, h.dtype)], axis=-1)
@@ -242,12 +242,12 @@ class DCGANGenerator(_Conditioned, Generator):
 
     def __init__(
         self,
-        output_shape=(8, 8, 1),
-        latent_dim=64,
-        filters=(64, 32),
-        batch_norm=True,
-        output_activation="sigmoid",
-        num_classes=0,
+        output_shape: tuple[int, int, int] = (8, 8, 1),
+        latent_dim: int = 64,
+        filters: tuple[int, ...] = (64, 32),
+        batch_norm: bool = True,
+        output_activation: str = "sigmoid",
+        num_classes: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -293,7 +293,7 @@ class DCGANGenerator(_Conditioned, Generator):
         )
         self.project_norm = keras.layers.BatchNormalization() if self.batch_norm else None
 
-    def build(self, z_shape):
+    def build(self, z_shape: tuple[int | None, ...]):
         self.project.build((None, self.latent_dim + self.num_classes))
         if self.project_norm is not None:
             self.project_norm.build((None, *self.start))
@@ -303,7 +303,7 @@ class DCGANGenerator(_Conditioned, Generator):
             shape = layer.compute_output_shape(shape)
         self.out.build(shape)
 
-    def call(self, z, condition=None, training=False):
+    def call(self, z: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = z
         if self.num_classes:
             h = tf.concat([h, self._one_hot(condition, h.dtype)], axis=-1)
@@ -416,14 +416,14 @@ class MLPCritic(_CriticBase):
 
     def __init__(
         self,
-        hidden=(128, 128),
-        leaky_slope=0.2,
-        spectral_norm=False,
-        minibatch_std=False,
-        num_classes=0,
-        conditioning="concat",
-        outputs=1,
-        output_bias=True,
+        hidden: tuple[int, ...] = (128, 128),
+        leaky_slope: float = 0.2,
+        spectral_norm: bool = False,
+        minibatch_std: bool = False,
+        num_classes: int = 0,
+        conditioning: str = "concat",
+        outputs: int = 1,
+        output_bias: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -439,7 +439,7 @@ class MLPCritic(_CriticBase):
         )
         self.body = [self._wrap(keras.layers.Dense(w)) for w in self.hidden]
 
-    def build(self, x_shape):
+    def build(self, x_shape: tuple[int | None, ...]):
         width = 1
         for s in x_shape[1:]:
             width *= int(s)
@@ -450,7 +450,7 @@ class MLPCritic(_CriticBase):
             width = layer.layer.units if self.spectral_norm else layer.units
         self._build_head(width)
 
-    def features(self, x, condition=None, training=False):
+    def features(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         """The last hidden layer ``[B, hidden[-1]]`` (feature matching reads it)."""
         h = tf.reshape(x, (tf.shape(x)[0], -1))
         if self.num_classes and self.conditioning == "concat":
@@ -459,7 +459,7 @@ class MLPCritic(_CriticBase):
             h = tf.nn.leaky_relu(layer(h, training=training), self.leaky_slope)
         return h
 
-    def call(self, x, condition=None, training=False):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         return self._finish(self.features(x, condition, training), condition, training)
 
     def get_config(self):
@@ -480,15 +480,15 @@ class DCGANCritic(_CriticBase):
 
     def __init__(
         self,
-        filters=(32, 64),
-        batch_norm=False,
-        leaky_slope=0.2,
-        spectral_norm=False,
-        minibatch_std=False,
-        num_classes=0,
-        conditioning="concat",
-        outputs=1,
-        output_bias=True,
+        filters: tuple[int, ...] = (32, 64),
+        batch_norm: bool = False,
+        leaky_slope: float = 0.2,
+        spectral_norm: bool = False,
+        minibatch_std: bool = False,
+        num_classes: int = 0,
+        conditioning: str = "concat",
+        outputs: int = 1,
+        output_bias: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -511,7 +511,7 @@ class DCGANCritic(_CriticBase):
             for i in range(len(self.filters))
         ]
 
-    def build(self, x_shape):
+    def build(self, x_shape: tuple[int | None, ...]):
         shape = (None, *x_shape[1:])
         if self.num_classes and self.conditioning == "concat":
             shape = (*shape[:-1], shape[-1] + self.num_classes)
@@ -525,7 +525,7 @@ class DCGANCritic(_CriticBase):
             width *= int(s)
         self._build_head(width)
 
-    def features(self, x, condition=None, training=False):
+    def features(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         """The last convolution's activations, flattened (feature matching reads them)."""
         h = x
         if self.num_classes and self.conditioning == "concat":
@@ -538,7 +538,7 @@ class DCGANCritic(_CriticBase):
             h = tf.nn.leaky_relu(h, self.leaky_slope)
         return tf.reshape(h, (tf.shape(h)[0], -1))
 
-    def call(self, x, condition=None, training=False):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         return self._finish(self.features(x, condition, training), condition, training)
 
     def get_config(self):

@@ -4,8 +4,13 @@ loss pairs of ``gentk.objectives.adversarial``, so a recipe picks one by name
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gentk.api import Divergence
 from gentk_gan.catalogue import F_NAMES, LOSS_PAIRS
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = ["AdversarialDivergence", "LOSS_PAIRS", "F_NAMES"]
 
@@ -45,21 +50,21 @@ class AdversarialDivergence(Divergence):
             )
         self.name = name
 
-    def critic_loss(self, real_scores, fake_scores):
+    def critic_loss(self, real_scores: tf.Tensor, fake_scores: tf.Tensor):
         if self.name.startswith("f-"):
             from gentk.api import f_critic_loss
 
             return f_critic_loss(self.name[2:], real_scores, fake_scores)
         return _pairs()[self.name][0](real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores):
+    def generator_loss(self, fake_scores: tf.Tensor):
         if self.name.startswith("f-"):
             from gentk.api import f_generator_loss
 
             return f_generator_loss(self.name[2:], fake_scores)
         return _pairs()[self.name][1](fake_scores)
 
-    def __call__(self, real_scores, fake_scores):
+    def __call__(self, real_scores: tf.Tensor, fake_scores: tf.Tensor):
         """``(critic_loss, generator_loss)``: what the conformance suite checks."""
         return self.critic_loss(real_scores, fake_scores), self.generator_loss(fake_scores)
 

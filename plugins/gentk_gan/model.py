@@ -26,6 +26,8 @@ Both optimizers are attributes, built on their own variables and saved with the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -49,7 +51,7 @@ def _scaled(model, optimizer):
     return optimizer
 
 
-def diff_augment(x, policy: tuple[str, ...], seed):
+def diff_augment(x: tf.Tensor, policy: tuple[str, ...], seed: tf.Tensor):
     """Differentiable augmentation (Zhao et al., 2020) of images ``[B, H, W, C]``: random
     translation by up to 1/8 of the side (zero fill), a cutout of half the side, brightness,
     saturation and contrast jitter. Gradients flow through to the generator."""
@@ -142,27 +144,27 @@ class AdversarialModel(keras.Model):
 
     def __init__(
         self,
-        generator,
-        critic,
-        divergence="nonsaturating",
-        latent_dim=64,
-        mode="unconditional",
-        num_classes=0,
-        critic_steps=1,
-        schedule="alternating",
-        gradient_penalty=0.0,
-        r1_penalty=0.0,
-        clip_value=0.0,
-        label_smoothing=0.0,
-        instance_noise=0.0,
-        instance_noise_steps=0,
-        ema_decay=0.0,
-        diffaugment="",
-        aux_weight=1.0,
-        unroll_steps=0,
-        unroll_learning_rate=0.05,
-        feature_matching=False,
-        seed=0,
+        generator: keras.Model,
+        critic: keras.Model,
+        divergence: str = "nonsaturating",
+        latent_dim: int = 64,
+        mode: str = "unconditional",
+        num_classes: int = 0,
+        critic_steps: int = 1,
+        schedule: str = "alternating",
+        gradient_penalty: float = 0.0,
+        r1_penalty: float = 0.0,
+        clip_value: float = 0.0,
+        label_smoothing: float = 0.0,
+        instance_noise: float = 0.0,
+        instance_noise_steps: int = 0,
+        ema_decay: float = 0.0,
+        diffaugment: str = "",
+        aux_weight: float = 1.0,
+        unroll_steps: int = 0,
+        unroll_learning_rate: float = 0.05,
+        feature_matching: bool = False,
+        seed: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -260,7 +262,12 @@ class AdversarialModel(keras.Model):
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names}
 
     # -- compile, build, save -----------------------------------------------------------
-    def compile(self, generator_optimizer=None, critic_optimizer=None, **kwargs):
+    def compile(
+        self,
+        generator_optimizer: keras.optimizers.Optimizer | None = None,
+        critic_optimizer: keras.optimizers.Optimizer | None = None,
+        **kwargs,
+    ):
         """Two optimizers (Adam(2e-4, beta_1=0.5) each by default); ``model.optimizer`` is the
         generator's. Other arguments (``jit_compile``, ``steps_per_execution``) go to Keras."""
         kwargs.pop("optimizer", None)
@@ -284,7 +291,7 @@ class AdversarialModel(keras.Model):
             "critic_optimizer": keras.saving.serialize_keras_object(self.critic_optimizer),
         }
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict):
         self.compile(
             generator_optimizer=keras.saving.deserialize_keras_object(
                 config["generator_optimizer"]
@@ -312,7 +319,7 @@ class AdversarialModel(keras.Model):
         for part in self.training_contract():
             part.optimizer.build(part.variables)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         x_shape = input_shape["x"] if isinstance(input_shape, dict) else input_shape
         # deserialized sub-layers arrive built (from their own build config)
         if not self.generator.built:
@@ -325,7 +332,7 @@ class AdversarialModel(keras.Model):
             self.critic.build(tuple(x_shape))
         self.built = True
 
-    def fit(self, x=None, *args, **kwargs):
+    def fit(self, x: Any = None, *args, **kwargs):
         """``keras.Model.fit`` after building the networks and both optimizers on one batch."""
         if not self.built and x is not None:
             first = next(iter(x)) if isinstance(x, tf.data.Dataset) else x
@@ -349,7 +356,7 @@ class AdversarialModel(keras.Model):
             return data["x"], tf.cast(tf.reshape(data["label"], [-1]), tf.int32)
         return data, None
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: tf.Tensor | dict[str, tf.Tensor], training: bool = False):
         """The critic's scores of ``inputs`` (``x`` or ``{"x", "label"}``)."""
         x, labels = self._unpack(inputs)
         return self.critic(x, self._critic_condition(labels), training=training)
@@ -360,7 +367,7 @@ class AdversarialModel(keras.Model):
     def _generator_condition(self, labels):
         return labels if self.mode in ("conditional", "acgan") else None
 
-    def sample(self, n, seed=0, label=None):
+    def sample(self, n: int, seed: int = 0, label: int | None = None):
         """``n`` samples from the generator (its moving average when ``ema_decay``)."""
         gen = self.ema_generator if self.ema_generator is not None else self.generator
         z = keras.random.normal((int(n), self.latent_dim), seed=int(seed))
@@ -372,7 +379,7 @@ class AdversarialModel(keras.Model):
                 condition = tf.fill([int(n)], int(label))
         return gen(z, condition, training=False)
 
-    def classify(self, x):
+    def classify(self, x: tf.Tensor):
         """Class probabilities from the critic (acgan, ssgan)."""
         if self.mode not in ("acgan", "ssgan"):
             raise ValueError(f"mode {self.mode!r} has no classifier")
@@ -446,7 +453,7 @@ class AdversarialModel(keras.Model):
         count = tf.maximum(tf.reduce_sum(mask), 1.0)
         return tf.reduce_sum(ce * mask) / count, tf.reduce_sum(hit * mask) / count
 
-    def compute_losses(self, data, training=False, generator=True):
+    def compute_losses(self, data: Any, training: bool = False, generator: bool = True):
         """Every term for one batch: ``critic_loss`` (with penalties and class terms),
         ``generator_loss`` (unless ``generator`` is False: a critic step whose generator step
         draws its own) and the extras in ``loss_names``."""
@@ -494,7 +501,7 @@ class AdversarialModel(keras.Model):
             loss += self.aux_weight * tf.reduce_mean(ce)
         return loss
 
-    def generator_loss(self, data, training=True):
+    def generator_loss(self, data: Any, training: bool = True):
         """The generator's objective on a fresh draw of z (against the unrolled critic when
         ``unroll_steps``)."""
         x, labels = self._unpack(data)
@@ -518,7 +525,9 @@ class AdversarialModel(keras.Model):
         scores, _ = self.critic.stateless_call(trainable, non_trainable, x, condition)
         return scores
 
-    def unrolled_critic_weights(self, real_in, fake_in, condition):
+    def unrolled_critic_weights(
+        self, real_in: tf.Tensor, fake_in: tf.Tensor, condition: tf.Tensor | None
+    ):
         """The critic's trainable weights after ``unroll_steps`` steps of gradient descent on
         its loss for this batch, w_{k+1} = w_k - eta * grad L_D(w_k), kept differentiable
         with respect to the fake inputs (and so to the generator)."""
@@ -575,7 +584,7 @@ class AdversarialModel(keras.Model):
         self._update_ema()
         return value
 
-    def train_step(self, data):
+    def train_step(self, data: Any):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         simultaneous = self.schedule == "simultaneous"
         # alternating with one critic step: the generator step computes (and logs) its own loss
@@ -609,5 +618,5 @@ class AdversarialModel(keras.Model):
                 run_if(due, self._generator_step, data)
         return self._record(losses, data)
 
-    def test_step(self, data):
+    def test_step(self, data: Any):
         return self._record(self.compute_losses(data, training=False), data)

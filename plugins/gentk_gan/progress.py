@@ -3,7 +3,9 @@ a scatter of 2-D points over the data)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -18,7 +20,7 @@ class SampleGrid(keras.callbacks.Callback):
     training, see ``gentk.config.parse_every``) and after the last epoch:
     ``progress/epoch-NNNN.png`` (a grid of images, or a scatter of 2-D points over the data)."""
 
-    def __init__(self, run_dir, data, n: int = 64, seed: int = 0, every: str = "1"):
+    def __init__(self, run_dir: Path, data: Any, n: int = 64, seed: int = 0, every: str = "1"):
         super().__init__()
         self.dir = Path(run_dir) / "progress"
         self.data = data
@@ -26,10 +28,10 @@ class SampleGrid(keras.callbacks.Callback):
         self.seed = seed
         self.cadence = Cadence(every, "progress_every")
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None):
         self.cadence.restart()  # the first picture comes after `every` of training
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None):
         if not self.cadence.due(epoch, self.params.get("epochs", 0)):
             return
         self.cadence.restart()
@@ -42,7 +44,7 @@ class SampleGrid(keras.callbacks.Callback):
         return len(self.data.shape) >= 2
 
 
-def picture(samples, data, path, title):
+def picture(samples: np.ndarray, data: Any, path: str | os.PathLike, title: str):
     from gentk.api import plots
 
     if samples.ndim >= 3:

@@ -10,9 +10,14 @@ as a third-party plugin would be.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gentk import hookimpl
 from gentk.api import option as _field
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["register_components", "register_models", "register_commands", "register_datasets"]
 
@@ -64,7 +69,7 @@ def _clicks(n_users=6, n_items=30):
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     import numpy as np
 
     def model():
@@ -123,7 +128,7 @@ def register_components(register):
 
 
 @hookimpl
-def register_datasets(register):
+def register_datasets(register: Callable[..., None]):
     from gentk_recommender.data import DEFAULT_DATA
 
     register(
@@ -134,7 +139,7 @@ def register_datasets(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     register(
         "gentk_recommender.recipe:RecommenderRecipe",
         name="recommender-vae",
@@ -154,7 +159,7 @@ def register_models(register):
 
 
 @hookimpl
-def register_commands(cli):
+def register_commands(cli: click.Group):
     from gentk_recommender.commands import export, recommend
 
     cli.add_command(recommend)

@@ -44,7 +44,7 @@ def _open(run_dir):
     type=click.Path(dir_okay=False),
     help="CSV to write: user,item,rank,score,source.",
 )
-def recommend(run_dir, data, top, exclude, output):
+def recommend(run_dir: str, data: str, top: int, exclude: str, output: str):
     """Recommend for users in --data without retraining (fold-in).
 
     Ratings >= the run's min_rating are the model's input; by default every item a user rated,
@@ -157,7 +157,7 @@ def _report_short_lists(users, got, top, exclude, n_items) -> None:
     is_flag=True,
     help="Replace an earlier export at --output (never a folder that is not a gentk export).",
 )
-def export(run_dir, output, top, exclude, force):
+def export(run_dir: str, output: str, top: int, exclude: str, force: bool):
     """Export a SavedModel serving top-N items for a list of item identifiers.
 
     Users with no item the model knows get the training popularity ranking, as in `gentk

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.api import DataError, EncodedRows, UserError, read_interactions
+
+if TYPE_CHECKING:
+    from gentk_recommender.recipe import RecommenderConfig
 
 __all__ = [
     "RecData",
@@ -110,7 +115,9 @@ class Rows(EncodedRows):
         return np.minimum.reduceat(times, starts) if len(key) else times
 
 
-def load_interactions(config, path, rule: str | None = None) -> Rows:
+def load_interactions(
+    config: RecommenderConfig, path: str | os.PathLike, rule: str | None = None
+) -> Rows:
     """Read ``path`` with the config's column options and mark the positives.
 
     A file without a rating column, or whose ratings all have one value (clicks, plays
@@ -170,7 +177,9 @@ def load_interactions(config, path, rule: str | None = None) -> Rows:
     )
 
 
-def to_matrix(users, items, user_vocab, item_vocab) -> sp.csr_matrix:
+def to_matrix(
+    users: np.ndarray, items: np.ndarray, user_vocab: np.ndarray, item_vocab: np.ndarray
+) -> sp.csr_matrix:
     """Binary CSR with rows in ``user_vocab`` order; pairs outside the vocabularies dropped."""
     u_index = {u: i for i, u in enumerate(user_vocab)}
     i_index = {it: j for j, it in enumerate(item_vocab)}
@@ -232,7 +241,7 @@ def _columns(rows: Rows, item_vocab: np.ndarray) -> np.ndarray:
     return np.fromiter((column.get(i, -1) for i in rows.item_ids), np.int64, len(rows.item_ids))
 
 
-def fold_in_split(full: sp.csr_matrix, fraction: float, rng):
+def fold_in_split(full: sp.csr_matrix, fraction: float, rng: np.random.Generator):
     """Each row's items split at random: ``ceil(fraction * n)`` fold-in items (at least one
     kept back as target when there are two or more), the rest targets."""
     return _split_rows(full, fraction, lambda cols, _: rng.permutation(cols))
@@ -327,7 +336,7 @@ class _Group:
         return _Group(self.rows, self.users, self.pair_users[keep], self.pair_items[keep], times)
 
 
-def prepare(config, path) -> RecData:
+def prepare(config: RecommenderConfig, path: str | os.PathLike) -> RecData:
     """Load, preprocess and split with ``config.seed``.
 
     Held-out validation and test users come from ``config.validation_data`` /
@@ -474,7 +483,7 @@ def _rated(group: _Group, item_vocab) -> sp.csr_matrix:
     return _matrix(row_of, _columns(rows, item_vocab), rows.user_index, rows.item_index, shape)
 
 
-def write_split(data: RecData, path) -> None:
+def write_split(data: RecData, path: str | os.PathLike) -> None:
     """The split as ``user,item,set`` rows in original identifiers (to repeat a run), streamed
     into a temporary file renamed onto ``path`` when complete."""
     from gentk.api import atomic_path, task

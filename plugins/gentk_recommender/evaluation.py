@@ -7,10 +7,18 @@ B = I - P / diag(P), P = (X^T X + lambda I)^-1, i.e. B_ij = -P_ij / P_jj off the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.api import rank_top_k, top_k_metrics
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk_recommender.data import RecData
 
 MAX_SCORES = 1 << 24  # scores held at once (64 MB of float32): bounds a batch of users
 
@@ -37,7 +45,7 @@ def _to_input(batch: sp.csr_matrix, dense: bool):
     )
 
 
-def model_scorer(model, dense: bool = True):
+def model_scorer(model: keras.Model, dense: bool = True):
     """``scores(csr_batch) -> [B, I]`` item logits of ``model`` in inference mode."""
 
     def scores(batch):
@@ -46,7 +54,7 @@ def model_scorer(model, dense: bool = True):
     return scores
 
 
-def popularity_scorer(train):
+def popularity_scorer(train: sp.csr_matrix | np.ndarray):
     """Scores that rank items by training positives: ``train`` is the training CSR, or the
     per-item counts themselves."""
     if sp.issparse(train):
@@ -60,7 +68,9 @@ def popularity_scorer(train):
     return scores
 
 
-def ease_weights(train: sp.csr_matrix, lam: float, dtype=np.float64) -> np.ndarray:
+def ease_weights(
+    train: sp.csr_matrix, lam: float, dtype: type[np.floating] = np.float64
+) -> np.ndarray:
     """EASE's ``B`` (items x items). ``P = (X^T X + lambda I)^-1`` by a Cholesky factorisation
     (LAPACK ``potrf``/``potri``: about half the work of a general inverse); ``float32`` halves
     the memory and time again, at ranking-irrelevant precision."""
@@ -81,7 +91,7 @@ def ease_weights(train: sp.csr_matrix, lam: float, dtype=np.float64) -> np.ndarr
     return b
 
 
-def ease_scorer(train: sp.csr_matrix, lam: float, dtype=np.float64):
+def ease_scorer(train: sp.csr_matrix, lam: float, dtype: type[np.floating] = np.float64):
     b = ease_weights(train, lam, dtype)
 
     def scores(batch):
@@ -90,7 +100,7 @@ def ease_scorer(train: sp.csr_matrix, lam: float, dtype=np.float64):
     return scores
 
 
-def pick_ease(data, lambdas, dtype=np.float64):
+def pick_ease(data: RecData, lambdas: Sequence[float], dtype: type[np.floating] = np.float64):
     """``(lambda, scorer)``: EASE fitted for each of ``lambdas`` and kept where the validation
     users' NDCG@100 is best (the first of ``lambdas`` when there are no validation users).
     One progress bar for the whole search."""
@@ -114,7 +124,7 @@ def pick_ease(data, lambdas, dtype=np.float64):
 
 
 def ranking_metrics(
-    scorer,
+    scorer: Callable[[sp.csr_matrix], np.ndarray],
     fold_in: sp.csr_matrix,
     targets: sp.csr_matrix,
     batch_size: int = 1000,
@@ -146,7 +156,13 @@ def _rows_per_batch(batch_size: int, n_items: int) -> int:
     return max(1, min(batch_size, MAX_SCORES // max(1, n_items)))
 
 
-def top_n(scorer, x: sp.csr_matrix, n: int, batch_size: int = 1000, exclude=None):
+def top_n(
+    scorer: Callable[[sp.csr_matrix], np.ndarray],
+    x: sp.csr_matrix,
+    n: int,
+    batch_size: int = 1000,
+    exclude: sp.csr_matrix | None = None,
+):
     """``(indices [U, n], scores [U, n])`` of the best items per row of ``x``, leaving out the
     items of ``exclude`` (default: those of ``x``) with score -inf."""
     exclude = x if exclude is None else exclude

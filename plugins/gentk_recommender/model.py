@@ -22,6 +22,8 @@ The input may be a ``tf.SparseTensor`` (never densified, no XLA) or a dense batc
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -56,7 +58,7 @@ __all__ = [
 class LinearAnnealing:
     """beta(step) = cap * min(1, step / steps); ``steps = 0`` means beta = cap from the start."""
 
-    def __init__(self, cap=0.2, steps=200000):
+    def __init__(self, cap: float = 0.2, steps: int = 200000):
         if cap < 0:
             raise ValueError(f"`cap` must be non-negative. Received: cap={cap}")
         if steps < 0:
@@ -64,7 +66,7 @@ class LinearAnnealing:
         self.cap = float(cap)
         self.steps = int(steps)
 
-    def __call__(self, step):
+    def __call__(self, step: tf.Tensor):
         if self.steps == 0:
             return tf.constant(self.cap, tf.float32)
         return tf.minimum(self.cap, self.cap * tf.cast(step, tf.float32) / self.steps)
@@ -79,7 +81,7 @@ def _sparse_l2_normalize(x: tf.SparseTensor) -> tf.SparseTensor:
     return x.with_values(x.values / tf.gather(norms, x.indices[:, 0]))
 
 
-def sparse_matmul(x: tf.SparseTensor, kernel, row_gradient: bool = False):
+def sparse_matmul(x: tf.SparseTensor, kernel: tf.Tensor, row_gradient: bool = False):
     """``x @ kernel`` for a 2-D ``tf.SparseTensor`` ``x`` (float32) and a dense ``kernel``,
     through TensorFlow's CSR kernels (``SparseMatrixMatMul``): on 2 CPU cores, for a batch of
     500 ML-1M users (3,504 items, half the clicks dropped), 3 ms forward and 5 ms for the
@@ -118,7 +120,14 @@ def sparse_matmul(x: tf.SparseTensor, kernel, row_gradient: bool = False):
     return tf.cast(matmul(tf.cast(x.values, tf.float32), kernel), out_dtype)
 
 
-def first_layer(x, layer, dropout, seed_generator, training, row_gradient=False):
+def first_layer(
+    x: tf.Tensor | tf.SparseTensor,
+    layer: keras.layers.Dense,
+    dropout: float,
+    seed_generator: keras.random.SeedGenerator,
+    training: bool,
+    row_gradient: bool = False,
+):
     """``layer`` (a built Dense) on the L2-normalised clicks ``x`` with input dropout in
     training; a ``tf.SparseTensor`` stays sparse (``sparse_matmul``, the dropped clicks
     removed; ``row_gradient``: the kernel's gradient as row slices)."""
@@ -155,13 +164,13 @@ class MultEncoder(Encoder):
 
     def __init__(
         self,
-        n_items,
-        hidden=(600,),
-        latent_dim=200,
-        dropout=0.5,
-        variational=True,
-        seed=0,
-        row_gradients=False,
+        n_items: int,
+        hidden: tuple[int, ...] = (600,),
+        latent_dim: int = 200,
+        dropout: float = 0.5,
+        variational: bool = True,
+        seed: int = 0,
+        row_gradients: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -191,11 +200,16 @@ class MultEncoder(Encoder):
         ]
         self.layers_[0].build((None, self.n_items))
 
-    def build(self, x_shape):
+    def build(self, x_shape: tuple[int | None, ...]):
         for prev, layer in zip(self.layers_, self.layers_[1:]):
             layer.build((None, prev.units))
 
-    def call(self, x, condition=None, training=False):
+    def call(
+        self,
+        x: tf.Tensor | tf.SparseTensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+    ):
         h = first_layer(
             x, self.layers_[0], self.dropout, self.seed_generator, training, self.row_gradients
         )
@@ -233,21 +247,21 @@ class ItemOutput(keras.layers.Layer):
     ``[H, I]`` matrix also loads transposed wherever the two shapes differ (a checkpoint of a
     run started before the change)."""
 
-    def __init__(self, n_items, hidden_major=False, **kwargs):
+    def __init__(self, n_items: int, hidden_major: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.n_items, self.hidden_major = int(n_items), bool(hidden_major)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         width = int(input_shape[-1])
         self.embeddings = self.add_weight(
             shape=(self.n_items, width), initializer="glorot_uniform", name="embeddings"
         )
         self.bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="bias")
 
-    def call(self, h):
+    def call(self, h: tf.Tensor):
         return tf.matmul(h, self.embeddings, transpose_b=True) + self.bias
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: dict):
         stored = np.asarray(store["0"])
         own = tuple(self.embeddings.shape)
         if self.hidden_major or (stored.shape != own and stored.shape[::-1] == own):
@@ -265,7 +279,9 @@ class MultinomialDecoder(Decoder):
     """p(x_u|z) = Multinomial(N_u, softmax(f(z))) with f a tanh MLP ending in I logits
     (``ItemOutput``: item-major, ``hidden_major`` for weights saved before it)."""
 
-    def __init__(self, n_items, hidden=(600,), hidden_major=False, **kwargs):
+    def __init__(
+        self, n_items: int, hidden: tuple[int, ...] = (600,), hidden_major: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.n_items = int(n_items)
         self.hidden = tuple(int(h) for h in hidden)
@@ -275,24 +291,30 @@ class MultinomialDecoder(Decoder):
         ]
         self.head = ItemOutput(self.n_items, hidden_major, dtype="float32", name="logits")
 
-    def build(self, z_shape):
+    def build(self, z_shape: tuple[int | None, ...]):
         width = int(z_shape[-1])
         for layer in self.layers_:
             layer.build((None, width))
             width = layer.units
         self.head.build((None, width))
 
-    def features(self, z, training=False):
+    def features(self, z: tf.Tensor, training: bool = False):
         """The last hidden layer (``z`` itself for a linear decoder): ``logits = head(h)``."""
         h = z
         for layer in self.layers_:
             h = layer(h)
         return h
 
-    def logits(self, z, training=False):
+    def logits(self, z: tf.Tensor, training: bool = False):
         return self.head(self.features(z, training))
 
-    def call(self, z, condition=None, training=False, total_count=1.0):
+    def call(
+        self,
+        z: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        total_count: float = 1.0,
+    ):
         return tfd.Multinomial(total_count=total_count, logits=self.logits(z, training))
 
     def get_config(self):
@@ -331,19 +353,19 @@ class MultVAE(GenerativeModel):
 
     def __init__(
         self,
-        n_items,
-        hidden=(600,),
-        latent_dim=200,
-        dropout=0.5,
-        variational=True,
-        anneal_cap=0.2,
-        anneal_steps=200000,
-        seed=0,
-        decoder_hidden=None,
-        sampled_softmax=0,
-        item_log_q=None,
-        item_log_prior=None,
-        item_major=True,
+        n_items: int,
+        hidden: tuple[int, ...] = (600,),
+        latent_dim: int = 200,
+        dropout: float = 0.5,
+        variational: bool = True,
+        anneal_cap: float = 0.2,
+        anneal_steps: int = 200000,
+        seed: int = 0,
+        decoder_hidden: tuple[int, ...] | None = None,
+        sampled_softmax: int = 0,
+        item_log_q: np.ndarray | None = None,
+        item_log_prior: np.ndarray | None = None,
+        item_major: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -395,7 +417,7 @@ class MultVAE(GenerativeModel):
         )
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         self.encoder.build(input_shape)
         self.decoder.build((None, self.latent_dim))
         if self.item_log_prior is not None:
@@ -408,7 +430,7 @@ class MultVAE(GenerativeModel):
         step = self.optimizer.iterations if self.optimizer is not None else 0
         return self.annealing(step)
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = unpack_x(data)
         q = self.encoder(x, training=training)
         if self.variational and training:
@@ -435,10 +457,10 @@ class MultVAE(GenerativeModel):
             beta = tf.constant(0.0)
         return {"loss": neg_ll + beta * kl, "neg_ll": neg_ll, "kl": kl, "beta": beta}
 
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor | tf.SparseTensor, training: bool = False):
         return self.decoder.logits(self.encoder(x, training=training).mean(), training=training)
 
-    def encode(self, x):
+    def encode(self, x: tf.Tensor | tf.SparseTensor):
         return self.encoder(x).mean()
 
     def get_config(self):
@@ -458,5 +480,5 @@ class MultVAE(GenerativeModel):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict):
         return super().from_config({"item_major": False, **config})  # saved before: [H, I]

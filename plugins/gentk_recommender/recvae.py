@@ -22,6 +22,8 @@ in the bias correction is shared).
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -57,7 +59,13 @@ class CompositePrior(Prior):
         wide_log_variance: v, the log-variance of the wide component.
     """
 
-    def __init__(self, latent_dim=200, weights=MIXTURE, wide_log_variance=10.0, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 200,
+        weights: tuple[float, float, float] = MIXTURE,
+        wide_log_variance: float = 10.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         w = np.asarray(weights, dtype="float64")
@@ -67,10 +75,10 @@ class CompositePrior(Prior):
         self.wide_log_variance = float(wide_log_variance)
         self.built = True
 
-    def __call__(self, anchor=None, **kwargs):
+    def __call__(self, anchor: tf.Tensor | None = None, **kwargs):
         return self.call(anchor)
 
-    def call(self, anchor=None):
+    def call(self, anchor: tf.Tensor | None = None):
         if anchor is None:
             loc = tf.zeros((self.latent_dim,))
             scale = tf.ones((self.latent_dim,))
@@ -111,8 +119,17 @@ class RecVAEEncoder(Encoder):
         seed: dropout seed.
     """
 
-    def __init__(self, n_items, hidden=600, depth=5, latent_dim=200, dropout=0.5, epsilon=0.1,
-                 seed=0, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        n_items: int,
+        hidden: int | tuple[int, ...] = 600,
+        depth: int = 5,
+        latent_dim: int = 200,
+        dropout: float = 0.5,
+        epsilon: float = 0.1,
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if int(n_items) < 1 or int(depth) < 1:
             raise ValueError(f"`n_items` and `depth` must be >= 1. Received: {n_items}, {depth}")
@@ -130,14 +147,20 @@ class RecVAEEncoder(Encoder):
         self.head = keras.layers.Dense(2 * self.latent_dim, dtype="float32", name="head")
         self.dense[0].build((None, self.n_items))
 
-    def build(self, x_shape=None):
+    def build(self, x_shape: tuple[int | None, ...] | None = None):
         for k in range(self.depth):
             if k:
                 self.dense[k].build((None, self.hidden))
             self.norms[k].build((None, self.hidden))
         self.head.build((None, self.hidden))
 
-    def call(self, x, condition=None, training=False, dropout=None):
+    def call(
+        self,
+        x: tf.Tensor | tf.SparseTensor,
+        condition: tf.Tensor | None = None,
+        training: bool = False,
+        dropout: float | None = None,
+    ):
         rate = self.dropout if dropout is None else dropout
         h = self.norms[0](tf.nn.silu(first_layer(x, self.dense[0], rate, self.seed_generator,
                                                  training)))  # fmt: skip
@@ -178,9 +201,23 @@ class RecVAE(GenerativeModel):
     loss_names = ("loss", "neg_ll", "kl", "encoder_phase")
     variational = False  # no annealed beta to report (ValidationNDCG)
 
-    def __init__(self, n_items, hidden=600, depth=5, latent_dim=200, dropout=0.5, epsilon=0.1,
-                 gamma=0.005, encoder_epochs=3, steps_per_epoch=1, mixture=MIXTURE,
-                 wide_log_variance=10.0, seed=0, item_major=True, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        n_items: int,
+        hidden: int | tuple[int, ...] = 600,
+        depth: int = 5,
+        latent_dim: int = 200,
+        dropout: float = 0.5,
+        epsilon: float = 0.1,
+        gamma: float = 0.005,
+        encoder_epochs: int = 3,
+        steps_per_epoch: int = 1,
+        mixture: tuple[float, float, float] = MIXTURE,
+        wide_log_variance: float = 10.0,
+        seed: int = 0,
+        item_major: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if float(gamma) < 0 or int(encoder_epochs) < 1 or int(steps_per_epoch) < 1:
             raise ValueError(
@@ -200,7 +237,7 @@ class RecVAE(GenerativeModel):
         self.updates = keras.Variable(0, dtype="int64", trainable=False, name="updates")
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None):
         for encoder in (self.encoder, self.old_encoder):
             encoder.build()
         self.decoder.build((None, self.latent_dim))
@@ -208,11 +245,11 @@ class RecVAE(GenerativeModel):
         self.built = True
 
     # -- the objective --------------------------------------------------------------------
-    def prior(self, x):
+    def prior(self, x: tf.Tensor | tf.SparseTensor):
         """p(z|x_u): the composite prior anchored at the old encoder's posterior."""
         return self.prior_net(self.old_encoder(x, dropout=0.0))
 
-    def kl_weight(self, x):
+    def kl_weight(self, x: tf.Tensor | tf.SparseTensor):
         """beta(x_u) = gamma * |x_u| per user."""
         if isinstance(x, tf.SparseTensor):
             counts = tf.sparse.reduce_sum(x, axis=1)
@@ -220,7 +257,7 @@ class RecVAE(GenerativeModel):
             counts = tf.reduce_sum(tf.cast(x, tf.float32), axis=1)
         return self.gamma * counts
 
-    def compute_losses(self, data, training=False, dropout=None):
+    def compute_losses(self, data: Any, training: bool = False, dropout: float | None = None):
         x = unpack_x(data)
         q = self.encoder(x, training=training, dropout=dropout)
         z = q.sample(seed=tf.cast(self.seed_generator.next(), tf.int32)) if training else q.mean()
@@ -229,13 +266,13 @@ class RecVAE(GenerativeModel):
         loss = tf.reduce_mean(neg_ll + self.kl_weight(x) * kl)
         return {"loss": loss, "neg_ll": tf.reduce_mean(neg_ll), "kl": tf.reduce_mean(kl)}
 
-    def encoder_phase(self, step):
+    def encoder_phase(self, step: tf.Tensor):
         """Whether update ``step`` (0-based) belongs to an encoder pass."""
         cycle = (self.encoder_epochs + 1) * self.steps_per_epoch
         return step % cycle < self.encoder_epochs * self.steps_per_epoch
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, x=None, *args, **kwargs):
+    def fit(self, x: Any = None, *args, **kwargs):
         """``fit``, with the optimizer built on every trainable weight first (each phase
         applies gradients to its own subset)."""
         if not self.built and x is not None:
@@ -258,7 +295,7 @@ class RecVAE(GenerativeModel):
         self.optimizer.apply_gradients(zip(grads, variables))
         record_weighted(self._trackers, losses, batch_rows(data), skip=("encoder_phase",))
 
-    def train_step(self, data):
+    def train_step(self, data: Any):
         step = tf.convert_to_tensor(self.updates)
         encoding = self.encoder_phase(step)
         cycle = (self.encoder_epochs + 1) * self.steps_per_epoch
@@ -280,16 +317,16 @@ class RecVAE(GenerativeModel):
         )
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
-    def test_step(self, data):
+    def test_step(self, data: Any):
         losses = self.compute_losses(data, training=False)
         losses["encoder_phase"] = tf.constant(0.0)
         return self._record(losses, data)
 
     # -- what users do with a trained model ---------------------------------------------------
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor | tf.SparseTensor, training: bool = False):
         return self.decoder.logits(self.encoder(x, training=training).mean())
 
-    def encode(self, x):
+    def encode(self, x: tf.Tensor | tf.SparseTensor):
         return self.encoder(x).mean()
 
     def get_config(self):
@@ -312,5 +349,5 @@ class RecVAE(GenerativeModel):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict):
         return super().from_config({"item_major": False, **config})  # saved before: [H, I]

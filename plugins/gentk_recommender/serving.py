@@ -7,12 +7,20 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from gentk.api import DataError
+
+if TYPE_CHECKING:
+    import keras
+
+    from gentk_recommender.recipe import RecommenderConfig
 
 __all__ = [
     "write_items",
@@ -28,7 +36,7 @@ __all__ = [
 ITEMS_FILE = "items.json"
 
 
-def write_items(run_dir, item_ids, stats: dict) -> None:
+def write_items(run_dir: str | os.PathLike, item_ids: Sequence[str], stats: dict) -> None:
     """``items.json``: the model's item vocabulary in column order (a JSON list, which holds any
     string: ids with line or paragraph separators, form feeds or quotes round-trip) and the
     feedback rule the run trained with (implicit, or ratings >= ``min_rating``), which fold-in
@@ -60,12 +68,12 @@ def _items_record(run_dir) -> dict:
     raise DataError(f"run has no item vocabulary ({ITEMS_FILE})", path)
 
 
-def read_items(run_dir) -> np.ndarray:
+def read_items(run_dir: str | os.PathLike) -> np.ndarray:
     """The model's item ids in column order."""
     return np.asarray(_items_record(run_dir)["items"], dtype=object)
 
 
-def read_feedback(run_dir, config) -> str:
+def read_feedback(run_dir: str | os.PathLike, config: RecommenderConfig) -> str:
     """The feedback rule the run trained with, as ``implicit=`` takes it: ``"true"`` (every row
     a positive) or ``"false"`` (ratings >= ``min_rating``); an older run that did not record
     it falls back on its config."""
@@ -75,7 +83,7 @@ def read_feedback(run_dir, config) -> str:
     return "true" if implicit else "false"
 
 
-def read_popularity(run_dir, item_ids) -> np.ndarray:
+def read_popularity(run_dir: str | os.PathLike, item_ids: Sequence[str]) -> np.ndarray:
     """Training positives per item (from the run's ``split.csv``): the cold-start ranking."""
     path = Path(run_dir) / "split.csv"
     if not path.is_file():
@@ -102,7 +110,12 @@ class FoldIn:
     report: dict
 
 
-def fold_in_users(config, path, item_ids, feedback: str | None = None) -> FoldIn:
+def fold_in_users(
+    config: RecommenderConfig,
+    path: str | os.PathLike,
+    item_ids: Sequence[str],
+    feedback: str | None = None,
+) -> FoldIn:
     """Read new users' interactions and map them onto the model's items.
 
     ``feedback`` (``read_feedback``): the run's rule, which the file follows whatever its
@@ -136,7 +149,12 @@ def fold_in_users(config, path, item_ids, feedback: str | None = None) -> FoldIn
 
 
 def export_saved_model(
-    model, item_ids, out_dir, top_n: int = 100, exclude_inputs=True, popularity=None
+    model: keras.Model,
+    item_ids: Sequence[str],
+    out_dir: str | os.PathLike,
+    top_n: int = 100,
+    exclude_inputs: bool = True,
+    popularity: np.ndarray | None = None,
 ) -> Path:
     """A TF SavedModel with endpoint ``serve(items, exclude) -> {items, scores, source}``.
 

@@ -6,6 +6,7 @@ Registered through the ``gentk.plugins`` entry point exactly as a third-party pl
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from gentk import hookimpl
 
@@ -42,7 +43,7 @@ def _prior_example():
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     register(
         "prior",
         "standard-normal",
@@ -61,7 +62,7 @@ def register_components(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     register(
         "gentk_vae.recipe:VAERecipe",
         name="vae",

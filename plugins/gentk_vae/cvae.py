@@ -19,6 +19,8 @@ model has a classifier).
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -47,11 +49,11 @@ class CVAE(VAE):
 
     def __init__(
         self,
-        encoder,
-        decoder,
-        n_classes=10,
-        classifier_hidden=None,
-        classifier_weight=1.0,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        n_classes: int = 10,
+        classifier_hidden: tuple[int, ...] | None = None,
+        classifier_weight: float = 1.0,
         **kwargs,
     ):
         super().__init__(encoder, decoder, **kwargs)
@@ -79,7 +81,9 @@ class CVAE(VAE):
             return tf.cast(inputs[0], tf.float32), (inputs[1] if len(inputs) > 1 else None)
         return tf.cast(inputs, tf.float32), None
 
-    def condition(self, x=None, labels=None, training=False):
+    def condition(
+        self, x: tf.Tensor | None = None, labels: tf.Tensor | None = None, training: bool = False
+    ):
         """One-hot ``labels``, or the classifier's class probabilities for ``x``."""
         if labels is not None:
             return tf.one_hot(tf.cast(tf.reshape(labels, (-1,)), tf.int32), self.n_classes)
@@ -87,7 +91,7 @@ class CVAE(VAE):
             raise ValueError("this CVAE has no classifier: pass the labels ({'x': x, 'label': y})")
         return tf.nn.softmax(self.classifier(x, training=training))
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x, labels = self._split(data)
         c = self.condition(labels=labels)
         q, z, log_lik = self._terms(x, training, self.n_samples, c)
@@ -112,34 +116,40 @@ class CVAE(VAE):
             "classification": ce,
         }
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: tf.Tensor | tuple | dict[str, tf.Tensor], training: bool = False):
         x, labels = self._split(inputs)
         if self.classifier is not None and not self.classifier.built:
             self.classifier.build(x.shape)  # a labelled first call must still build it
         c = self.condition(x, labels, training=training)
         return self.decoder(self.code(self.encoder(x, c, training=training)), c).mean()
 
-    def encode(self, x, labels=None):
+    def encode(self, x: tf.Tensor, labels: tf.Tensor | None = None):
         x = tf.cast(x, tf.float32)
         return self.code(self.encoder(x, self.condition(x, labels)))
 
-    def decode(self, z, labels):
+    def decode(self, z: tf.Tensor, labels: tf.Tensor):
         return self.decoder(tf.cast(z, tf.float32), self.condition(labels=labels)).mean()
 
-    def predict_label(self, x):
+    def predict_label(self, x: tf.Tensor):
         """The classifier's most probable class for each row of ``x``."""
         return tf.argmax(self.condition(tf.cast(x, tf.float32)), axis=-1)
 
-    def elbo(self, x, labels=None, n_samples=1):
+    def elbo(self, x: tf.Tensor, labels: tf.Tensor | None = None, n_samples: int = 1):
         x = tf.cast(x, tf.float32)
         return super().elbo(x, n_samples=n_samples, condition=self.condition(x, labels))
 
-    def log_prob(self, x, labels=None, n_samples=1000, batch_samples=100):
+    def log_prob(
+        self,
+        x: tf.Tensor,
+        labels: tf.Tensor | None = None,
+        n_samples: int = 1000,
+        batch_samples: int = 100,
+    ):
         """Importance-sampled log p(x|c) with c the labels (or the classifier's guess)."""
         x = tf.cast(x, tf.float32)
         return super().log_prob(x, n_samples, batch_samples, condition=self.condition(x, labels))
 
-    def sample(self, n, seed=None, label=None):
+    def sample(self, n: int, seed: int | None = None, label: int | None = None):
         """``n`` decoder means at z ~ p(z) for class ``label`` (cycling through the classes
         when None)."""
         s = self._seed() if seed is None else tf.constant([seed, 0], tf.int32)

@@ -14,6 +14,8 @@ The gradient is the self-normalised weighted average of the K reparameterised gr
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -29,12 +31,12 @@ class IWAE(VAE):
 
     loss_names = ("loss", "iwae_bound", "elbo", "kl")
 
-    def __init__(self, encoder, decoder, n_samples=5, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, n_samples: int = 5, **kwargs):
         if kwargs.get("gradient_estimator", "reparameterization") != "reparameterization":
             raise ValueError("IWAE trains with reparameterised gradients only")
         super().__init__(encoder, decoder, n_samples=n_samples, **kwargs)
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = tf.cast(unpack_x(data), tf.float32)
         q, z, log_lik = self._terms(x, training, self.n_samples)
         log_w = log_lik + self.prior().log_prob(z) - q.log_prob(z)

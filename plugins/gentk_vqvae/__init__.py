@@ -3,13 +3,15 @@ PixelCNN prior over its codes. Registered through the ``gentk.plugins`` entry po
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gentk import hookimpl
 
 __all__ = ["register_models"]
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     register(
         "gentk_vqvae.recipe:VQVAERecipe",
         name="vq-vae",

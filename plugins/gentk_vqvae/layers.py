@@ -27,7 +27,7 @@ from gentk.api import from_first_replica, replica_sum
 __all__ = ["VectorQuantizer", "MaskedConv2D", "code_statistics"]
 
 
-def code_statistics(indices, num_codes: int):
+def code_statistics(indices: tf.Tensor, num_codes: int):
     """(perplexity, fraction of codes used) of a batch of code indices."""
     counts = tf.math.bincount(
         tf.cast(tf.reshape(indices, [-1]), tf.int32), minlength=num_codes, maxlength=num_codes
@@ -54,7 +54,14 @@ class VectorQuantizer(keras.layers.Layer):
     """
 
     def __init__(
-        self, num_codes=64, code_dim=16, ema=False, decay=0.99, restart_after=100, seed=0, **kw
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        ema: bool = False,
+        decay: float = 0.99,
+        restart_after: int = 100,
+        seed: int = 0,
+        **kw,
     ):
         super().__init__(**kw)
         self.num_codes = int(num_codes)
@@ -65,7 +72,7 @@ class VectorQuantizer(keras.layers.Layer):
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         init = keras.initializers.RandomUniform(-1.0 / self.num_codes, 1.0 / self.num_codes)
         self.codebook = self.add_weight(
             shape=(self.num_codes, self.code_dim),
@@ -87,7 +94,7 @@ class VectorQuantizer(keras.layers.Layer):
                 name="ema_sum",
             )
 
-    def nearest(self, flat):
+    def nearest(self, flat: tf.Tensor):
         """Index of the nearest code for each row of ``flat`` [N, D]."""
         flat = tf.cast(flat, tf.float32)  # an encoder computing in 16 bits: distances in 32
         c = tf.convert_to_tensor(self.codebook)
@@ -98,12 +105,12 @@ class VectorQuantizer(keras.layers.Layer):
         )
         return tf.argmin(d, axis=1, output_type=tf.int32)
 
-    def nearest_grid(self, z_e):
+    def nearest_grid(self, z_e: tf.Tensor):
         """Code indices of ``z_e`` [..., D], shaped like ``z_e`` without its last axis."""
         idx = self.nearest(tf.reshape(z_e, (-1, self.code_dim)))
         return tf.reshape(idx, tf.shape(z_e)[:-1])
 
-    def lookup(self, indices):
+    def lookup(self, indices: tf.Tensor):
         """Code vectors for integer ``indices`` of any shape (shape + [D])."""
         return tf.gather(tf.convert_to_tensor(self.codebook), tf.cast(indices, tf.int32))
 
@@ -136,7 +143,7 @@ class VectorQuantizer(keras.layers.Layer):
             unused = tf.where(dead, 0.0, unused)
         self.unused.assign(unused)
 
-    def call(self, z_e, training=False):
+    def call(self, z_e: tf.Tensor, training: bool = False):
         shape = tf.shape(z_e)
         flat = tf.reshape(z_e, (-1, self.code_dim))
         idx = self.nearest(flat)
@@ -170,7 +177,14 @@ class MaskedConv2D(keras.layers.Layer):
     with i' < i, or i' = i and j' < j (A) / j' <= j (B) (van den Oord et al., "Pixel
     Recurrent Neural Networks", 2016)."""
 
-    def __init__(self, filters, kernel_size=3, mask_type="B", activation=None, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        mask_type: str = "B",
+        activation: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if mask_type not in ("A", "B"):
             raise ValueError(f"`mask_type` must be A or B. Received: {mask_type!r}")
@@ -181,7 +195,7 @@ class MaskedConv2D(keras.layers.Layer):
         self.mask_type = mask_type
         self.activation = keras.activations.get(activation)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         k, c = self.kernel_size, int(input_shape[-1])
         self.kernel = self.add_weight(
             shape=(k, k, c, self.filters), initializer="glorot_uniform", name="kernel"
@@ -197,7 +211,7 @@ class MaskedConv2D(keras.layers.Layer):
                 )
         self.mask = tf.constant(mask, shape=(k, k, 1, 1))
 
-    def call(self, x):
+    def call(self, x: tf.Tensor):
         dtype = x.dtype  # the compute dtype under mixed precision (the weights are float32)
         kernel = tf.cast(self.kernel, dtype) * tf.cast(self.mask, dtype)
         y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + tf.cast(self.bias, dtype)

@@ -16,6 +16,7 @@ cell in raster order and decodes them, producing new images rather than reconstr
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -56,19 +57,19 @@ class VQVAE(GenerativeModel):
 
     def __init__(
         self,
-        image_shape=(8, 8, 1),
-        filters=(32,),
-        num_codes=64,
-        code_dim=16,
-        commitment=0.25,
-        ema=False,
-        decay=0.99,
-        restart_after=100,
-        prior_filters=64,
-        prior_layers=3,
-        likelihood="bernoulli",
-        sigma=1.0,
-        seed=0,
+        image_shape: tuple[int, int, int] = (8, 8, 1),
+        filters: tuple[int, ...] = (32,),
+        num_codes: int = 64,
+        code_dim: int = 16,
+        commitment: float = 0.25,
+        ema: bool = False,
+        decay: float = 0.99,
+        restart_after: int = 100,
+        prior_filters: int = 64,
+        prior_layers: int = 3,
+        likelihood: str = "bernoulli",
+        sigma: float = 1.0,
+        seed: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -121,7 +122,7 @@ class VQVAE(GenerativeModel):
         )
         self.seed_generator = keras.random.SeedGenerator(self.seed + 1)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]):
         x = tf.zeros((1, *self.image_shape))
         z_e = self.encoder(x)
         self.quantizer.build(z_e.shape)
@@ -132,13 +133,13 @@ class VQVAE(GenerativeModel):
         h, w, _ = self.image_shape
         return pixel_likelihood(self.decoder(z_q)[:, :h, :w, :], self.likelihood, self.sigma)
 
-    def prior_log_prob(self, indices):
+    def prior_log_prob(self, indices: tf.Tensor):
         """log p_theta(k) of code grids ``[B, h, w]`` (sum over cells)."""
         logits = self.prior(indices)
         ce = keras.losses.sparse_categorical_crossentropy(indices, logits, from_logits=True)
         return -tf.reduce_sum(ce, axis=[1, 2])
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         x = tf.cast(unpack_x(data), tf.float32)
         z_st, idx, codebook, commitment = self.quantizer(self.encoder(x), training=training)
         px = self._likelihood(z_st)
@@ -157,19 +158,19 @@ class VQVAE(GenerativeModel):
             "mse": tf.reduce_mean(tf.square(x - px.mean())),
         }
 
-    def call(self, x, training=False):
+    def call(self, x: tf.Tensor, training: bool = False):
         z_st, _, _, _ = self.quantizer(self.encoder(tf.cast(x, tf.float32)), training=False)
         return self._likelihood(z_st).mean()
 
-    def encode(self, x):
+    def encode(self, x: tf.Tensor):
         """Integer code grids ``[B, h, w]``: the compressed representation."""
         return self.quantizer.nearest_grid(self.encoder(tf.cast(x, tf.float32)))
 
-    def decode(self, indices):
+    def decode(self, indices: tf.Tensor):
         """Decoder means for code grids ``[B, h, w]``."""
         return self._likelihood(self.quantizer.lookup(indices)).mean()
 
-    def sample_codes(self, n, seed=None):
+    def sample_codes(self, n: int, seed: int | None = None):
         """``n`` code grids drawn cell by cell from the PixelCNN prior."""
         seed = self.seed_generator.next() if seed is None else tf.constant([seed, 7], tf.int32)
         seed = tf.cast(seed, tf.int32)
@@ -183,7 +184,7 @@ class VQVAE(GenerativeModel):
                 codes[:, i, j] = draw.numpy()
         return codes
 
-    def sample(self, n, seed=None):
+    def sample(self, n: int, seed: int | None = None):
         """``n`` new images: code grids from the prior, decoded."""
         return self.decode(self.sample_codes(n, seed))
 

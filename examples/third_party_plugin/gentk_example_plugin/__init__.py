@@ -11,6 +11,7 @@ TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def _example_bijector():
 
 
 @hookimpl
-def register_components(register):
+def register_components(register: Callable[..., None]):
     register(
         "bijector",
         "householder",
@@ -82,7 +83,7 @@ def register_components(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: Callable[..., None]):
     register(
         "gentk_example_plugin.recipe:LinearAutoencoderRecipe",
         name="linear-autoencoder",

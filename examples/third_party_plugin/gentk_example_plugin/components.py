@@ -19,7 +19,12 @@ __all__ = ["Householder", "SymmetricLeastSquares", "TanhMLPDecoder"]
 class TanhMLPDecoder(Decoder):
     """A tanh MLP with a unit-variance Gaussian likelihood."""
 
-    def __init__(self, output_shape=(8, 8, 1), hidden=(64,), **kwargs):
+    def __init__(
+        self,
+        output_shape: tuple[int, int, int] = (8, 8, 1),
+        hidden: tuple[int, ...] = (64,),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(s) for s in output_shape)
         self.hidden = tuple(int(h) for h in hidden)
@@ -29,14 +34,14 @@ class TanhMLPDecoder(Decoder):
             size *= s
         self.head = keras.layers.Dense(size, dtype="float32")
 
-    def build(self, z_shape):
+    def build(self, z_shape: tuple[int | None, ...]):
         width = int(z_shape[-1])
         for layer in self.body:
             layer.build((None, width))
             width = layer.units
         self.head.build((None, width))
 
-    def call(self, z, condition=None, training=False):
+    def call(self, z: tf.Tensor, condition: tf.Tensor | None = None, training: bool = False):
         h = z
         for layer in self.body:
             h = layer(h)
@@ -56,12 +61,12 @@ class SymmetricLeastSquares(Divergence):
 
     supports = ("adversarial",)
 
-    def critic_loss(self, real_scores, fake_scores):
+    def critic_loss(self, real_scores: tf.Tensor, fake_scores: tf.Tensor):
         return 0.5 * tf.reduce_mean(tf.square(real_scores - 1.0)) + 0.5 * tf.reduce_mean(
             tf.square(fake_scores + 1.0)
         )
 
-    def generator_loss(self, fake_scores):
+    def generator_loss(self, fake_scores: tf.Tensor):
         return 0.5 * tf.reduce_mean(tf.square(fake_scores))
 
     def get_config(self):
@@ -74,7 +79,7 @@ class Householder(Bijector):
     log-determinant is 0. Any flow recipe takes it:
     ``gentk run realnvp --set bijectors=affine-coupling,householder``."""
 
-    def __init__(self, dim=2, condition_dim=0, seed=0, **kwargs):
+    def __init__(self, dim: int = 2, condition_dim: int = 0, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.dim, self.condition_dim, self.seed = int(dim), int(condition_dim), int(seed)
         self.v = self.add_weight(
@@ -83,10 +88,10 @@ class Householder(Bijector):
         )  # fmt: skip
         self.built = True
 
-    def __call__(self, condition=None, **kwargs):
+    def __call__(self, condition: tf.Tensor | None = None, **kwargs):
         return self.call(condition)
 
-    def call(self, condition=None):
+    def call(self, condition: tf.Tensor | None = None):
         reflection = tf.linalg.LinearOperatorHouseholder(self.v)
         return tfp.bijectors.ScaleMatvecLinearOperator(reflection)
 

@@ -9,6 +9,8 @@ train/test steps, loss trackers and the multi-worker contract) and on no other p
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -29,7 +31,7 @@ class LinearAutoencoder(EncoderDecoderModel):
 
     loss_names = ("loss", "mse")
 
-    def compute_losses(self, data, training=False):
+    def compute_losses(self, data: Any, training: bool = False):
         """-log p(x | code) (the decoder's likelihood) and the reconstruction's squared error."""
         x = tf.cast(unpack_x(data), tf.float32)
         px = self.decoder(self.encoder(x, training=training).mean(), training=training)
@@ -38,7 +40,7 @@ class LinearAutoencoder(EncoderDecoderModel):
             "mse": tf.reduce_mean(tf.square(x - px.mean())),
         }
 
-    def explained_variance(self, x):
+    def explained_variance(self, x: tf.Tensor):
         """Variance of the reconstruction over variance of ``x`` (1.0: nothing lost)."""
         import numpy as np
 

@@ -6,7 +6,12 @@ model is first used. It reuses the built-in ``mlp`` encoder by name through the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gentk.api import EncoderDecoderRecipe
+
+if TYPE_CHECKING:
+    from gentk.api import EncoderDecoderConfig, ImageSplits
 
 __all__ = ["LinearAutoencoderRecipe"]
 
@@ -14,7 +19,7 @@ __all__ = ["LinearAutoencoderRecipe"]
 class LinearAutoencoderRecipe(EncoderDecoderRecipe):
     name = "linear-autoencoder"
 
-    def build(self, config, data):
+    def build(self, config: EncoderDecoderConfig, data: ImageSplits):
         from gentk_example_plugin.model import LinearAutoencoder  # imported on demand
 
         encoder = self.component(
