@@ -78,7 +78,7 @@ def error_lines(stderr: str) -> list[str]:
 # The slowest files first (each 1.5-4 minutes of a CI run on 2 cores): pytest-xdist's
 # ``--dist loadfile`` hands files out in collection order, so the long ones start at once on
 # both workers and the short ones fill in at the end, instead of one worker running the last
-# long file alone while the other waits.
+# long file alone while the other waits (pyproject.toml: --no-loadscope-reorder keeps this order).
 SLOW_FILES_FIRST = [
     "tests/cli/test_cli_flows.py",
     "tests/conformance/test_registry.py",
