@@ -12,6 +12,13 @@ ratios against EASE and popularity measured in the same run.
         --set dropout=0.7 --set latent_dim=50 --set hidden=1200 --grid "decoder_hidden=none,()"
     python benchmarks/recommender_quality.py --seed 1 2 3 --epochs 200 \
         --models recommender-recvae recommender-vae --set recommender-vae:epochs=100
+    python benchmarks/recommender_quality.py --seed 1 2 3 --epochs 200 \
+        --models recommender-recvae --recvae-src ../RecVAE --peer-python ../peer/bin/python
+
+``--recvae-src`` adds the published RecVAE code (a checkout of
+https://github.com/ilya-shenbin/RecVAE, run by ``peer_recvae.py`` under ``--peer-python``, an
+interpreter with torch) on the same split, scored by the same metric code: the margin the
+authors' own implementation reaches over EASE on this data.
 """
 
 from __future__ import annotations
@@ -55,7 +62,15 @@ def main():
         help="try each value (all combinations of several --grid) and keep the model with the "
         "best validation NDCG@100, as EASE's lambda is picked",
     )
+    parser.add_argument("--recvae-src", help="a checkout of the published RecVAE code (peer row)")
+    parser.add_argument("--peer-python", help="an interpreter with torch, for --recvae-src")
+    parser.add_argument(
+        "--recvae-epochs", type=int, default=50, help="the published code's epochs (its README)"
+    )
+    parser.add_argument("--recvae-gamma", type=float, default=0.005, help="its README's gamma")
     args = parser.parse_args()
+    if args.recvae_src and not args.peer_python:
+        parser.error("--recvae-src needs --peer-python (an interpreter with torch)")
     path = movielens_file(args.dataset)
     ratios: dict[str, list[float]] = {}
     for seed in args.seed:
@@ -153,6 +168,12 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
                 "users/s": f"{data.train.shape[0] * config.epochs / seconds:,.0f}",
             }
         )
+    if args.recvae_src:
+        label, row, scorer = published_recvae(args, data, seed)
+        per_user[label] = ranking_metrics(
+            scorer, data.test_fold_in, data.test_targets, per_user=True
+        )
+        rows.append(row)
     per_user["popularity"] = ranking_metrics(
         popularity_scorer(data.train), data.test_fold_in, data.test_targets, per_user=True
     )
@@ -202,6 +223,43 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
         flush=True,
     )
     return rows
+
+
+def published_recvae(args, data, seed: int):
+    """(label, table row, scorer) of the published RecVAE code trained on ``data`` by
+    ``peer_recvae.py`` under ``--peer-python``: its scores for the test users' fold-in rows."""
+    from pathlib import Path
+
+    from _common import run_peer
+
+    arrays = {}
+    for name, m in (
+        ("train", data.train),
+        ("val_in", data.validation_fold_in),
+        ("val_out", data.validation_targets),
+        ("test_in", data.test_fold_in),
+    ):
+        m = m.tocsr()
+        arrays |= {f"{name}_indptr": m.indptr, f"{name}_indices": m.indices,
+                   f"{name}_shape": np.asarray(m.shape)}  # fmt: skip
+    spec = {"src": str(Path(args.recvae_src).resolve()), "seed": seed, "threads": 1,
+            "hidden": 600, "latent": 200, "batch": 500, "lr": 5e-4, "enc_epochs": 3,
+            "dec_epochs": 1, "gamma": args.recvae_gamma, "epochs": args.recvae_epochs}  # fmt: skip
+    script = (Path(__file__).parent / "peer_recvae.py").read_text()
+    result = run_peer(args.peer_python, script, spec, arrays, "published RecVAE")
+    scores, at = result["out"], [0]
+
+    def scorer(batch):  # ranking_metrics asks for the fold-in rows in order
+        part = scores[at[0] : at[0] + batch.shape[0]]
+        at[0] += batch.shape[0]
+        return part
+
+    label = f"RecVAE, published code ({args.recvae_epochs} epochs, gamma {args.recvae_gamma})"
+    row = {"model": label, "val ndcg": f"{result['val_ndcg']:.4f}",
+           "best_epoch": result["best_epoch"], "train_s": result["seconds"],
+           "users/s": f"{data.train.shape[0] * args.recvae_epochs / result['seconds']:,.0f}"
+           + f" ({result['threads']} thread)"}  # fmt: skip
+    return label, row, scorer
 
 
 if __name__ == "__main__":
