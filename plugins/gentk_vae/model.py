@@ -253,11 +253,14 @@ class VAE(GenerativeModel):
         ]
         return iwae_bound(tf.concat(chunks, axis=0))
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def _graph_log_weights(self, x, n_samples, condition=None):
         """``log_weights`` in one graph: eagerly, TFP's distributions and the two networks
         cost about 75 ms of Python a chunk (digits' test NLL at 1,000 samples: 0.75 s eagerly,
-        0.18 s in the graph after a 0.4 s trace; on MNIST's 10,000 rows 400 chunks)."""
+        0.18 s in the graph after a 0.4 s trace; on MNIST's 10,000 rows 400 chunks). No
+        Python branch here depends on a tensor, so AutoGraph has nothing to convert: without
+        it the first call of a run's test NLL took 0.93-0.97 s against 1.45 s (digits, the
+        default VAE, 1,000 samples)."""
         return self.log_weights(x, n_samples, condition)
 
     def encode(self, x: tf.Tensor):
