@@ -221,7 +221,8 @@ def _step_function(strategy, step, signature):
                 parts += [tf.reshape(logs[k], []), 1.0]
         return tf.stack([tf.cast(tf.convert_to_tensor(p), tf.float32) for p in parts])
 
-    @tf.function(input_signature=[signature], reduce_retracing=True)
+    # no AutoGraph, as in Keras' own fit: a model's train_step is traced as written
+    @tf.function(input_signature=[signature], reduce_retracing=True, autograph=False)
     def run_step(batch):
         sums = strategy.reduce("SUM", strategy.run(stacked, args=(batch,)), axis=None)
         pairs = tf.reshape(sums, [-1, 2])
