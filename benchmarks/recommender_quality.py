@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from _common import movielens_file, table
@@ -71,6 +72,8 @@ def main():
     args = parser.parse_args()
     if args.recvae_src and not args.peer_python:
         parser.error("--recvae-src needs --peer-python (an interpreter with torch)")
+    if args.recvae_src and not (Path(args.recvae_src) / "model.py").is_file():
+        parser.error(f"--recvae-src {args.recvae_src}: no model.py (a checkout of the RecVAE code)")
     path = movielens_file(args.dataset)
     ratios: dict[str, list[float]] = {}
     for seed in args.seed:
@@ -228,8 +231,6 @@ def evaluate_split(args, path, seed: int) -> list[dict]:
 def published_recvae(args, data, seed: int):
     """(label, table row, scorer) of the published RecVAE code trained on ``data`` by
     ``peer_recvae.py`` under ``--peer-python``: its scores for the test users' fold-in rows."""
-    from pathlib import Path
-
     from _common import run_peer
 
     arrays = {}
