@@ -135,8 +135,10 @@ def command(workers: int, port: int | None, cmd: tuple[str, ...]):
     finally:
         if any(p.poll() is None for p in procs):
             _stop(procs)
-        for t in threads:
+        for proc, t in zip(procs, threads):
             t.join(timeout=5)
+            if not t.is_alive():  # its pipe read to the end: close it (a reader still
+                proc.stdout.close()  # blocked on a grandchild's pipe keeps it open)
     if failed is not None:
         code = procs[failed].returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
