@@ -65,10 +65,10 @@ def test_tensorflow_start_up_lines_are_filtered_unless_debug(tmp_path):
     tiny = tmp_path / "three.npz"
     np.savez(tiny, x=np.zeros((3, 8, 8)))
     args = ["run", "vae", "--data", tiny, "-o", tmp_path / "r"]  # imports TensorFlow, then stops
-    quiet = run_cli(*args)
+    quiet = run_cli(*args, fresh=True)  # the native log filter is the process's own
     assert quiet.returncode == 2
     assert quiet.stderr.strip().startswith("Error: the test split of 3"), quiet.stderr
-    loud = run_cli("--debug", *args)
+    loud = run_cli("--debug", *args, fresh=True)
     assert "absl::InitializeLog" in loud.stderr, loud.stderr
 
 

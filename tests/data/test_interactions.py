@@ -179,7 +179,9 @@ def test_a_fifo_is_refused_before_anything_opens_it(tmp_path):
     with pytest.raises(DataError, match=r"p.png: is a FIFO"):
         check_input(folder)
     for model in ("vae", "recommender-dae"):
-        proc = run_cli("run", model, "--data", fifo, "-o", tmp_path / model, timeout=120)
+        proc = run_cli(
+            "run", model, "--data", fifo, "-o", tmp_path / model, timeout=120, fresh=True
+        )
         assert proc.returncode == 2 and "is a FIFO (named pipe)" in proc.stderr
 
 

@@ -29,6 +29,41 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=540)
 
 
+def _gentk_chain(command: str) -> list[list[str]] | None:
+    """``gentk A && gentk B  # note`` as the argument lists of its gentk commands, or None when
+    the line needs a shell (pipes, redirection, variables, globs, other programs)."""
+    import shlex
+
+    words = shlex.split(command, comments=True)
+    if any(set(word) & set("|;<>$`*?()") for word in words):
+        return None
+    chain, current = [], []
+    for word in [*words, "&&"]:
+        if word != "&&":
+            current.append(word)
+            continue
+        if not current or current[0] != "gentk":
+            return None
+        chain.append(current[1:])
+        current = []
+    return chain
+
+
+def _run_command(command: str, work: Path) -> subprocess.CompletedProcess:
+    """A shell block's line: plain ``gentk`` commands through the console script's command
+    group in this process (``tests.conftest.run_cli``), anything else through bash."""
+    from tests.conftest import run_cli
+
+    chain = _gentk_chain(command)
+    if chain is None:
+        return _run(["bash", "-o", "pipefail", "-c", command], work)
+    for args in chain:
+        proc = run_cli(*args, cwd=work)
+        if proc.returncode != 0:
+            break
+    return proc
+
+
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:
     assert proc.returncode == 0, (
         f"{what} exited {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n"
@@ -84,7 +119,7 @@ def run_page(page: Path, tmp_path: Path) -> None:
         for command in commands(block):
             if INSTALL.match(command):
                 continue  # .ci/run installs (test_site.py)
-            proc = _run(["bash", "-o", "pipefail", "-c", command], work)
+            proc = _run_command(command, work)
             _check(proc, f"{block.where}: {command}")
             ran += 1
     if any(b.language in ("bash", "python") and not b.title for b in blocks(page)):
