@@ -398,6 +398,8 @@ def planted_quality_child(args) -> None:
                                learning_rate=args.learning_rate)  # fmt: skip
     model.compile(optimizer=RecommenderRecipe().optimizer(config), jit_compile=False)
     ds = sparse_batches(train, args.batch_size, shuffle=True, dense=False)
+    model(next(iter(ds)))  # built eagerly and the optimizer's state made, as `gentk run` does
+    model.optimizer.build(model.trainable_variables)
     start = time.perf_counter()
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
