@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -56,20 +57,12 @@ def _run_in_process(args: list[str], cwd) -> subprocess.CompletedProcess:
 
     from click.testing import CliRunner
 
-    from gentk.cli import _add_plugin_commands, cli
+    from gentk.cli import cli, notes_handler
     from gentk.progress import NOTES
 
-    global _PLUGIN_COMMANDS_ADDED
-    if not _PLUGIN_COMMANDS_ADDED:
-        _add_plugin_commands()
-        _PLUGIN_COMMANDS_ADDED = True
-
-    class _Stderr(logging.Handler):  # the console script's notes, to the runner's stderr
-        def emit(self, record):
-            sys.stderr.write(self.format(record) + "\n")
-
+    _add_plugin_commands()
     notes = logging.getLogger(NOTES)
-    handler, level = _Stderr(), notes.level
+    handler, level = notes_handler(), notes.level  # the console script's notes on stderr
     notes.addHandler(handler)
     notes.setLevel(logging.INFO)
     try:
@@ -85,7 +78,13 @@ def _run_in_process(args: list[str], cwd) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["gentk", *args], result.exit_code, result.stdout, stderr)
 
 
-_PLUGIN_COMMANDS_ADDED = False
+@functools.cache
+def _add_plugin_commands() -> None:
+    """The plugins' commands on the command group, once per test process (``gentk.cli.main``
+    adds them at each start)."""
+    from gentk.cli import _add_plugin_commands
+
+    _add_plugin_commands()
 
 
 def kill_at_epoch(args, state_file, epoch: int, timeout: float = 300) -> int:

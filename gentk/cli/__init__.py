@@ -138,6 +138,24 @@ def _show_plugin_warnings():
 _add_commands()
 
 
+def notes_handler():
+    """A logging handler writing each record's message to ``sys.stderr`` as it is when the
+    record comes (``filter_fd2`` replaces it after the handler is made; click's test runner
+    swaps it per command), not as it was when the handler was made."""
+    import logging
+
+    class CurrentStderr(logging.StreamHandler):
+        def __init__(self):
+            logging.Handler.__init__(self)
+            self.setFormatter(logging.Formatter("%(message)s"))
+
+        @property
+        def stream(self):
+            return sys.stderr
+
+    return CurrentStderr()
+
+
 def _show_notes() -> None:
     """The library's notes (``gentk.progress.note``) as lines on stderr."""
     import logging
@@ -146,8 +164,7 @@ def _show_notes() -> None:
 
     logger = logging.getLogger(NOTES)
     if not any(getattr(h, "gentk_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()  # stderr
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler = notes_handler()
         handler.gentk_cli = True
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
