@@ -146,10 +146,22 @@ def _split(chunk, delim) -> list[list[str]]:
         if len(rows) != len(texts):  # a quote left open swallowed the lines after it
             line_no = next((n for n, text, _ in chunk if text.count('"') % 2), chunk[0][0])
             raise _CsvProblem('a quote (") opened on this line is never closed', line_no)
+        if '"' in texts[-1] and _open_at_end(texts[-1], delim):  # the parser closed it at the end
+            raise _CsvProblem('a quote (") opened on this line is never closed', chunk[-1][0])
         if any(" " in text for text in texts):
             rows = [[f.strip() for f in row] for row in rows]
         return rows
     return [split_line(text, delim) for _, text, _ in chunk]
+
+
+def _open_at_end(text: str, delim: str) -> bool:
+    """Whether ``text`` ends inside a quoted field (the lenient parser closes such a field at
+    the end of its input, so a quote left open on a chunk's last line would pass unseen)."""
+    try:
+        list(csv.reader([text], delimiter=delim, skipinitialspace=True, strict=True))
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
 
 
 class _CsvProblem(Exception):

@@ -48,6 +48,8 @@ def read_tabular(path: str | os.PathLike, *, label_column: str | None = None) ->
             raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}", path)
     rows, labels = [], []
     for line_no, line in body:
+        if line.count('"') % 2:
+            raise DataError('a quote (") opened on this line is never closed', path, line_no)
         parts = split_line(line, delim)
         if len(parts) != len(header):
             raise DataError(f"expected {len(header)} columns, found {len(parts)}", path, line_no)

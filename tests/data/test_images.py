@@ -59,6 +59,9 @@ def test_tabular_csv_errors_name_line(tmp_path):
     path.write_text("a,b\n1,2\n3,inf\n")
     with pytest.raises(DataError, match="t.csv:3: b is 'inf'"):
         read_tabular(path)
+    path.write_text('a,b\n"1","2"\n3,"4\n')  # quoted numbers are fine, an open quote is not
+    with pytest.raises(DataError, match=r't.csv:3: a quote \("\) opened on this line'):
+        read_tabular(path)
 
 
 def test_digits_builtin():

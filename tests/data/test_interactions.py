@@ -152,14 +152,29 @@ def test_cr_line_endings_and_utf16_read_as_text(tmp_path, encode):
         (b"user,item,rating\n1,2,5\n1,x\ry,4\n", r"bad.csv:3: a carriage return \(CR\) inside"),
         (b"user,item,rating\n1," + b"a" * 200_000 + b",5\n", r"bad.csv:2: a field is longer"),
         (b'user,item,rating\n1,2,5\n1,"3,4\n2,3,5\n', r'bad.csv:3: a quote \("\) opened on this'),
+        (b'user,item,rating\n1,2,5\n1,"3,4\n', r'bad.csv:3: a quote \("\) opened on this'),
+        (b'user,item\nu1,"a', r'bad.csv:2: a quote \("\) opened on this'),
         (bytes(range(256)) * 800, r"bad.csv: not a text file \(binary data\)"),
     ],
-    ids=["bare-cr", "long-field", "open-quote", "binary"],
+    ids=["bare-cr", "long-field", "open-quote", "open-quote-last-line", "open-quote-no-eol",
+         "binary"],
 )
 def test_unparseable_lines_are_one_error_naming_the_line(tmp_path, content, needle):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(DataError, match=needle):
+        read_interactions(path)
+
+
+@pytest.mark.parametrize("line_no", [65536, 65537, 65538])
+def test_a_quote_left_open_at_a_chunk_boundary_is_named(tmp_path, line_no):
+    """The file is parsed 65,536 lines at a time; a quote opened on a chunk's last line has no
+    later line in that chunk to swallow, and must still be named."""
+    lines = ["user,item,rating"] + [f"u{i % 50},i{i % 997},4" for i in range(70_000)]
+    lines[line_no - 1] = 'u1,"i2,4'
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf'bad.csv:{line_no}: a quote \("\) opened on this'):
         read_interactions(path)
 
 
