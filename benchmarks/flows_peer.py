@@ -263,11 +263,16 @@ def main() -> None:
             def mean(runs, key):
                 return float(np.mean([r[key] for r in runs]))
 
+            def gap(mine, theirs):
+                d = np.array([a["test_nll"] - b["test_nll"] for a, b in zip(mine, theirs)])
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                return f"{d.mean():+.3f} +- {se:.3f}"
+
             rows.append({
                 "data": name, "flow": flow,
                 "gentk NLL": f"{mean(mine, 'test_nll'):.3f}",
                 "zuko NLL": f"{mean(theirs, 'test_nll'):.3f}",
-                "NLL gap": f"{mean(mine, 'test_nll') - mean(theirs, 'test_nll'):+.3f}",
+                "NLL gap (+- paired SE)": gap(mine, theirs),
                 "gentk s": f"{mean(mine, 'seconds'):.1f}",
                 "zuko s": f"{mean(theirs, 'seconds'):.1f}",
                 "time ratio": f"{mean(mine, 'seconds') / mean(theirs, 'seconds'):.2f}x",
@@ -277,7 +282,9 @@ def main() -> None:
                                            f"{mean(theirs, 'steady_epoch'):.3f}",
             })  # fmt: skip
     print()
-    print(f"test NLL in nats (mean of seeds {args.seeds}), {args.epochs} epochs, batch "
+    print(f"test NLL in nats (mean of seeds {args.seeds}; the gap's standard error is over the "
+          "seeds' paired differences, the same split for both sides at each seed), "
+          f"{args.epochs} epochs, batch "
           f"{args.batch_size}, Adam {args.learning_rate}, hidden {args.hidden}; gentk options: "
           f"{args.overrides or 'defaults'}; torch threads {args.torch_threads}")  # fmt: skip
     print(table(rows, list(rows[0])))

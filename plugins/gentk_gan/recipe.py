@@ -482,7 +482,10 @@ def _keep_labelled(labels, n, seed):
 
 
 def _supervised_baseline(model, config, data, classes) -> float:
-    """The ssgan critic's architecture trained on the labelled examples alone (same run)."""
+    """The ssgan critic's architecture trained on the labelled examples alone (same run, as
+    many updates as the GAN's critic had). The updates run in one graph (a ``tf.while_loop``
+    over the batches' indices, drawn first): one Python call per update made this baseline 37%
+    of an ssgan run on the ring (13.4 s of 36 s for 8,000 updates)."""
     import keras
     import tensorflow as tf
 
@@ -495,20 +498,26 @@ def _supervised_baseline(model, config, data, classes) -> float:
     if not critic.built:
         critic.build((None, *data.shape))
     opt = keras.optimizers.Adam(config.critic_learning_rate, beta_1=config.beta_1)
+    opt.build(critic.trainable_variables)
     steps = max(200, config.epochs * (-(-len(data.train) // config.batch_size)))
+    rng = np.random.default_rng(config.seed)
+    batch = min(config.batch_size, len(y))
+    batches = tf.constant(np.stack([rng.integers(0, len(y), size=batch) for _ in range(steps)]))
 
-    @tf.function
-    def step(xb, yb):
+    def step(i):
+        xb, yb = tf.gather(x, batches[i]), tf.gather(y, batches[i])
         with tf.GradientTape() as tape:
             logits = critic(xb, None, training=True)
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(yb, logits, True))
         grads = tape.gradient(loss, critic.trainable_variables)
         opt.apply_gradients(zip(grads, critic.trainable_variables))
+        return (i + 1,)
 
-    rng = np.random.default_rng(config.seed)
-    for _ in range(steps):
-        idx = rng.integers(0, len(y), size=min(config.batch_size, len(y)))
-        step(tf.gather(x, idx), tf.gather(y, idx))
+    @tf.function(autograph=False)
+    def train():
+        tf.while_loop(lambda i: i < steps, step, (tf.constant(0),))
+
+    train()
     logits = np.asarray(critic(data.test, None, training=False))
     return float(np.mean(logits.argmax(1) == data.test_labels))
 
