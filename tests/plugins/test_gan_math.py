@@ -424,7 +424,7 @@ def test_the_supervised_only_baseline_trains_a_copy_of_the_critic_for_the_whole_
     config = resolve_config(
         recipe.config,
         defaults=recipe.data_defaults((2,)),
-        overrides=["epochs=60", "hidden=16", "labelled=40"],
+        overrides=["epochs=110", "hidden=16", "labelled=40"],  # 1,100 updates: two calls
     )
     data = recipe.load_data(config, gaussian_ring(n=800))
     config = recipe.with_components(config, data.shape)
