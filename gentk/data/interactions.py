@@ -203,7 +203,7 @@ def _has_header(first: list[str], second: list[str] | None) -> bool:
 
 
 def _pick(
-    spec: str,
+    spec: str | int | None,
     header: list[str] | None,
     names: tuple[str, ...],
     default: int | None,
@@ -211,8 +211,9 @@ def _pick(
     path,
     what: str,
 ) -> int | None:
-    if spec in ("", "none"):
+    if spec is None or spec in ("", "none"):
         return None
+    spec = str(spec)  # a position given as a Python int
     if spec != "auto":
         if spec.lstrip("-").isdigit():
             index = int(spec)
@@ -265,10 +266,10 @@ def _read_rows(lines, delim, width, columns, path, out, advance) -> None:
 def read_interactions(
     path: str | os.PathLike,
     *,
-    user_column: str = "auto",
-    item_column: str = "auto",
-    rating_column: str = "auto",
-    timestamp_column: str = "auto",
+    user_column: str | int | None = "auto",
+    item_column: str | int | None = "auto",
+    rating_column: str | int | None = "auto",
+    timestamp_column: str | int | None = "auto",
     delimiter: str = "auto",
     header: str = "auto",
 ) -> Interactions:
@@ -277,7 +278,7 @@ def read_interactions(
     Args:
         path: the file.
         user_column: a header name, a 0-based position, ``auto`` (by known header names, else
-            position 0) or ``none``; the same for the columns below.
+            position 0) or ``none`` (or Python's ``None``); the same for the columns below.
         item_column: the item column (``auto``: by name, else position 1).
         rating_column: the rating column (``auto``: by name, else position 2).
         timestamp_column: the timestamp column (``auto``: by name, else position 3).

@@ -39,6 +39,18 @@ def test_columns_by_name(tmp_path):
     assert list(inter.users) == ["u1", "u2"] and list(inter.ratings) == [5, 4]
 
 
+def test_columns_as_python_positions_and_none(tmp_path):
+    """From Python a position may be an int and "no such column" may be ``None``, as the
+    strings ``"2"`` and ``"none"`` are."""
+    path = tmp_path / "tags.csv"
+    path.write_text('userId,movieId,tag,timestamp\n2,60756,funny,1445714994\n'
+                    '2,60756,"Highly quotable, and funny",1445714996\n')  # fmt: skip
+    inter = read_interactions(path, user_column=0, item_column=1, rating_column=None)
+    assert list(inter.items) == ["60756", "60756"] and inter.ratings is None
+    as_strings = read_interactions(path, user_column="0", item_column="1", rating_column="none")
+    assert list(as_strings.users) == list(inter.users)
+
+
 @pytest.mark.parametrize(
     "text, needle",
     [
