@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gentk.data.text import (
+    OPEN_QUOTE,
     compression,
     detect_delimiter,
     is_number,
@@ -145,9 +146,9 @@ def _split(chunk, delim) -> list[list[str]]:
             raise _CsvProblem(_csv_message(str(err)), line_no) from None
         if len(rows) != len(texts):  # a quote left open swallowed the lines after it
             line_no = next((n for n, text, _ in chunk if text.count('"') % 2), chunk[0][0])
-            raise _CsvProblem('a quote (") opened on this line is never closed', line_no)
+            raise _CsvProblem(OPEN_QUOTE, line_no)
         if '"' in texts[-1] and _open_at_end(texts[-1], delim):  # the parser closed it at the end
-            raise _CsvProblem('a quote (") opened on this line is never closed', chunk[-1][0])
+            raise _CsvProblem(OPEN_QUOTE, chunk[-1][0])
         if any(" " in text for text in texts):
             rows = [[f.strip() for f in row] for row in rows]
         return rows

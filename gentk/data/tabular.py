@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gentk.data.text import detect_delimiter, is_number, read_lines, split_line, to_float
+from gentk.data.text import (
+    OPEN_QUOTE,
+    detect_delimiter,
+    is_number,
+    read_lines,
+    split_line,
+    to_float,
+)
 from gentk.errors import DataError
 
 __all__ = ["TabularData", "read_tabular"]
@@ -49,7 +56,7 @@ def read_tabular(path: str | os.PathLike, *, label_column: str | None = None) ->
     rows, labels = [], []
     for line_no, line in body:
         if line.count('"') % 2:
-            raise DataError('a quote (") opened on this line is never closed', path, line_no)
+            raise DataError(OPEN_QUOTE, path, line_no)
         parts = split_line(line, delim)
         if len(parts) != len(header):
             raise DataError(f"expected {len(header)} columns, found {len(parts)}", path, line_no)

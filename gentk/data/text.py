@@ -18,6 +18,9 @@ from pathlib import Path
 
 from gentk.errors import DataError
 
+OPEN_QUOTE = 'a quote (") opened on this line is never closed'
+"""The message for a line whose quoted field never ends (interaction and tabular files)."""
+
 __all__ = [
     "check_input",
     "compression",
