@@ -410,7 +410,7 @@ def test_the_supervised_only_baseline_trains_a_copy_of_the_critic_for_the_whole_
     monkeypatch,
 ):
     """ssgan's ``supervised_only_accuracy``: the critic's architecture trained on the labelled
-    rows alone, for as many updates as the GAN's critic had (all of them inside one graph);
+    rows alone, for as many updates as the GAN's critic had (in a graph, a thousand a call);
     the model's own critic is left as it was."""
     import math
 
