@@ -15,12 +15,16 @@ gets one thread (``--torch-threads``), TensorFlow the machine's defaults.
     python benchmarks/flows_peer.py --peer-python P --data two-moons --flows maf --seeds 0 1 2
     python benchmarks/flows_peer.py --peer-python P --set scale_bound=7     # gentk options
     python benchmarks/flows_peer.py --peer-python P --paired --seeds 0 1 2 3 4 5 6 7 8 9 10 11
+    python benchmarks/flows_peer.py --peer-python P --paired --data rings --epochs 150
 
-``--paired`` trains MAF on two moons from the same start on the same batches on both sides:
-zuko's initial weights are copied into gentk's MADEs, both take the same 25 batches of 128 a
-epoch, and each epoch's validation NLL is compared (best epoch, standardised units), once per
-gentk ``scale_clamp``: what is left of a difference is the model's or the optimizer's, not the
-draw of a start or of an order.
+``--paired`` trains MAF (on two moons unless ``--data`` names others) from the same start on
+the same batches on both sides: zuko's initial weights are copied into gentk's MADEs, both
+take the same 25 batches of 128 a epoch, and each epoch's validation NLL is compared (the best
+epoch, and the test NLL at that epoch; standardised units), once per gentk ``scale_clamp``:
+what is left of a difference is the model's or the optimizer's, not the draw of a start or of
+an order. gentk's Adam takes torch's
+epsilon (1e-8) unless ``--epsilon`` says otherwise (Keras' default: 1e-7); ``--own-start``
+keeps gentk's own initial draw (same batches), to separate the start from the rest.
 
 Architectures: RealNVP = affine couplings with alternating halves (gentk: affine-coupling,
 reverse; zuko: RealNVP), MAF = MADE affine layers with reversed orders (gentk: maf,reverse;
@@ -133,11 +137,11 @@ args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 torch.manual_seed(args["seed"])
 d = np.load(args["data"])
-train, valid = torch.tensor(d["train"]), torch.tensor(d["valid"])
+train, valid, test = (torch.tensor(d[k]) for k in ("train", "valid", "test"))
 flow = zuko.flows.MAF(2, transforms=args["steps"], hidden_features=tuple(args["hidden"]))
 start = {k: v.tolist() for k, v in flow.state_dict().items() if not k.endswith(("mask", "order"))}
 opt = torch.optim.Adam(flow.parameters(), lr=args["lr"])
-vals = []
+vals, tests = [], []
 for i, idx in enumerate(d["order"]):
     loss = -flow().log_prob(train[idx]).mean()
     opt.zero_grad()
@@ -146,12 +150,20 @@ for i, idx in enumerate(d["order"]):
     if (i + 1) % args["per_epoch"] == 0:
         with torch.no_grad():
             vals.append(float(-flow().log_prob(valid).mean()))
-print(json.dumps({"vals": vals, "start": start}))
+            tests.append(float(-flow().log_prob(test).mean()))
+print(json.dumps({"vals": vals, "tests": tests, "start": start}))
 """
 
 
 def paired(args) -> None:
-    """MAF on two moons from zuko's start on zuko's batches, per gentk ``scale_clamp``."""
+    """MAF on each of ``args.data`` from zuko's start on zuko's batches, per gentk
+    ``scale_clamp``."""
+    for name in args.data:
+        paired_on(name, args)
+
+
+def paired_on(name, args) -> None:
+    """MAF on the data set ``name`` from zuko's start on zuko's batches."""
     import tensorflow as tf
 
     from gentk.config import resolve_config
@@ -160,23 +172,25 @@ def paired(args) -> None:
     from gentk.plugins import get_registry
     from gentk.training.optimizers import FusedAdam
 
-    x = np.asarray(datasets()["two-moons"](), np.float32)
+    x = np.asarray(datasets()[name](), np.float32)
     recipe = get_registry().get("model", "maf").factory
     steps = STEPS["maf"]
     best = {c: [] for c in ("zuko", *args.clamps)}
+    at_best = {c: [] for c in best}  # the test NLL at the best validation epoch
     for seed in args.seeds:
-        tr, va, _ = split_indices(len(x), 0.1, 0.1, seed)
+        tr, va, te = split_indices(len(x), 0.1, 0.1, seed)
         mean, std = x[tr].mean(0), x[tr].std(0)
-        train, valid = (x[tr] - mean) / std, (x[va] - mean) / std
+        train, valid, test = ((x[i] - mean) / std for i in (tr, va, te))
         rng = np.random.default_rng(seed)
         per_epoch = len(train) // args.batch_size  # full batches only (3,200 / 128: 25)
         order = np.stack([batch[: args.batch_size] for _ in range(args.epochs)
                           for batch in np.array_split(rng.permutation(len(train)), per_epoch)])
         spec = {"seed": seed, "steps": steps, "hidden": args.hidden, "lr": args.learning_rate,
                 "per_epoch": per_epoch, "threads": args.torch_threads}  # fmt: skip
-        peer_run = run_peer(args.peer_python, PAIRED_PEER, spec,
-                            {"train": train, "valid": valid, "order": order}, "zuko")  # fmt: skip
+        splits = {"train": train, "valid": valid, "test": test, "order": order}
+        peer_run = run_peer(args.peer_python, PAIRED_PEER, spec, splits, "zuko")
         best["zuko"].append(min(peer_run["vals"]))
+        at_best["zuko"].append(peer_run["tests"][int(np.argmin(peer_run["vals"]))])
         start = {k: np.asarray(v, np.float32) for k, v in peer_run["start"].items()}
         for clamp in args.clamps:
             overrides = [f"steps={steps}", f"hidden={','.join(map(str, args.hidden))}",
@@ -185,26 +199,34 @@ def paired(args) -> None:
             model = recipe.build(config, recipe.load_data(config, TabularData(
                 np.concatenate([train, valid]), None, None, "paired")))  # fmt: skip
             mafs = [layer for layer in reversed(model.flow_layers) if hasattr(layer, "made")]
-            for i, layer in enumerate(mafs):  # data side first, as zuko's transforms
-                _copy_made(layer.made, start, f"transform.transforms.{i}.hyper", i % 2 == 1)
-            model.compile(optimizer=FusedAdam(args.learning_rate, epsilon=1e-8))  # torch's eps
+            if not args.own_start:
+                for i, layer in enumerate(mafs):  # data side first, as zuko's transforms
+                    _copy_made(layer.made, start, f"transform.transforms.{i}.hyper", i % 2 == 1)
+            model.compile(optimizer=FusedAdam(args.learning_rate, epsilon=args.epsilon))
             step = tf.function(model.train_step)
-            vals = []
+            vals, tests = [], []
             for i, idx in enumerate(order):
                 step(tf.constant(train[idx]))
                 if (i + 1) % per_epoch == 0:
                     vals.append(float(-tf.reduce_mean(model.log_prob(tf.constant(valid)))))
+                    tests.append(float(-tf.reduce_mean(model.log_prob(tf.constant(test)))))
             best[clamp].append(min(vals))
-        print(seed, {k: round(v[-1], 4) for k, v in best.items()}, flush=True)
+            at_best[clamp].append(tests[int(np.argmin(vals))])
+        print(seed, {k: (round(v[-1], 4), round(at_best[k][-1], 4)) for k, v in best.items()},
+              flush=True)  # fmt: skip
 
-    def paired_mean(a, b):
-        d = np.asarray(best[a]) - np.asarray(best[b])
+    def paired_mean(figures, a, b):
+        d = np.asarray(figures[a]) - np.asarray(figures[b])
         return f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}"
 
-    print(f"\nMAF on two moons, {args.epochs} epochs, seeds {args.seeds}: best validation NLL "
-          "(standardised units), each side from zuko's start on zuko's batches")  # fmt: skip
-    rows = [{"side": k, "mean NLL": f"{np.mean(v):.4f}",
-             "minus zuko (paired)": "" if k == "zuko" else paired_mean(k, "zuko")}
+    start = "gentk's own start" if args.own_start else "zuko's start"
+    print(f"\nMAF on {name}, {args.epochs} epochs, seeds {args.seeds}, {start}, zuko's "
+          f"batches, gentk's Adam epsilon {args.epsilon}: the best validation NLL and the test "
+          "NLL at that epoch (standardised units)")  # fmt: skip
+    rows = [{"side": k, "validation NLL": f"{np.mean(v):.4f}",
+             "minus zuko (paired)": "" if k == "zuko" else paired_mean(best, k, "zuko"),
+             "test NLL": f"{np.mean(at_best[k]):.4f}",
+             "test minus zuko (paired)": "" if k == "zuko" else paired_mean(at_best, k, "zuko")}
             for k, v in best.items()]  # fmt: skip
     print(table(rows, list(rows[0])))
 
@@ -227,8 +249,8 @@ def _copy_made(made, start, prefix, reversed_order):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", required=True, help="an interpreter with torch and zuko")
-    parser.add_argument("--data", nargs="+", default=["two-moons", "checkerboard", "rings",
-                                                      "spirals"])  # fmt: skip
+    parser.add_argument("--data", nargs="+", help="data sets (default: all four; --paired: "
+                        "two-moons)")  # fmt: skip
     parser.add_argument("--flows", nargs="+", default=["nsf", "maf", "realnvp"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--epochs", type=int, default=20)
@@ -239,10 +261,17 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="a gentk option for every gentk run")  # fmt: skip
     parser.add_argument("--paired", action="store_true",
-                        help="MAF on two moons from zuko's start on zuko's batches")  # fmt: skip
+                        help="MAF from zuko's start on zuko's batches")  # fmt: skip
     parser.add_argument("--clamps", nargs="+", default=["rational", "tanh"],
                         help="--paired: gentk's scale_clamp values to run")  # fmt: skip
+    parser.add_argument("--epsilon", type=float, default=1e-8,
+                        help="--paired: gentk's Adam epsilon (Keras' default: 1e-7)")  # fmt: skip
+    parser.add_argument("--own-start", action="store_true",
+                        help="--paired: gentk starts from its own draw, not zuko's")  # fmt: skip
     args = parser.parse_args()
+    if args.data is None:
+        args.data = ["two-moons"] if args.paired else ["two-moons", "checkerboard", "rings",
+                                                        "spirals"]  # fmt: skip
     if args.paired:
         return paired(args)
     from gentk.data import split_indices
