@@ -22,9 +22,9 @@ the same batches on both sides: zuko's initial weights are copied into gentk's M
 take the same 25 batches of 128 a epoch, and each epoch's validation NLL is compared (the best
 epoch, and the test NLL at that epoch; standardised units), once per gentk ``scale_clamp``:
 what is left of a difference is the model's or the optimizer's, not the draw of a start or of
-an order. gentk's Adam takes torch's
-epsilon (1e-8) unless ``--epsilon`` says otherwise (Keras' default: 1e-7); ``--own-start``
-keeps gentk's own initial draw (same batches), to separate the start from the rest.
+an order. gentk's Adam takes torch's epsilon (1e-8) unless ``--epsilon`` says otherwise (Keras'
+default: 1e-7); ``--own-start`` keeps gentk's own initial draw (seeded with the seed, on the
+same batches), to separate the start from the rest.
 
 Architectures: RealNVP = affine couplings with alternating halves (gentk: affine-coupling,
 reverse; zuko: RealNVP), MAF = MADE affine layers with reversed orders (gentk: maf,reverse;
@@ -164,6 +164,7 @@ def paired(args) -> None:
 
 def paired_on(name, args) -> None:
     """MAF on the data set ``name`` from zuko's start on zuko's batches."""
+    import keras
     import tensorflow as tf
 
     from gentk.config import resolve_config
@@ -196,6 +197,7 @@ def paired_on(name, args) -> None:
             overrides = [f"steps={steps}", f"hidden={','.join(map(str, args.hidden))}",
                          "standardize=false", f"scale_clamp={clamp}"]  # fmt: skip
             config = resolve_config(recipe.config, overrides=overrides)
+            keras.utils.set_random_seed(seed)  # --own-start: gentk's draw for this seed
             model = recipe.build(config, recipe.load_data(config, TabularData(
                 np.concatenate([train, valid]), None, None, "paired")))  # fmt: skip
             mafs = [layer for layer in reversed(model.flow_layers) if hasattr(layer, "made")]
