@@ -84,6 +84,21 @@ def epoch_timer():
     return EpochTimer()
 
 
+def require_peer(python: str, modules: list[str]) -> None:
+    """Stop with one line, before any run, unless ``python`` is an interpreter that imports
+    every one of ``modules`` (the peer benchmarks' ``--peer-python``)."""
+    import subprocess
+
+    try:
+        done = subprocess.run([python, "-c", f"import {', '.join(modules)}"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    except OSError as error:
+        raise SystemExit(f"--peer-python {python}: cannot run it ({error.strerror})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["it failed"])[-1]
+        raise SystemExit(f"--peer-python {python}: needs {', '.join(modules)} ({last})")
+
+
 def run_peer(python: str, script: str, spec: dict, arrays: dict, what: str) -> dict:
     """Run a peer's ``script`` under ``python`` (an interpreter of another environment, e.g.
     with torch) as ``python -c script SPEC``: ``spec`` as JSON, with ``spec["data"]`` the path

@@ -38,9 +38,10 @@ import argparse
 import sys
 
 import numpy as np
-from _common import run_gentk, run_peer, table
+from _common import require_peer, run_gentk, run_peer, table
 
 STEPS = {"realnvp": 4, "maf": 5, "nsf": 4}
+SETS = ("two-moons", "checkerboard", "rings", "spirals")  # the keys of datasets()
 
 
 def spirals(n=4000, seed=0):
@@ -251,9 +252,9 @@ def _copy_made(made, start, prefix, reversed_order):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", required=True, help="an interpreter with torch and zuko")
-    parser.add_argument("--data", nargs="+", help="data sets (default: all four; --paired: "
-                        "two-moons)")  # fmt: skip
-    parser.add_argument("--flows", nargs="+", default=["nsf", "maf", "realnvp"])
+    parser.add_argument("--data", nargs="+", choices=SETS,
+                        help="data sets (default: all four; --paired: two-moons)")  # fmt: skip
+    parser.add_argument("--flows", nargs="+", default=["nsf", "maf", "realnvp"], choices=STEPS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -271,9 +272,9 @@ def main() -> None:
     parser.add_argument("--own-start", action="store_true",
                         help="--paired: gentk starts from its own draw, not zuko's")  # fmt: skip
     args = parser.parse_args()
+    require_peer(args.peer_python, ["torch", "zuko"])
     if args.data is None:
-        args.data = ["two-moons"] if args.paired else ["two-moons", "checkerboard", "rings",
-                                                        "spirals"]  # fmt: skip
+        args.data = ["two-moons"] if args.paired else list(SETS)
     if args.paired:
         return paired(args)
     from gentk.data import split_indices

@@ -39,7 +39,7 @@ import argparse
 import sys
 
 import numpy as np
-from _common import run_gentk, run_peer, table
+from _common import require_peer, run_gentk, run_peer, table
 
 # The peer scripts: a shared start (arguments, threads, seed, data), the models, and a shared
 # loop (Adam with gentk's settings for each network, one critic then one generator update per
@@ -253,6 +253,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="a gentk option for every gentk run")  # fmt: skip
     args = parser.parse_args()
+    require_peer(args.peer_python, ["torch"])
     from gentk.config import TrainConfig
     from gentk.data import split_indices
 

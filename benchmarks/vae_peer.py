@@ -32,7 +32,7 @@ import argparse
 import sys
 
 import numpy as np
-from _common import mnist_files, run_gentk, run_peer, table
+from _common import mnist_files, require_peer, run_gentk, run_peer, table
 
 PEER = r"""
 import json, math, statistics, sys, time
@@ -214,6 +214,7 @@ def main() -> None:
     parser.add_argument("--paired", action="store_true",
                         help="gentk from the script's start on the script's batches")  # fmt: skip
     args = parser.parse_args()
+    require_peer(args.peer_python, ["torch"])
     from gentk.config import TrainConfig
     from gentk.data import split_indices
 
