@@ -107,7 +107,7 @@ flow.load_state_dict(best_state)
 test_nll = nll(test) + float(np.log(std).sum())
 seconds = time.perf_counter() - started
 print(json.dumps({"test_nll": test_nll, "seconds": seconds, "first_epoch": epochs[0],
-                  "steady_epoch": statistics.median(epochs[1:])}))
+                  "steady_epoch": statistics.median(epochs[1:] or epochs)}))
 """
 
 

@@ -93,7 +93,7 @@ with torch.no_grad():
 seconds = time.perf_counter() - started
 np.save(args["out"], samples)
 print(json.dumps({"seconds": seconds, "first_epoch": epochs[0],
-                  "steady_epoch": statistics.median(epochs[1:])}))
+                  "steady_epoch": statistics.median(epochs[1:] or epochs)}))
 """
 PEER = _START + r"""
 train, valid = (torch.tensor(d[k], dtype=torch.float32) for k in ("train", "valid"))

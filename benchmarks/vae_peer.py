@@ -111,7 +111,7 @@ for epoch in range(args["epochs"]):
 test_nll = nll(test, args["nll_samples"])
 seconds = time.perf_counter() - started
 print(json.dumps({"test_nll": test_nll, "val_loss": val, "seconds": seconds,
-                  "first_epoch": epochs[0], "steady_epoch": statistics.median(epochs[1:]),
+                  "first_epoch": epochs[0], "steady_epoch": statistics.median(epochs[1:] or epochs),
                   "start": start}))
 """
 
