@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import movielens_file, table
+from _common import movielens_file, require_peer, table
 
 
 def main():
@@ -74,6 +74,8 @@ def main():
         parser.error("--recvae-src needs --peer-python (an interpreter with torch)")
     if args.recvae_src and not (Path(args.recvae_src) / "model.py").is_file():
         parser.error(f"--recvae-src {args.recvae_src}: no model.py (a checkout of the RecVAE code)")
+    if args.recvae_src:
+        require_peer(args.peer_python, ["torch"])
     path = movielens_file(args.dataset)
     ratios: dict[str, list[float]] = {}
     for seed in args.seed:

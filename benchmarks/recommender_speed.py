@@ -52,7 +52,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from _common import epoch_timer, movielens_file, table
+from _common import epoch_timer, movielens_file, require_peer, table
 
 from gentk.training.optimizers import FusedAdam, LazyAdam
 
@@ -618,6 +618,7 @@ def main():
             f"Mult-VAE [I-{args.hidden}-{args.latent_dim}{decoder}-I]"
         )
     elif args.command == "peer":
+        require_peer(args.peer_python, ["cornac", "torch"])
         return peer_table(args)
     elif args.command == "sampled":
         for n_items in args.items:
